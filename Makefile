@@ -1,0 +1,35 @@
+# Two commands from a fresh clone: `make serve` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install migrate serve test bench sdl clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/loanbook migrate
+
+serve: install
+	$(BIN)/loanbook serve
+
+test: install
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install
+	$(BIN)/python benchmarks/bench_ledger.py
+	$(BIN)/python benchmarks/bench_schedules.py
+
+sdl: install
+	$(BIN)/python -m graphql_api.print_schema > graphql_api/schema.graphql
+
+clean:
+	rm -rf $(VENV) var/*.db var/*.db-wal var/*.db-shm

@@ -1,0 +1,110 @@
+"""Typed ledger errors with stable codes.
+
+Anything a user can cause is one of these; programmer errors are assertions. The `code` is a
+public contract (API clients and scripts switch on it); the message is for a person.
+"""
+from __future__ import annotations
+
+
+class LedgerError(Exception):
+    code = "LEDGER_ERROR"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class InvalidAmount(LedgerError):
+    code = "INVALID_AMOUNT"
+
+
+class FloatAmountRefused(InvalidAmount):
+    code = "FLOAT_AMOUNT_REFUSED"
+
+
+class AmountTooPrecise(InvalidAmount):
+    code = "AMOUNT_TOO_PRECISE"
+
+
+class AmountOutOfRange(InvalidAmount):
+    code = "AMOUNT_OUT_OF_RANGE"
+
+
+class UnknownCurrency(LedgerError):
+    code = "UNKNOWN_CURRENCY"
+
+
+class UnbalancedEntry(LedgerError):
+    code = "UNBALANCED_ENTRY"
+
+
+class TooFewPostings(LedgerError):
+    code = "TOO_FEW_POSTINGS"
+
+
+class TooManyPostings(LedgerError):
+    code = "TOO_MANY_POSTINGS"
+
+
+class InvalidEntry(LedgerError):
+    code = "INVALID_ENTRY"
+
+
+class UnknownAccount(LedgerError):
+    code = "UNKNOWN_ACCOUNT"
+
+
+class AccountClosed(LedgerError):
+    code = "ACCOUNT_CLOSED"
+
+
+class AccountExists(LedgerError):
+    code = "ACCOUNT_EXISTS"
+
+
+class InvalidAccount(LedgerError):
+    code = "INVALID_ACCOUNT"
+
+
+class AccountNotEmpty(LedgerError):
+    code = "ACCOUNT_BALANCE_NOT_ZERO"
+
+
+class CurrencyNotAllowed(LedgerError):
+    code = "CURRENCY_NOT_ALLOWED"
+
+
+class UnknownEntry(LedgerError):
+    code = "UNKNOWN_ENTRY"
+
+
+class AlreadyReversed(LedgerError):
+    code = "ALREADY_REVERSED"
+
+
+class IdempotencyConflict(LedgerError):
+    code = "IDEMPOTENCY_CONFLICT"
+
+
+class UnknownTenant(LedgerError):
+    code = "UNKNOWN_TENANT"
+
+
+class TenantExists(LedgerError):
+    code = "TENANT_EXISTS"
+
+
+class CrossTenantReference(LedgerError):
+    code = "CROSS_TENANT_REFERENCE"
+
+
+class BatchTooLarge(LedgerError):
+    code = "BATCH_TOO_LARGE"
+
+
+class TransactionRetriesExhausted(LedgerError):
+    code = "TRANSACTION_RETRIES_EXHAUSTED"

@@ -1,0 +1,215 @@
+"""The pure ledger model: accounts, postings, entries. No database, no web.
+
+Data is dumb and immutable (frozen dataclasses, tuples); behaviour is functions over it.
+A posting's `amount_minor` is signed: debits are positive, credits negative, so an entry balances
+when its postings sum to zero in every currency.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from ledger import errors
+from ledger.money import currency_exponent, format_amount, to_minor
+
+postings_per_entry_max = 1000
+description_length_max = 500
+metadata_bytes_max = 8192
+idempotency_key_length_max = 200
+account_code_length_max = 40
+
+
+class AccountType(str, enum.Enum):
+    ASSET = "ASSET"
+    LIABILITY = "LIABILITY"
+    EQUITY = "EQUITY"
+    INCOME = "INCOME"
+    EXPENSE = "EXPENSE"
+
+
+class NormalBalance(str, enum.Enum):
+    DEBIT = "DEBIT"
+    CREDIT = "CREDIT"
+
+
+class AccountStatus(str, enum.Enum):
+    OPEN = "OPEN"
+    CLOSED = "CLOSED"
+
+
+def normal_balance_of(account_type: AccountType) -> NormalBalance:
+    if account_type in (AccountType.ASSET, AccountType.EXPENSE):
+        return NormalBalance.DEBIT
+    return NormalBalance.CREDIT
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    tenant_id: int
+    code: str
+    name: str
+    type: AccountType
+    normal_balance: NormalBalance
+    parent_code: str | None = None
+    status: AccountStatus = AccountStatus.OPEN
+    # None means any currency; otherwise only these ISO codes may be posted.
+    currencies: tuple[str, ...] | None = None
+    # More than one slot spreads a hot account's balance over rows summed on read (see README).
+    balance_slots: int = 1
+
+    def allows(self, currency: str) -> bool:
+        return self.currencies is None or currency in self.currencies
+
+
+@dataclass(frozen=True, slots=True)
+class Posting:
+    account_code: str
+    currency: str
+    amount_minor: int  # debit > 0, credit < 0
+
+    @property
+    def is_debit(self) -> bool:
+        return self.amount_minor > 0
+
+
+def debit(account_code: str, amount: object, currency: str) -> Posting:
+    """A debit leg; `amount` is a positive decimal string, int or Decimal (never float)."""
+    return Posting(account_code, currency, _positive_minor(amount, currency))
+
+
+def credit(account_code: str, amount: object, currency: str) -> Posting:
+    """A credit leg; `amount` is a positive decimal string, int or Decimal (never float)."""
+    return Posting(account_code, currency, -_positive_minor(amount, currency))
+
+
+def _positive_minor(amount: object, currency: str) -> int:
+    minor = to_minor(amount, currency)
+    if minor <= 0:
+        raise errors.InvalidAmount(f"posting amount must be positive, got {amount}; use debit or credit for the side")
+    return minor
+
+
+@dataclass(frozen=True, slots=True)
+class EntryDraft:
+    """What a caller asks to post. Validated by `validate_draft`; hashed by `request_hash`."""
+
+    effective_date: dt.date
+    postings: tuple[Posting, ...]
+    description: str = ""
+    metadata: Mapping[str, object] = field(default_factory=dict)
+    idempotency_key: str | None = None
+    reverses_entry_id: uuid.UUID | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PostedEntry:
+    tenant_id: int
+    id: uuid.UUID
+    effective_date: dt.date
+    recorded_at: dt.datetime
+    description: str
+    metadata: Mapping[str, object]
+    actor: str
+    postings: tuple[Posting, ...]
+    idempotency_key: str | None
+    reverses_entry_id: uuid.UUID | None
+    content_hash: str
+
+
+def validate_draft(draft: EntryDraft) -> None:
+    """Raise the typed error for the first problem a user could have caused."""
+    if not isinstance(draft.effective_date, dt.date) or isinstance(draft.effective_date, dt.datetime):
+        raise errors.InvalidEntry("effective_date must be a date (the business date), not a timestamp")
+    if len(draft.postings) < 2:
+        raise errors.TooFewPostings(f"an entry needs at least two postings, got {len(draft.postings)}")
+    if len(draft.postings) > postings_per_entry_max:
+        raise errors.TooManyPostings(f"an entry may have at most {postings_per_entry_max} postings")
+    if len(draft.description) > description_length_max:
+        raise errors.InvalidEntry(f"description is longer than {description_length_max} characters")
+    if draft.idempotency_key is not None and not 0 < len(draft.idempotency_key) <= idempotency_key_length_max:
+        raise errors.InvalidEntry(f"idempotency key must be 1 to {idempotency_key_length_max} characters")
+    canonical_metadata(draft.metadata)
+    totals: dict[str, int] = {}
+    for posting in draft.postings:
+        if not isinstance(posting.amount_minor, int) or isinstance(posting.amount_minor, bool):
+            raise errors.InvalidAmount("posting amounts are integer minor units; build postings with debit()/credit()")
+        if posting.amount_minor == 0:
+            raise errors.InvalidAmount(f"posting to {posting.account_code} has a zero amount")
+        currency_exponent(posting.currency)
+        totals[posting.currency] = totals.get(posting.currency, 0) + posting.amount_minor
+    unbalanced = {c: t for c, t in totals.items() if t != 0}
+    if unbalanced:
+        described = ", ".join(f"{c} debits exceed credits by {format_amount(t, c)}" for c, t in sorted(unbalanced.items()))
+        raise errors.UnbalancedEntry(f"entry does not balance: {described}", imbalance=unbalanced)
+
+
+def check_accounts(draft: EntryDraft, accounts: Mapping[str, Account]) -> None:
+    """Every posting's account exists in the tenant, is open and accepts the currency."""
+    for posting in draft.postings:
+        account = accounts.get(posting.account_code)
+        if account is None:
+            raise errors.UnknownAccount(f"no account with code {posting.account_code!r}", account=posting.account_code)
+        if account.status is not AccountStatus.OPEN:
+            raise errors.AccountClosed(f"account {account.code} ({account.name}) is closed", account=account.code)
+        if not account.allows(posting.currency):
+            allowed = ", ".join(account.currencies or ())
+            raise errors.CurrencyNotAllowed(
+                f"account {account.code} accepts {allowed}, not {posting.currency}", account=account.code
+            )
+
+
+def reversal_postings(postings: Iterable[Posting]) -> tuple[Posting, ...]:
+    """The exact mirror of an entry's postings."""
+    return tuple(Posting(p.account_code, p.currency, -p.amount_minor) for p in postings)
+
+
+def canonical_metadata(metadata: Mapping[str, object]) -> str:
+    """Canonical JSON of entry metadata; floats are refused here too."""
+    if not isinstance(metadata, Mapping):
+        raise errors.InvalidEntry("metadata must be a mapping of names to values")
+    for key, value in metadata.items():
+        if not isinstance(key, str):
+            raise errors.InvalidEntry("metadata keys must be strings")
+        if isinstance(value, float):
+            raise errors.FloatAmountRefused(f"metadata {key!r} is a float; send decimals as strings")
+        if value is not None and not isinstance(value, (str, int, bool)):
+            raise errors.InvalidEntry(f"metadata {key!r} must be a string, integer, boolean or null")
+    text = canonical_json(dict(metadata))
+    if len(text.encode()) > metadata_bytes_max:
+        raise errors.InvalidEntry(f"metadata is larger than {metadata_bytes_max} bytes")
+    return text
+
+
+def canonical_json(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def request_hash(draft: EntryDraft) -> str:
+    """SHA-256 of what the caller asked for, so a replayed idempotency key can be compared."""
+    body = {
+        "effective_date": draft.effective_date.isoformat(),
+        "description": draft.description,
+        "metadata": dict(draft.metadata),
+        "postings": [[p.account_code, p.currency, p.amount_minor] for p in draft.postings],
+        "reverses": str(draft.reverses_entry_id) if draft.reverses_entry_id else None,
+    }
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+
+
+def content_hash(entry_id: uuid.UUID, request_digest: str, actor: str) -> str:
+    """SHA-256 of a posted entry's content; recorded in its (hash-chained) audit event.
+
+    `loanbook verify` recomputes it from the stored rows, so a posting altered behind the database's
+    back no longer matches the chained record of what was posted.
+    """
+    body = {
+        "id": str(entry_id),
+        "actor": actor,
+        "request": request_digest,
+    }
+    return hashlib.sha256(canonical_json(body).encode()).hexdigest()

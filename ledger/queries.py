@@ -1,0 +1,243 @@
+"""Read side of the ledger: plain queries, always scoped to one tenant."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger import errors
+from ledger.model import Account, AccountStatus, AccountType, NormalBalance, Posting, PostedEntry
+from ledger.store.tables import account_balances, account_period_balances, accounts, journal_entries, postings, tenants
+
+page_size_max = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account_code: str
+    currency: str
+    debit_minor: int
+    credit_minor: int
+
+    @property
+    def net_minor(self) -> int:
+        """Debits minus credits: positive is a debit balance."""
+        return self.debit_minor - self.credit_minor
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceLine:
+    account: Account
+    currency: str
+    debit_minor: int  # the debit balance, or 0
+    credit_minor: int  # the credit balance, or 0
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    as_of: dt.date | None
+    lines: tuple[TrialBalanceLine, ...]
+
+    def totals(self) -> dict[str, tuple[int, int]]:
+        sums: dict[str, list[int]] = {}
+        for line in self.lines:
+            pair = sums.setdefault(line.currency, [0, 0])
+            pair[0] += line.debit_minor
+            pair[1] += line.credit_minor
+        return {c: (d, k) for c, (d, k) in sums.items()}
+
+    @property
+    def balanced(self) -> bool:
+        return all(d == k for d, k in self.totals().values())
+
+
+def account_from_row(row: sa.Row) -> Account:
+    return Account(
+        tenant_id=row.tenant_id,
+        code=row.code,
+        name=row.name,
+        type=AccountType(row.type),
+        normal_balance=NormalBalance(row.normal_balance),
+        parent_code=row.parent_code,
+        status=AccountStatus(row.status),
+        currencies=tuple(row.currencies.split(",")) if row.currencies else None,
+        balance_slots=row.balance_slots,
+    )
+
+
+def load_accounts(conn: Connection, tenant_id: int, codes: Iterable[str]) -> dict[str, Account]:
+    codes = list(codes)
+    if not codes:
+        return {}
+    rows = conn.execute(sa.select(accounts).where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(codes)))
+    return {row.code: account_from_row(row) for row in rows}
+
+
+def list_accounts(conn: Connection, tenant_id: int) -> list[Account]:
+    rows = conn.execute(sa.select(accounts).where(accounts.c.tenant_id == tenant_id).order_by(accounts.c.code))
+    return [account_from_row(row) for row in rows]
+
+
+def account_roles(conn: Connection, tenant_id: int) -> dict[str, str]:
+    rows = conn.execute(
+        sa.select(accounts.c.role, accounts.c.code).where(accounts.c.tenant_id == tenant_id, accounts.c.role.is_not(None))
+    )
+    return {row.role: row.code for row in rows}
+
+
+def get_account(conn: Connection, tenant_id: int, code: str) -> Account:
+    account = load_accounts(conn, tenant_id, [code]).get(code)
+    if account is None:
+        raise errors.UnknownAccount(f"no account with code {code!r}", account=code)
+    return account
+
+
+def tenant_by_slug(conn: Connection, slug: str) -> sa.Row | None:
+    return conn.execute(sa.select(tenants).where(tenants.c.slug == slug)).first()
+
+
+def get_entry(conn: Connection, tenant_id: int, entry_id: uuid.UUID) -> PostedEntry | None:
+    row = conn.execute(
+        sa.select(journal_entries).where(journal_entries.c.tenant_id == tenant_id, journal_entries.c.id == entry_id)
+    ).first()
+    if row is None:
+        return None
+    return entries_from_rows(conn, tenant_id, [row])[0]
+
+
+def list_entries(
+    conn: Connection,
+    tenant_id: int,
+    *,
+    account_code: str | None = None,
+    date_from: dt.date | None = None,
+    date_to: dt.date | None = None,
+    after: tuple[dt.datetime, uuid.UUID] | None = None,
+    limit: int = 50,
+) -> list[PostedEntry]:
+    """Entries newest first by recorded time, keyset-paginated with `after` = (recorded_at, id)."""
+    limit = max(1, min(limit, page_size_max))
+    query = sa.select(journal_entries).where(journal_entries.c.tenant_id == tenant_id)
+    if account_code is not None:
+        query = query.where(
+            sa.exists().where(
+                postings.c.tenant_id == tenant_id,
+                postings.c.entry_id == journal_entries.c.id,
+                postings.c.account_code == account_code,
+            )
+        )
+    if date_from is not None:
+        query = query.where(journal_entries.c.effective_date >= date_from)
+    if date_to is not None:
+        query = query.where(journal_entries.c.effective_date <= date_to)
+    if after is not None:
+        query = query.where(sa.tuple_(journal_entries.c.recorded_at, journal_entries.c.id) < sa.tuple_(*after))
+    query = query.order_by(journal_entries.c.recorded_at.desc(), journal_entries.c.id.desc()).limit(limit)
+    return entries_from_rows(conn, tenant_id, conn.execute(query).all())
+
+
+def entries_from_rows(conn: Connection, tenant_id: int, rows: list[sa.Row]) -> list[PostedEntry]:
+    if not rows:
+        return []
+    lines: dict[uuid.UUID, list[Posting]] = {row.id: [] for row in rows}
+    posting_rows = conn.execute(
+        sa.select(postings.c.entry_id, postings.c.account_code, postings.c.currency, postings.c.amount_minor)
+        .where(postings.c.tenant_id == tenant_id, postings.c.entry_id.in_(list(lines)))
+        .order_by(postings.c.entry_id, postings.c.line_no)
+    )
+    for p in posting_rows:
+        lines[p.entry_id].append(Posting(p.account_code, p.currency, p.amount_minor))
+    return [
+        PostedEntry(
+            tenant_id=row.tenant_id,
+            id=row.id,
+            effective_date=row.effective_date,
+            recorded_at=row.recorded_at,
+            description=row.description,
+            metadata=json.loads(row.metadata),
+            actor=row.actor,
+            postings=tuple(lines[row.id]),
+            idempotency_key=row.idempotency_key,
+            reverses_entry_id=row.reverses_entry_id,
+            content_hash=row.content_hash,
+        )
+        for row in rows
+    ]
+
+
+def reversal_of(conn: Connection, tenant_id: int, entry_id: uuid.UUID) -> uuid.UUID | None:
+    return conn.execute(
+        sa.select(journal_entries.c.id).where(
+            journal_entries.c.tenant_id == tenant_id, journal_entries.c.reverses_entry_id == entry_id
+        )
+    ).scalar()
+
+
+def current_balances(conn: Connection, tenant_id: int, account_code: str) -> list[Balance]:
+    """Current balance per currency, from the counters (no history scan)."""
+    t = account_balances
+    rows = conn.execute(
+        sa.select(t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
+        .where(t.c.tenant_id == tenant_id, t.c.account_code == account_code)
+        .group_by(t.c.currency)
+        .order_by(t.c.currency)
+    ).all()
+    return [Balance(account_code, currency, int(d), int(c)) for currency, d, c in rows]
+
+
+def balance_as_of(conn: Connection, tenant_id: int, account_code: str, currency: str, as_of: dt.date) -> Balance:
+    """Balance of postings with effective date <= as_of, from the day/month/year movement rows.
+
+    At most (years + 11 + 31) rows per slot are summed, whatever the number of postings.
+    """
+    t = account_period_balances
+    year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
+    base = (t.c.tenant_id == tenant_id, t.c.account_code == account_code, t.c.currency == currency)
+    parts = [
+        sa.select(t.c.debit_minor, t.c.credit_minor).where(*base, t.c.grain == "Y", t.c.period_start < year_start),
+        sa.select(t.c.debit_minor, t.c.credit_minor).where(
+            *base, t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start
+        ),
+        sa.select(t.c.debit_minor, t.c.credit_minor).where(
+            *base, t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of
+        ),
+    ]
+    union = sa.union_all(*parts).subquery()
+    debit, credit = conn.execute(
+        sa.select(sa.func.coalesce(sa.func.sum(union.c.debit_minor), 0), sa.func.coalesce(sa.func.sum(union.c.credit_minor), 0))
+    ).one()
+    return Balance(account_code, currency, int(debit), int(credit))
+
+
+def trial_balance(conn: Connection, tenant_id: int, as_of: dt.date | None = None) -> TrialBalance:
+    """Each account's balance per currency, on its debit or credit side; debits equal credits."""
+    chart = {a.code: a for a in list_accounts(conn, tenant_id)}
+    if as_of is None:
+        t = account_balances
+        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
+            t.c.tenant_id == tenant_id
+        )
+    else:
+        t = account_period_balances
+        year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
+        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
+            t.c.tenant_id == tenant_id,
+            sa.or_(
+                sa.and_(t.c.grain == "Y", t.c.period_start < year_start),
+                sa.and_(t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start),
+                sa.and_(t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of),
+            ),
+        )
+    rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
+    lines = []
+    for code, currency, debit, credit in rows:
+        net = int(debit) - int(credit)
+        if net == 0:
+            continue
+        lines.append(TrialBalanceLine(chart[code], currency, max(net, 0), max(-net, 0)))
+    return TrialBalance(as_of, tuple(lines))

@@ -1,0 +1,357 @@
+"""Ledger services: the one path into the journal.
+
+Every function takes a Connection inside a transaction (see ledger.store.transaction) and an
+Actor naming the tenant; nothing here can read or write another tenant's rows. User mistakes are
+typed LedgerErrors raised before anything is written, so the caller's transaction rolls back whole.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger import errors
+from ledger.actor import Actor
+from ledger.audit import genesis_hash
+from ledger.chart import default_chart
+from ledger.model import (
+    Account,
+    AccountStatus,
+    AccountType,
+    EntryDraft,
+    Posting,
+    PostedEntry,
+    account_code_length_max,
+    canonical_metadata,
+    check_accounts,
+    content_hash,
+    normal_balance_of,
+    request_hash,
+    reversal_postings,
+    validate_draft,
+)
+from ledger.money import currency_exponent
+from ledger.queries import account_from_row, get_entry, load_accounts
+from ledger.store.audit_log import record_event, record_events
+from ledger.store.balances import apply_movements
+from ledger.store.tables import (
+    account_balances,
+    accounts,
+    audit_chain_heads,
+    journal_entries,
+    postings,
+    tenants,
+)
+
+entries_per_batch_max = 20_000
+slug_pattern = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+code_pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def create_tenant(conn: Connection, slug: str, name: str, *, actor_name: str, now: dt.datetime) -> int:
+    """A tenant with its default chart of accounts and an empty audit chain; returns its id."""
+    if not slug_pattern.match(slug or ""):
+        raise errors.LedgerError("tenant slug must be 2-63 lowercase letters, digits or dashes")
+    if not name or len(name) > 200:
+        raise errors.LedgerError("tenant name must be 1 to 200 characters")
+    if conn.execute(sa.select(tenants.c.id).where(tenants.c.slug == slug)).first():
+        raise errors.TenantExists(f"a tenant with slug {slug!r} already exists")
+    tenant_id = conn.execute(
+        sa.insert(tenants).values(slug=slug, name=name, created_at=now).returning(tenants.c.id)
+    ).scalar_one()
+    conn.execute(sa.insert(audit_chain_heads).values(tenant_id=tenant_id, last_seq=0, last_hash=genesis_hash))
+    actor = Actor(tenant_id, actor_name, now)
+    record_event(conn, actor, "tenant.created", "tenant", tenant_id, after={"slug": slug, "name": name})
+    for line in default_chart:
+        open_account(
+            conn, actor, line.code, line.name, line.type,
+            parent_code=line.parent_code, role=line.role, balance_slots=line.balance_slots,
+        )
+    return tenant_id
+
+
+def tenant_id_for(conn: Connection, slug: str) -> int:
+    tenant_id = conn.execute(sa.select(tenants.c.id).where(tenants.c.slug == slug)).scalar()
+    if tenant_id is None:
+        raise errors.UnknownTenant(f"no tenant with slug {slug!r}")
+    return tenant_id
+
+
+def open_account(
+    conn: Connection,
+    actor: Actor,
+    code: str,
+    name: str,
+    account_type: AccountType | str,
+    *,
+    parent_code: str | None = None,
+    role: str | None = None,
+    currencies: Sequence[str] | None = None,
+    balance_slots: int = 1,
+) -> Account:
+    try:
+        account_type = AccountType(account_type)
+    except ValueError:
+        raise errors.InvalidAccount(f"unknown account type {account_type!r}") from None
+    if not code or len(code) > account_code_length_max or not code_pattern.match(code):
+        raise errors.InvalidAccount(f"account code {code!r} must be 1-{account_code_length_max} letters, digits, . _ -")
+    if not name or len(name) > 200:
+        raise errors.InvalidAccount("account name must be 1 to 200 characters")
+    if not 1 <= balance_slots <= 64:
+        raise errors.InvalidAccount("balance_slots must be between 1 and 64")
+    if currencies is not None:
+        currencies = tuple(sorted(set(currencies)))
+        if not currencies:
+            raise errors.InvalidAccount("currencies, when given, must name at least one currency")
+        for currency in currencies:
+            currency_exponent(currency)
+    existing = load_accounts(conn, actor.tenant_id, [c for c in (code, parent_code) if c])
+    if code in existing:
+        raise errors.AccountExists(f"account {code} already exists")
+    if parent_code is not None:
+        parent = existing.get(parent_code)
+        if parent is None:
+            raise errors.UnknownAccount(f"parent account {parent_code!r} does not exist", account=parent_code)
+        if parent.type is not account_type:
+            raise errors.InvalidAccount(
+                f"account {code} is {account_type.value} but its parent {parent_code} is {parent.type.value}"
+            )
+    account = Account(
+        actor.tenant_id, code, name, account_type, normal_balance_of(account_type), parent_code,
+        AccountStatus.OPEN, currencies, balance_slots,
+    )
+    conn.execute(
+        sa.insert(accounts).values(
+            tenant_id=actor.tenant_id, code=code, name=name, type=account_type.value,
+            normal_balance=account.normal_balance.value, parent_code=parent_code, role=role,
+            status=AccountStatus.OPEN.value, currencies=",".join(currencies) if currencies else None,
+            balance_slots=balance_slots, created_at=actor.now,
+        )
+    )
+    record_event(conn, actor, "account.opened", "account", code, after=_account_state(account, role))
+    return account
+
+
+def close_account(conn: Connection, actor: Actor, code: str) -> Account:
+    """Close an account whose balance is zero in every currency; closed accounts refuse postings."""
+    account = load_accounts(conn, actor.tenant_id, [code]).get(code)
+    if account is None:
+        raise errors.UnknownAccount(f"no account with code {code!r}", account=code)
+    if account.status is AccountStatus.CLOSED:
+        raise errors.AccountClosed(f"account {code} is already closed", account=code)
+    # Lock the balance rows so a concurrent posting either lands before we look or waits for us.
+    balance_rows = conn.execute(
+        sa.select(account_balances.c.currency, account_balances.c.debit_minor, account_balances.c.credit_minor)
+        .where(account_balances.c.tenant_id == actor.tenant_id, account_balances.c.account_code == code)
+        .with_for_update()
+    ).all()
+    totals: dict[str, int] = {}
+    for row in balance_rows:
+        totals[row.currency] = totals.get(row.currency, 0) + row.debit_minor - row.credit_minor
+    if any(totals.values()):
+        raise errors.AccountNotEmpty(f"account {code} still has a balance; move it before closing", account=code)
+    children = conn.execute(
+        sa.select(accounts.c.code).where(
+            accounts.c.tenant_id == actor.tenant_id, accounts.c.parent_code == code, accounts.c.status == "OPEN"
+        ).limit(1)
+    ).first()
+    if children:
+        raise errors.InvalidAccount(f"account {code} has open child accounts; close them first", account=code)
+    conn.execute(
+        sa.update(accounts)
+        .where(accounts.c.tenant_id == actor.tenant_id, accounts.c.code == code)
+        .values(status=AccountStatus.CLOSED.value, closed_at=actor.now)
+    )
+    record_event(conn, actor, "account.closed", "account", code, before={"status": "OPEN"}, after={"status": "CLOSED"})
+    return account_from_row(
+        conn.execute(sa.select(accounts).where(accounts.c.tenant_id == actor.tenant_id, accounts.c.code == code)).one()
+    )
+
+
+def post_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> PostedEntry:
+    """Post one balanced entry; a replayed idempotency key with the same request returns the original."""
+    return post_entries(conn, actor, [draft])[0]
+
+
+def post_entries(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -> list[PostedEntry]:
+    """Post many entries in the caller's transaction: all of them or, on any error, none."""
+    if len(drafts) > entries_per_batch_max:
+        raise errors.BatchTooLarge(f"at most {entries_per_batch_max} entries per batch")
+    for draft in drafts:
+        validate_draft(draft)
+    codes = sorted({p.account_code for d in drafts for p in d.postings})
+    chart = load_accounts(conn, actor.tenant_id, codes)
+    for draft in drafts:
+        check_accounts(draft, chart)
+    replays = _find_replays(conn, actor, drafts)
+    entries: list[PostedEntry | None] = [replays.get(d.idempotency_key) if d.idempotency_key else None for d in drafts]
+    fresh = [(i, d) for i, d in enumerate(drafts) if entries[i] is None]
+    _check_reversal_targets(conn, actor, [d for _, d in fresh])
+    if fresh:
+        posted = _insert_entries(conn, actor, [d for _, d in fresh], {c: a.balance_slots for c, a in chart.items()})
+        for (i, _), entry in zip(fresh, posted):
+            entries[i] = entry
+    return entries  # type: ignore[return-value]
+
+
+def reverse_entry(
+    conn: Connection,
+    actor: Actor,
+    entry_id: uuid.UUID,
+    effective_date: dt.date,
+    *,
+    description: str | None = None,
+    idempotency_key: str | None = None,
+) -> PostedEntry:
+    """Post the exact mirror of an entry, linked to it. An entry can be reversed once."""
+    original = get_entry(conn, actor.tenant_id, entry_id)
+    if original is None:
+        _raise_unknown_entry(conn, actor, entry_id)
+    draft = EntryDraft(
+        effective_date=effective_date,
+        postings=reversal_postings(original.postings),
+        description=description or f"Reversal of {original.description or original.id}"[:500],
+        metadata={"reverses": str(original.id), **({"reason": actor.reason} if actor.reason else {})},
+        idempotency_key=idempotency_key,
+        reverses_entry_id=original.id,
+    )
+    return post_entry(conn, actor, draft)
+
+
+def _raise_unknown_entry(conn: Connection, actor: Actor, entry_id: uuid.UUID) -> None:
+    elsewhere = conn.execute(
+        sa.select(journal_entries.c.tenant_id).where(journal_entries.c.id == entry_id).limit(1)
+    ).first()
+    if elsewhere is not None:
+        raise errors.CrossTenantReference(f"entry {entry_id} does not belong to this tenant", entry=str(entry_id))
+    raise errors.UnknownEntry(f"no journal entry with id {entry_id}", entry=str(entry_id))
+
+
+def _find_replays(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -> dict[str, PostedEntry]:
+    keys = [d.idempotency_key for d in drafts if d.idempotency_key]
+    if not keys:
+        return {}
+    if len(set(keys)) != len(keys):
+        raise errors.IdempotencyConflict("the same idempotency key appears twice in one batch")
+    rows = conn.execute(
+        sa.select(journal_entries.c.id, journal_entries.c.idempotency_key, journal_entries.c.request_hash).where(
+            journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.idempotency_key.in_(keys)
+        )
+    ).all()
+    if not rows:
+        return {}
+    by_key = {d.idempotency_key: d for d in drafts if d.idempotency_key}
+    replays = {}
+    for row in rows:
+        if row.request_hash != request_hash(by_key[row.idempotency_key]):
+            raise errors.IdempotencyConflict(
+                f"idempotency key {row.idempotency_key!r} was already used for a different request",
+                entry=str(row.id),
+            )
+        replays[row.idempotency_key] = get_entry(conn, actor.tenant_id, row.id)
+    return replays
+
+
+def _check_reversal_targets(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -> None:
+    targets = [d.reverses_entry_id for d in drafts if d.reverses_entry_id is not None]
+    if not targets:
+        return
+    if len(set(targets)) != len(targets):
+        raise errors.AlreadyReversed("the same entry is reversed twice in one batch")
+    found = set(
+        conn.execute(
+            sa.select(journal_entries.c.id).where(
+                journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.id.in_(targets)
+            )
+        ).scalars()
+    )
+    for target in targets:
+        if target not in found:
+            _raise_unknown_entry(conn, actor, target)
+    already = conn.execute(
+        sa.select(journal_entries.c.reverses_entry_id, journal_entries.c.id).where(
+            journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.reverses_entry_id.in_(targets)
+        )
+    ).first()
+    if already is not None:
+        raise errors.AlreadyReversed(
+            f"entry {already.reverses_entry_id} was already reversed by entry {already.id}",
+            entry=str(already.reverses_entry_id),
+        )
+
+
+def _insert_entries(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], slots: dict[str, int]
+) -> list[PostedEntry]:
+    entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
+    for draft in drafts:
+        entry_id = uuid.uuid4()
+        request_digest = request_hash(draft)
+        digest = content_hash(entry_id, request_digest, actor.name)
+        entry_rows.append(
+            {
+                "tenant_id": actor.tenant_id, "id": entry_id, "effective_date": draft.effective_date,
+                "recorded_at": actor.now, "description": draft.description,
+                "metadata": canonical_metadata(draft.metadata), "actor": actor.name,
+                "idempotency_key": draft.idempotency_key, "request_hash": request_digest,
+                "reverses_entry_id": draft.reverses_entry_id, "content_hash": digest,
+            }
+        )
+        for line_no, p in enumerate(draft.postings, start=1):
+            posting_rows.append(
+                {
+                    "tenant_id": actor.tenant_id, "entry_id": entry_id, "line_no": line_no,
+                    "account_code": p.account_code, "currency": p.currency, "amount_minor": p.amount_minor,
+                    "effective_date": draft.effective_date,
+                }
+            )
+            movements.append((p.account_code, p.currency, draft.effective_date, p.amount_minor))
+        events.append(_posted_event(entry_id, draft, digest))
+        posted.append(
+            PostedEntry(
+                actor.tenant_id, entry_id, draft.effective_date, actor.now, draft.description,
+                dict(draft.metadata), actor.name, tuple(draft.postings), draft.idempotency_key,
+                draft.reverses_entry_id, digest,
+            )
+        )
+    conn.execute(sa.insert(journal_entries), entry_rows)
+    conn.execute(sa.insert(postings), posting_rows)
+    apply_movements(conn, actor.tenant_id, movements, slots)
+    record_events(conn, actor, events)
+    return posted
+
+
+def _posted_event(entry_id: uuid.UUID, draft: EntryDraft, digest: str) -> dict:
+    reversal = draft.reverses_entry_id is not None
+    return {
+        "action": "journal_entry.reversed" if reversal else "journal_entry.posted",
+        "entity_type": "journal_entry",
+        "entity_id": entry_id,
+        "before": None,
+        "after": {
+            "content_hash": digest,
+            "effective_date": draft.effective_date.isoformat(),
+            "description": draft.description,
+            "postings": [[p.account_code, p.currency, p.amount_minor] for p in draft.postings],
+            "idempotency_key": draft.idempotency_key,
+            "reverses": str(draft.reverses_entry_id) if reversal else None,
+        },
+    }
+
+
+def _account_state(account: Account, role: str | None) -> dict:
+    return {
+        "code": account.code, "name": account.name, "type": account.type.value,
+        "normal_balance": account.normal_balance.value, "parent_code": account.parent_code, "role": role,
+        "currencies": list(account.currencies) if account.currencies else None,
+        "balance_slots": account.balance_slots, "status": account.status.value,
+    }
+
+
+def metadata_from_text(text: str) -> dict:
+    return json.loads(text)

@@ -1,0 +1,1 @@
+"""SQL store of the ledger (SQLAlchemy Core on PostgreSQL and SQLite)."""

@@ -1,0 +1,64 @@
+"""Writes audit events inside the caller's transaction; the sealer chains them after commit."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.actor import Actor
+from ledger.model import canonical_json
+from ledger.store.tables import audit_events, audit_unsealed
+from ledger.store.transaction import AUDITED_EVENTS
+
+
+def record_events(conn: Connection, actor: Actor, events: list[dict]) -> list[uuid.UUID]:
+    """Insert audit events given as dicts of action, entity_type, entity_id, before, after, reason."""
+    if not events:
+        return []
+    rows = []
+    for event in events:
+        rows.append(
+            {
+                "tenant_id": actor.tenant_id,
+                "id": uuid.uuid4(),
+                "occurred_at": actor.now,
+                "actor": actor.name,
+                "action": event["action"],
+                "entity_type": event["entity_type"],
+                "entity_id": str(event["entity_id"]),
+                "before": _as_json(event.get("before")),
+                "after": _as_json(event.get("after")),
+                "reason": event.get("reason") or actor.reason,
+                "request_id": actor.request_id,
+            }
+        )
+    conn.execute(sa.insert(audit_events), rows)
+    conn.execute(
+        sa.insert(audit_unsealed),
+        [{"tenant_id": r["tenant_id"], "event_id": r["id"], "occurred_at": r["occurred_at"]} for r in rows],
+    )
+    ids = [r["id"] for r in rows]
+    conn.info.setdefault(AUDITED_EVENTS, {}).setdefault(actor.tenant_id, []).extend(ids)
+    return ids
+
+
+def record_event(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: Mapping | None = None,
+    after: Mapping | None = None,
+    reason: str | None = None,
+) -> uuid.UUID:
+    event = {"action": action, "entity_type": entity_type, "entity_id": entity_id, "before": before, "after": after}
+    event["reason"] = reason
+    return record_events(conn, actor, [event])[0]
+
+
+def _as_json(value: Mapping | None) -> str | None:
+    return None if value is None else canonical_json(dict(value))

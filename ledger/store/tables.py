@@ -1,0 +1,167 @@
+"""Table definitions (SQLAlchemy Core). The alembic migrations create these; a test keeps both equal.
+
+Every table carries `tenant_id` as the first column of its primary key, so PostgreSQL partitioning
+or Citus can distribute by tenant without a schema change. Money is BIGINT minor units plus CHAR(3).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s_%(column_1_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+Timestamp = sa.DateTime(timezone=True)
+
+tenants = sa.Table(
+    "tenants",
+    metadata,
+    sa.Column("id", Id, primary_key=True, autoincrement=True),
+    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+)
+
+accounts = sa.Table(
+    "accounts",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("code", sa.String(40), primary_key=True),
+    sa.Column("name", sa.String(200), nullable=False),
+    sa.Column("type", sa.String(12), nullable=False),
+    sa.Column("normal_balance", sa.String(6), nullable=False),
+    sa.Column("parent_code", sa.String(40), nullable=True),
+    sa.Column("role", sa.String(60), nullable=True),
+    sa.Column("status", sa.String(8), nullable=False),
+    sa.Column("currencies", sa.String(200), nullable=True),
+    sa.Column("balance_slots", sa.SmallInteger(), nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("closed_at", Timestamp, nullable=True),
+    sa.ForeignKeyConstraint(["tenant_id", "parent_code"], ["accounts.tenant_id", "accounts.code"]),
+    sa.CheckConstraint("balance_slots BETWEEN 1 AND 64", name="balance_slots_range"),
+)
+
+journal_entries = sa.Table(
+    "journal_entries",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("effective_date", sa.Date(), nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("metadata", sa.Text(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("reverses_entry_id", sa.Uuid(), nullable=True),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+    sa.UniqueConstraint("tenant_id", "reverses_entry_id"),
+    sa.ForeignKeyConstraint(["tenant_id", "reverses_entry_id"], ["journal_entries.tenant_id", "journal_entries.id"]),
+    sa.Index("ix_journal_entries_tenant_effective_date", "tenant_id", "effective_date"),
+)
+
+postings = sa.Table(
+    "postings",
+    metadata,
+    sa.Column("tenant_id", Id, primary_key=True),
+    sa.Column("entry_id", sa.Uuid(), primary_key=True),
+    sa.Column("line_no", sa.SmallInteger(), primary_key=True),
+    sa.Column("account_code", sa.String(40), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger(), nullable=False),
+    # Copied from the entry so balance-as-of and verify read one table.
+    sa.Column("effective_date", sa.Date(), nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "entry_id"], ["journal_entries.tenant_id", "journal_entries.id"]),
+    sa.ForeignKeyConstraint(["tenant_id", "account_code"], ["accounts.tenant_id", "accounts.code"]),
+    sa.CheckConstraint("amount_minor <> 0", name="amount_not_zero"),
+    sa.Index("ix_postings_account_date", "tenant_id", "account_code", "currency", "effective_date"),
+)
+
+# Current balance per account and currency, spread over `balance_slots` rows for hot accounts so
+# concurrent postings update different rows; the balance is the sum over slots.
+account_balances = sa.Table(
+    "account_balances",
+    metadata,
+    sa.Column("tenant_id", Id, primary_key=True),
+    sa.Column("account_code", sa.String(40), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("slot", sa.SmallInteger(), primary_key=True),
+    sa.Column("debit_minor", sa.BigInteger(), nullable=False),
+    sa.Column("credit_minor", sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "account_code"], ["accounts.tenant_id", "accounts.code"]),
+)
+
+# Movements per day ('D'), month ('M') and year ('Y'): a balance as of any date sums at most
+# (years + 11 + 31) rows per slot, however long the history.
+account_period_balances = sa.Table(
+    "account_period_balances",
+    metadata,
+    sa.Column("tenant_id", Id, primary_key=True),
+    sa.Column("account_code", sa.String(40), primary_key=True),
+    sa.Column("currency", sa.String(3), primary_key=True),
+    sa.Column("grain", sa.String(1), primary_key=True),
+    sa.Column("period_start", sa.Date(), primary_key=True),
+    sa.Column("slot", sa.SmallInteger(), primary_key=True),
+    sa.Column("debit_minor", sa.BigInteger(), nullable=False),
+    sa.Column("credit_minor", sa.BigInteger(), nullable=False),
+    sa.ForeignKeyConstraint(["tenant_id", "account_code"], ["accounts.tenant_id", "accounts.code"]),
+    sa.CheckConstraint("grain IN ('D', 'M', 'Y')", name="grain_known"),
+)
+
+audit_events = sa.Table(
+    "audit_events",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("action", sa.String(100), nullable=False),
+    sa.Column("entity_type", sa.String(60), nullable=False),
+    sa.Column("entity_id", sa.String(100), nullable=False),
+    sa.Column("before", sa.Text(), nullable=True),
+    sa.Column("after", sa.Text(), nullable=True),
+    sa.Column("reason", sa.String(500), nullable=True),
+    sa.Column("request_id", sa.String(100), nullable=True),
+    sa.Index("ix_audit_events_entity", "tenant_id", "entity_type", "entity_id"),
+)
+
+# Events written but not yet sealed into the chain: a small queue the sealer drains.
+audit_unsealed = sa.Table(
+    "audit_unsealed",
+    metadata,
+    sa.Column("tenant_id", Id, primary_key=True),
+    sa.Column("event_id", sa.Uuid(), primary_key=True),
+    sa.Column("occurred_at", Timestamp, nullable=False),
+)
+
+audit_chain = sa.Table(
+    "audit_chain",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("seq", sa.BigInteger(), primary_key=True, autoincrement=False),
+    sa.Column("event_id", sa.Uuid(), nullable=False),
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.Column("sealed_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("tenant_id", "event_id"),
+)
+
+audit_chain_heads = sa.Table(
+    "audit_chain_heads",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True, autoincrement=False),
+    sa.Column("last_seq", sa.BigInteger(), nullable=False),
+    sa.Column("last_hash", sa.String(64), nullable=False),
+)
+
+# Rows of these tables are posted history: no code path updates or deletes them, and triggers
+# refuse it on both databases (see migrations).
+immutable_tables = ("journal_entries", "postings", "audit_events", "audit_chain")

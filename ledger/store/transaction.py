@@ -1,0 +1,74 @@
+"""The one place where transactions are retried.
+
+PostgreSQL may abort a transaction with a serialization failure (40001) or a deadlock (40P01);
+SQLite may report the database as locked. Both mean "run it again", never "tell the caller". A
+unique violation on an idempotency key or a reversal link means another connection got there
+first: running the work again finds the other row and answers as a replay (or a typed error).
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.errors import TransactionRetriesExhausted
+from ledger.store.sealer import seal_after_commit
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+attempts_max = 25
+backoff_seconds_max = 0.2
+retryable_sqlstates = frozenset({"40001", "40P01", "55P03"})
+retryable_unique_constraints = (
+    "uq_journal_entries_tenant_id_idempotency_key",
+    "uq_journal_entries_tenant_id_reverses_entry_id",
+    "journal_entries.tenant_id, journal_entries.idempotency_key",
+    "journal_entries.tenant_id, journal_entries.reverses_entry_id",
+)
+
+# Audit events a transaction wrote, by tenant: sealed into the chain right after commit.
+AUDITED_EVENTS = "loanbook_audited_events"
+
+
+def is_retryable(exc: sa.exc.DBAPIError) -> bool:
+    orig = exc.orig
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in retryable_sqlstates:
+        return True
+    text = str(orig)
+    if sqlstate == "23505" or "UNIQUE constraint failed" in text:
+        return any(name in text for name in retryable_unique_constraints)
+    return "database is locked" in text or "database is busy" in text
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal: bool = True) -> T:
+    """Run `work(conn)` in one transaction, retrying transient failures; seal audit events after commit.
+
+    A LedgerError raised by `work` rolls the transaction back and reaches the caller unchanged.
+    """
+    for attempt in range(1, attempts_max + 1):
+        try:
+            with engine.begin() as conn:
+                conn.info[AUDITED_EVENTS] = {}
+                result = work(conn)
+                audited = dict(conn.info[AUDITED_EVENTS])
+            break
+        except sa.exc.DBAPIError as exc:
+            if not is_retryable(exc):
+                raise
+            if attempt == attempts_max:
+                raise TransactionRetriesExhausted(
+                    f"the database kept refusing the transaction after {attempts_max} attempts; try again"
+                ) from exc
+            log.debug("retrying transaction (attempt %s): %s", attempt, exc.orig)
+            time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
+    if seal and audited:
+        for tenant_id, event_ids in sorted(audited.items()):
+            seal_after_commit(engine, tenant_id, event_ids)
+    return result

@@ -1,0 +1,1 @@
+"""Composition root: settings, database engine, migrations and the `loanbook` CLI."""

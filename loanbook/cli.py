@@ -1,0 +1,222 @@
+"""The `loanbook` command line: thin entry points that parse, call a service and print."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import uuid
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+
+from ledger import errors, queries, service
+from ledger.actor import Actor
+from ledger.model import EntryDraft, credit, debit
+from ledger.money import format_amount
+from ledger.store.sealer import seal_pending
+from ledger.store.tables import tenants
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import discrepancies_shown_max, verify_books
+from loanbook.db import make_engine
+from loanbook.migrate import upgrade
+from loanbook.settings import Settings
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    settings = Settings.from_env()
+    try:
+        return args.handler(args, settings)
+    except errors.LedgerError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loanbook", description="Accounting core for lending companies.")
+    sub = parser.add_subparsers(dest="command")
+
+    p = sub.add_parser("migrate", help="apply database migrations (LOANBOOK_DATABASE_URL, default ./var/loanbook.db)")
+    p.set_defaults(handler=cmd_migrate)
+
+    p = sub.add_parser("serve", help="serve the GraphQL API with GraphiQL")
+    p.add_argument("--host", default=None)
+    p.add_argument("--port", type=int, default=None)
+    p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.set_defaults(handler=cmd_serve)
+
+    tenant = sub.add_parser("tenant", help="manage tenants (lending companies)").add_subparsers(dest="tenant_command")
+    p = tenant.add_parser("create", help="create a tenant with the default chart of accounts")
+    p.add_argument("slug")
+    p.add_argument("--name", required=True)
+    p.set_defaults(handler=cmd_tenant_create)
+    p = tenant.add_parser("list", help="list tenants")
+    p.set_defaults(handler=cmd_tenant_list)
+
+    p = sub.add_parser("accounts", help="print a tenant's chart of accounts with current balances")
+    p.add_argument("--tenant", required=True)
+    p.set_defaults(handler=cmd_accounts)
+
+    p = sub.add_parser("post", help="post a journal entry: --debit CODE:AMOUNT and --credit CODE:AMOUNT")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="effective (business) date")
+    p.add_argument("--currency", required=True)
+    p.add_argument("--debit", action="append", default=[], metavar="CODE:AMOUNT")
+    p.add_argument("--credit", action="append", default=[], metavar="CODE:AMOUNT")
+    p.add_argument("--description", default="")
+    p.add_argument("--idempotency-key")
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(handler=cmd_post)
+
+    p = sub.add_parser("reverse", help="reverse a posted journal entry")
+    p.add_argument("entry_id", type=uuid.UUID)
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="effective date of the reversal")
+    p.add_argument("--reason", required=True)
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(handler=cmd_reverse)
+
+    p = sub.add_parser("trial-balance", help="print the trial balance, optionally as of a date")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--as-of", type=dt.date.fromisoformat)
+    p.set_defaults(handler=cmd_trial_balance)
+
+    p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
+    p.set_defaults(handler=cmd_seal)
+
+    p = sub.add_parser("verify", help="recompute the audit chain, entry balances and stored balances; exit 1 on any discrepancy")
+    p.add_argument("--tenant", help="only this tenant (slug)")
+    p.add_argument("--no-seal", action="store_true", help="do not seal pending events first")
+    p.set_defaults(handler=cmd_verify)
+    return parser
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    print(f"migrated {engine.url.render_as_string(hide_password=True)}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from loanbook.server import serve
+
+    return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
+
+
+def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    tenant_id = run_in_transaction(
+        engine, lambda conn: service.create_tenant(conn, args.slug, args.name, actor_name="cli", now=utc_now())
+    )
+    print(f"created tenant {args.slug} (id {tenant_id}) with the default chart of accounts")
+    return 0
+
+
+def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        for row in conn.execute(sa.select(tenants).order_by(tenants.c.slug)):
+            print(f"{row.slug}\t{row.name}")
+    return 0
+
+
+def cmd_accounts(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_id = service.tenant_id_for(conn, args.tenant)
+        for account in queries.list_accounts(conn, tenant_id):
+            balances = queries.current_balances(conn, tenant_id, account.code)
+            shown = ", ".join(f"{format_amount(b.net_minor, b.currency)} {b.currency}" for b in balances) or "-"
+            print(f"{account.code:<8} {account.type.value:<9} {account.status.value:<6} {account.name:<50} {shown}")
+    return 0
+
+
+def cmd_post(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    legs = [debit(*_split_leg(leg), args.currency) for leg in args.debit]
+    legs += [credit(*_split_leg(leg), args.currency) for leg in args.credit]
+    draft = EntryDraft(args.date, tuple(legs), args.description, {}, args.idempotency_key)
+
+    def work(conn: sa.Connection):
+        return service.post_entry(conn, Actor(service.tenant_id_for(conn, args.tenant), args.actor, utc_now()), draft)
+
+    print(run_in_transaction(engine, work).id)
+    return 0
+
+
+def _split_leg(text: str) -> tuple[str, str]:
+    code, sep, amount = text.rpartition(":")
+    if not sep or not code:
+        raise errors.InvalidEntry(f"a posting is CODE:AMOUNT, got {text!r}")
+    return code, amount
+
+
+def cmd_reverse(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+
+    def work(conn: sa.Connection):
+        actor = Actor(service.tenant_id_for(conn, args.tenant), args.actor, utc_now(), reason=args.reason)
+        return service.reverse_entry(conn, actor, args.entry_id, args.date)
+
+    print(run_in_transaction(engine, work).id)
+    return 0
+
+
+def cmd_trial_balance(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_id = service.tenant_id_for(conn, args.tenant)
+        tb = queries.trial_balance(conn, tenant_id, args.as_of)
+    print(f"Trial balance of {args.tenant} as of {args.as_of or 'now'}")
+    for line in tb.lines:
+        d = format_amount(line.debit_minor, line.currency) if line.debit_minor else ""
+        c = format_amount(line.credit_minor, line.currency) if line.credit_minor else ""
+        print(f"{line.account.code:<8} {line.account.name:<50} {line.currency} {d:>18} {c:>18}")
+    for currency, (d, c) in sorted(tb.totals().items()):
+        print(f"{'total':<59} {currency} {format_amount(d, currency):>18} {format_amount(c, currency):>18}")
+    return 0 if tb.balanced else 1
+
+
+def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_ids = list(conn.execute(sa.select(tenants.c.id)).scalars())
+    sealed = sum(seal_pending(engine, tenant_id) for tenant_id in tenant_ids)
+    print(f"sealed {sealed} audit event(s)")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_ids = [service.tenant_id_for(conn, args.tenant)] if args.tenant else list(
+            conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id)).scalars()
+        )
+    if not args.no_seal:
+        for tenant_id in tenant_ids:
+            seal_pending(engine, tenant_id)
+    with engine.connect() as conn:
+        report = verify_books(conn, tenant_ids)
+    print(
+        f"verified {report.tenants} tenant(s): {report.entries} entries, {report.postings} postings, "
+        f"{report.audit_events} audit events ({report.chained_events} chained), {report.balance_rows} balance rows"
+    )
+    for problem in report.discrepancies[:discrepancies_shown_max]:
+        print(f"DISCREPANCY: {problem}")
+    if len(report.discrepancies) > discrepancies_shown_max:
+        print(f"... and {len(report.discrepancies) - discrepancies_shown_max} more")
+    print("clean" if report.clean else f"{len(report.discrepancies)} discrepancy(ies) found")
+    return 0 if report.clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
