@@ -24,9 +24,10 @@ tenants = sa.Table(
     "tenants",
     metadata,
     sa.Column("id", Id, primary_key=True, autoincrement=True),
-    sa.Column("slug", sa.String(63), nullable=False, unique=True),
+    sa.Column("slug", sa.String(63), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    sa.UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 
 accounts = sa.Table(

@@ -1,0 +1,114 @@
+"""Many connections posting to the same accounts: no lost update, no deadlock reaches the caller."""
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import random
+import threading
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import errors, queries, service
+from ledger.model import EntryDraft, credit, debit
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import verify_books
+from tests.conftest import actor_for, new_tenant
+
+threads_count = 8
+
+
+def run_threads(target, count=threads_count):
+    failures = []
+
+    def guarded(i):
+        try:
+            target(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=300)
+    assert not failures, failures[:3]
+
+
+@pytest.mark.parametrize("entries_per_thread", [200])
+def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_thread):
+    engine = pg_engine
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    shared = [f"12{n:02d}" for n in range(50, 54)]
+    for code in shared:
+        run_in_transaction(engine, lambda c, code=code: service.open_account(c, actor, code, f"Loan book {code}", "ASSET", parent_code="1000"))
+    expected = collections.Counter()
+    lock = threading.Lock()
+
+    def worker(i):
+        rng = random.Random(i)
+        mine = collections.Counter()
+        for n in range(entries_per_thread):
+            cents = rng.randint(1, 1_000_000)
+            account = rng.choice(shared)
+            day = dt.date(2026, 1, 1) + dt.timedelta(days=rng.randint(0, 60))
+            legs = [debit(account, _fmt(cents), "CNY"), credit("1100", _fmt(cents), "CNY")]
+            if n % 3 == 0:  # a three-leg entry touching a second shared account
+                fee = rng.randint(1, 999)
+                legs = [debit(account, _fmt(cents + fee), "CNY"), credit("1100", _fmt(cents), "CNY"), credit(shared[0], _fmt(fee), "CNY")]
+                mine[shared[0]] -= fee
+                mine[account] += cents + fee
+            else:
+                mine[account] += cents
+            mine["1100"] -= cents
+            draft = EntryDraft(day, tuple(legs), f"t{i}-{n}")
+            run_in_transaction(engine, lambda c: service.post_entry(c, actor_for(tenant_id, f"clerk-{i}"), draft))
+        with lock:
+            expected.update(mine)
+
+    run_threads(worker)
+    with engine.connect() as conn:
+        for code in ["1100", *shared]:
+            balances = queries.current_balances(conn, tenant_id, code)
+            assert sum(b.net_minor for b in balances) == expected[code], code
+            assert queries.balance_as_of(conn, tenant_id, code, "CNY", dt.date(2027, 1, 1)).net_minor == expected[code]
+        assert queries.trial_balance(conn, tenant_id).balanced
+        report = verify_books(conn, [tenant_id])
+    assert report.clean, report.discrepancies[:5]
+    assert report.entries == threads_count * entries_per_thread
+
+
+def _fmt(cents: int) -> str:
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def test_racing_reversals_and_replays_resolve_to_one_entry(engine):
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    target = run_in_transaction(
+        engine,
+        lambda c: service.post_entry(c, actor, EntryDraft(dt.date(2026, 1, 5), (debit("1100", "5", "CNY"), credit("3100", "5", "CNY")))),
+    )
+    outcomes = collections.Counter()
+    replay_ids = set()
+    lock = threading.Lock()
+    draft = EntryDraft(dt.date(2026, 1, 6), (debit("1100", "7", "CNY"), credit("3100", "7", "CNY")), idempotency_key="same-key")
+
+    def worker(i):
+        try:
+            run_in_transaction(engine, lambda c: service.reverse_entry(c, actor, target.id, dt.date(2026, 1, 6)))
+            result = "reversed"
+        except errors.AlreadyReversed:
+            result = "already"
+        entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
+        with lock:
+            outcomes[result] += 1
+            replay_ids.add(entry.id)
+
+    run_threads(worker, count=6)
+    assert outcomes == {"reversed": 1, "already": 5}
+    assert len(replay_ids) == 1
+    with engine.connect() as conn:
+        assert sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "1100")) == 700
+        assert verify_books(conn, [tenant_id]).clean

@@ -1,0 +1,145 @@
+"""Posted history is immutable, and `loanbook verify` notices anything altered behind our back."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from ledger import service
+from ledger.model import EntryDraft, credit, debit
+from ledger.store.sealer import seal_pending
+from ledger.store.tables import metadata
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import verify_books
+from loanbook.cli import main as cli_main
+from tests.conftest import actor_for, new_tenant
+
+both = pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
+
+
+def seed(engine):
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    drafts = [
+        EntryDraft(dt.date(2026, 1, 5), (debit("1100", "1000", "CNY"), credit("3100", "1000", "CNY")), "capital"),
+        EntryDraft(dt.date(2026, 1, 6), (debit("1200", "800", "CNY"), credit("1100", "780", "CNY"), credit("4200", "20", "CNY"))),
+    ]
+    entries = [run_in_transaction(engine, lambda c, d=d: service.post_entry(c, actor, d)) for d in drafts]
+    return tenant_id, entries
+
+
+def problems(engine):
+    with engine.connect() as conn:
+        return verify_books(conn).discrepancies
+
+
+@both
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE postings SET amount_minor = amount_minor + 1",
+        "DELETE FROM postings",
+        "UPDATE journal_entries SET description = 'edited'",
+        "DELETE FROM journal_entries",
+        "UPDATE audit_events SET actor = 'mallory'",
+        "DELETE FROM audit_events",
+        "UPDATE audit_chain SET hash = 'x'",
+    ],
+)
+def test_database_refuses_to_change_posted_rows(fresh_engine, statement):
+    seed(fresh_engine)
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"):
+        with fresh_engine.begin() as conn:
+            conn.execute(sa.text(statement))
+    assert problems(fresh_engine) == []
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_truncate_is_refused_on_postgresql(fresh_engine):
+    seed(fresh_engine)
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"):
+        with fresh_engine.begin() as conn:
+            conn.execute(sa.text("TRUNCATE postings CASCADE"))
+
+
+def _behind_the_triggers_back(engine, statement):
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            conn.execute(sa.text("SET LOCAL session_replication_role = replica"))  # disables triggers
+            conn.execute(sa.text(statement))
+        else:
+            names = conn.execute(sa.text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars().all()
+            sql = {n: conn.execute(sa.text("SELECT sql FROM sqlite_master WHERE name = :n"), {"n": n}).scalar() for n in names}
+            for name in names:
+                conn.execute(sa.text(f"DROP TRIGGER {name}"))
+            conn.execute(sa.text(statement))
+            for name in names:
+                conn.execute(sa.text(sql[name]))
+
+
+@both
+def test_verify_catches_a_posting_altered_with_its_balances(fresh_engine, capsys, monkeypatch):
+    _, entries = seed(fresh_engine)
+    assert problems(fresh_engine) == []
+    # A careful tamperer moves 1.00 and fixes the counters too; the content hash still gives it away.
+    _behind_the_triggers_back(
+        fresh_engine,
+        f"UPDATE postings SET amount_minor = amount_minor + 100 WHERE entry_id = '{_id(fresh_engine, entries[1].id)}' AND line_no = 1",
+    )
+    found = problems(fresh_engine)
+    assert any("does not balance" in p for p in found)
+    assert any("altered after posting" in p for p in found)
+    assert any("stored balance of 1200 CNY" in p for p in found)
+    monkeypatch.setenv("LOANBOOK_DATABASE_URL", fresh_engine.url.render_as_string(hide_password=False))
+    assert cli_main(["verify"]) == 1
+    out = capsys.readouterr().out
+    assert "DISCREPANCY" in out and str(entries[1].id) in out
+
+
+@both
+def test_verify_catches_an_edited_audit_event(fresh_engine):
+    seed(fresh_engine)
+    _behind_the_triggers_back(fresh_engine, "UPDATE audit_events SET actor = 'mallory' WHERE action = 'account.opened'")
+    assert any("does not match its hash" in p for p in problems(fresh_engine))
+
+
+@both
+def test_verify_catches_a_deleted_chain_link(fresh_engine):
+    seed(fresh_engine)
+    _behind_the_triggers_back(fresh_engine, "DELETE FROM audit_chain WHERE seq = 3")
+    found = problems(fresh_engine)
+    assert any("gap" in p for p in found)
+    assert any("neither sealed nor waiting" in p for p in found)
+
+
+@both
+def test_verify_cli_is_clean_on_honest_books(fresh_engine, capsys, monkeypatch):
+    seed(fresh_engine)
+    monkeypatch.setenv("LOANBOOK_DATABASE_URL", fresh_engine.url.render_as_string(hide_password=False))
+    assert cli_main(["verify"]) == 0
+    assert "clean" in capsys.readouterr().out
+
+
+@both
+def test_every_committed_event_is_sealed_after_commit(fresh_engine):
+    tenant_id, _ = seed(fresh_engine)
+    with fresh_engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM audit_unsealed")).scalar() == 0
+        events = conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar()
+        assert conn.execute(sa.text("SELECT max(seq) FROM audit_chain")).scalar() == events
+    assert seal_pending(fresh_engine, tenant_id) == 0
+
+
+@both
+def test_migrations_match_the_table_definitions(fresh_engine):
+    with fresh_engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def _id(engine, entry_id):
+    # SQLite stores UUIDs as 32 hex characters, PostgreSQL as uuid.
+    return entry_id.hex if engine.dialect.name == "sqlite" else str(entry_id)
