@@ -1,0 +1,115 @@
+"""The ASGI app: GraphQL (with GraphiQL) at /graphql, an open JSON health check at /health.
+
+Built by `create_app(engine)` in the composition root; nothing here reads settings or opens
+connections at import time.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.engine import Engine
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+
+from graphql_api.context import ApiContext, request_id_for
+from graphql_api.schema import database_reachable, package_version, schema
+from graphql_api.threads import read
+
+log = logging.getLogger("loanbook.http")
+
+# A manual entry at the 1000-posting limit is ~150 KB of JSON; 1 MiB leaves room without inviting abuse.
+request_body_bytes_max = 1024 * 1024
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+class LoanbookGraphQL(GraphQL):
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], *, graphiql: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
+        self.engine = engine
+        self.clock = clock
+
+    async def get_context(self, request: Request, response: Response) -> ApiContext:  # type: ignore[override]
+        request_id = request_id_for(request)
+        response.headers["X-Request-ID"] = request_id
+        return ApiContext(engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id)
+
+
+class BodySizeLimit:
+    """Refuse request bodies over `bytes_max` with 413, by Content-Length or by counting the stream."""
+
+    def __init__(self, app: ASGIApp, bytes_max: int) -> None:
+        self.app = app
+        self.bytes_max = bytes_max
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.bytes_max):
+            await self._refuse(scope, receive, send)
+            return
+        # Read the whole (bounded) body first, so an oversized chunked stream is refused before the app sees any of it.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.bytes_max:
+                await self._refuse(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if not delivered:
+                delivered = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = JSONResponse(
+            {"errors": [{"message": f"request body is larger than {self.bytes_max} bytes", "extensions": {"code": "PAYLOAD_TOO_LARGE"}}]},
+            status_code=413,
+        )
+        await response(scope, receive, send)
+
+
+def create_app(
+    engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now, graphiql: bool = True,
+    body_bytes_max: int = request_body_bytes_max,
+) -> ASGIApp:
+    async def health(request: Request) -> JSONResponse:
+        try:
+            ok = await read(engine, database_reachable)
+        except Exception:  # an outage is a health answer, not a crash
+            log.exception("health check could not reach the database")
+            ok = False
+        body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": package_version()}
+        return JSONResponse(body, status_code=200 if ok else 503)
+
+    graphql_app = LoanbookGraphQL(engine, clock, graphiql=graphiql)
+    app = Starlette(
+        routes=[
+            Route("/health", health, methods=["GET"]),
+            Route("/graphql", graphql_app, methods=["GET", "POST"]),
+        ],
+    )
+    return BodySizeLimit(app, body_bytes_max)

@@ -1,0 +1,89 @@
+"""Errors that reach the client as top-level GraphQL errors, and the rule for masking the rest.
+
+Expected domain failures are typed results (see `graphql_api.error_types`). Top-level errors are for
+the request itself: not signed in, not allowed, a malformed argument. Everything else is a bug or an
+outage, and the client sees only "Unexpected error." with code INTERNAL_SERVER_ERROR; the server log
+keeps the traceback.
+"""
+from __future__ import annotations
+
+from graphql import GraphQLError
+from strawberry.extensions import MaskErrors
+
+masked_message = "Unexpected error."
+masked_code = "INTERNAL_SERVER_ERROR"
+# Errors about the document itself (syntax, unknown fields, limits, variable types) carry this code.
+document_error_code = "GRAPHQL_VALIDATION_FAILED"
+
+
+class PublicError(Exception):
+    """An error whose message is written for the client; `code` lands in `extensions.code`."""
+
+    code = "BAD_USER_INPUT"
+
+    def __init__(self, message: str, **extensions: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extensions = {"code": self.code, **extensions}
+
+
+class BadUserInput(PublicError):
+    code = "BAD_USER_INPUT"
+
+
+class Unauthenticated(PublicError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(PublicError):
+    code = "FORBIDDEN"
+
+
+def root_cause(error: BaseException) -> BaseException:
+    seen = 0
+    while getattr(error, "original_error", None) is not None and seen < 20:
+        error = error.original_error  # type: ignore[assignment]
+        seen += 1
+    return error
+
+
+def should_mask_error(error: GraphQLError) -> bool:
+    """Mask every error except those we raised for the client and those GraphQL raised about the document.
+
+    Errors without a path happened before any resolver ran (syntax, validation, variable coercion,
+    including a scalar refusing a value): they describe the client's own document. A scalar parser may
+    raise ValueError/TypeError there (strawberry's Date does), which is just as safe to show.
+    """
+    cause = root_cause(error)
+    if isinstance(cause, PublicError):
+        return False
+    if isinstance(cause, GraphQLError):
+        return False
+    if error.path is None and isinstance(cause, (ValueError, TypeError)):
+        return False
+    return True
+
+
+class MaskUnexpectedErrors(MaskErrors):
+    """strawberry's MaskErrors with our rule, and a code clients can switch on."""
+
+    def __init__(self) -> None:
+        super().__init__(should_mask_error=should_mask_error, error_message=masked_message)
+
+    def _process_errors(self, errors: list[GraphQLError]) -> list[GraphQLError]:
+        processed = super()._process_errors(errors)
+        for error in processed:
+            if error.path is None and not (error.extensions or {}).get("code"):
+                error.extensions = {**(error.extensions or {}), "code": document_error_code}
+        return processed
+
+    def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        return GraphQLError(
+            message=self.error_message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            original_error=None,
+            extensions={"code": masked_code},
+        )

@@ -1,0 +1,210 @@
+"""Journal queries and mutations: parse the input, authorise, call the ledger in a thread, map the result."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Union
+
+import strawberry
+from strawberry.scalars import JSON
+from strawberry.types import Info
+
+from graphql_api import error_types as e
+from graphql_api.errors import BadUserInput
+from graphql_api.reads import accounts_page
+from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, utc
+from graphql_api.threads import read, write
+from graphql_api.types import Account, Connection, JournalEntry, Side, TrialBalance, connection, trial_balance_type
+from ledger import errors as ledger_errors
+from ledger import service as ledger_service
+from ledger.model import EntryDraft, canonical_metadata, credit, debit
+from ledger.queries import get_entry, list_entries, trial_balance
+
+page_size_max = 100
+entries_page_size_default = 50
+accounts_page_size_default = 100
+reason_length_max = 500
+
+
+@strawberry.input(description="One leg of a new journal entry.")
+class PostingInput:
+    account_code: str
+    side: Side
+    amount: Decimal = strawberry.field(description='Positive decimal string, e.g. "1000.00"; `side` says debit or credit.')
+    currency: str = strawberry.field(description="ISO 4217 code; the entry must balance in each currency.")
+
+
+@strawberry.input
+class PostJournalEntryInput:
+    effective_date: dt.date = strawberry.field(description="The business date the entry is effective on.")
+    postings: list[PostingInput] = strawberry.field(description="At least two; debits equal credits per currency.")
+    description: str = ""
+    metadata: JSON | None = strawberry.field(default=None, description="An object of strings, integers, booleans and nulls (no floats).")
+    idempotency_key: str | None = strawberry.field(
+        default=None, description="Replaying the same key with the same input returns the original entry; a different input is IDEMPOTENCY_CONFLICT."
+    )
+
+
+@strawberry.input
+class ReverseJournalEntryInput:
+    entry_id: strawberry.ID
+    effective_date: dt.date = strawberry.field(description="Business date of the reversal.")
+    reason: str = strawberry.field(description="Why; kept in the audit trail.")
+    description: str | None = None
+    idempotency_key: str | None = None
+
+
+@strawberry.type
+class PostJournalEntryPayload:
+    entry: JournalEntry
+
+
+@strawberry.type
+class ReverseJournalEntryPayload:
+    entry: JournalEntry = strawberry.field(description="The reversing entry just posted (or replayed).")
+    reversed_entry: JournalEntry
+
+
+post_errors = (
+    e.InvalidInputError, e.InvalidAmountError, e.FloatAmountRefusedError, e.AmountTooPreciseError,
+    e.AmountOutOfRangeError, e.UnknownCurrencyError, e.UnbalancedEntryError, e.TooFewPostingsError,
+    e.TooManyPostingsError, e.InvalidEntryError, e.UnknownAccountError, e.AccountClosedError,
+    e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.GenericError,
+)
+reverse_errors = (
+    e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.AccountClosedError,
+    e.CurrencyNotAllowedError, e.InvalidEntryError, e.IdempotencyConflictError,
+    e.TransactionRetriesExhaustedError, e.GenericError,
+)
+PostJournalEntryResult = Annotated[
+    Union[(PostJournalEntryPayload, *post_errors)], strawberry.union("PostJournalEntryResult")  # noqa: UP007
+]
+ReverseJournalEntryResult = Annotated[
+    Union[(ReverseJournalEntryPayload, *reverse_errors)], strawberry.union("ReverseJournalEntryResult")  # noqa: UP007
+]
+
+
+def draft_from_input(data: PostJournalEntryInput) -> EntryDraft:
+    """The ledger draft for the input; a LedgerError names the input field (postings[i].amount) it is about."""
+    legs = []
+    for i, leg in enumerate(data.postings):
+        make = debit if leg.side is Side.DEBIT else credit
+        try:
+            legs.append(make(leg.account_code, leg.amount, leg.currency))
+        except ledger_errors.UnknownCurrency as exc:
+            exc.details["field"] = f"postings[{i}].currency"
+            raise
+        except ledger_errors.InvalidAmount as exc:
+            exc.details["field"] = f"postings[{i}].amount"
+            raise
+    metadata = {} if data.metadata is None else data.metadata
+    try:
+        canonical_metadata(metadata)
+    except ledger_errors.LedgerError as exc:
+        exc.details["field"] = "metadata"
+        raise
+    return EntryDraft(data.effective_date, tuple(legs), data.description, metadata, data.idempotency_key)
+
+
+async def post_journal_entry(info: Info, data: PostJournalEntryInput) -> PostJournalEntryResult:
+    ctx = info.context
+    await ctx.authorize("postJournalEntry")
+    try:
+        draft = draft_from_input(data)
+        actor = ctx.actor()
+        entry = await write(ctx.engine, lambda conn: ledger_service.post_entry(conn, actor, draft))
+    except ledger_errors.LedgerError as exc:
+        return e.error_result(exc, post_errors)
+    return PostJournalEntryPayload(entry=JournalEntry(entry=entry))
+
+
+async def reverse_journal_entry(info: Info, data: ReverseJournalEntryInput) -> ReverseJournalEntryResult:
+    ctx = info.context
+    await ctx.authorize("reverseJournalEntry")
+    try:
+        entry_id = decode_id("JournalEntry", data.entry_id)
+    except BadUserInput as exc:
+        return e.invalid_input(exc.message, "entryId")
+    reason = data.reason.strip()
+    if not reason or len(reason) > reason_length_max:
+        return e.invalid_input(f"reason must be 1 to {reason_length_max} characters", "reason")
+    actor = ctx.actor(reason=reason)
+
+    def work(conn):
+        reversal = ledger_service.reverse_entry(
+            conn, actor, entry_id, data.effective_date, description=data.description, idempotency_key=data.idempotency_key
+        )
+        return reversal, get_entry(conn, actor.tenant_id, entry_id)
+
+    try:
+        reversal, original = await write(ctx.engine, work)
+    except ledger_errors.LedgerError as exc:
+        return e.error_result(exc, reverse_errors)
+    return ReverseJournalEntryPayload(entry=JournalEntry(entry=reversal), reversed_entry=JournalEntry(entry=original))
+
+
+async def journal_entries(
+    info: Info,
+    first: int,
+    after: str | None,
+    account_code: str | None,
+    date_from: dt.date | None,
+    date_to: dt.date | None,
+) -> Connection[JournalEntry]:
+    ctx = info.context
+    session = await ctx.authorize("journalEntries")
+    check_page_size(first)
+    position = None
+    if after is not None:
+        recorded_at, entry_id = decode_cursor("JournalEntry", after, 2)
+        try:
+            position = (utc(dt.datetime.fromisoformat(recorded_at)), uuid.UUID(entry_id))
+        except ValueError:
+            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    entries = await read(
+        ctx.engine, lambda conn: list_entries(
+            conn, session.principal.tenant_id, account_code=account_code, date_from=date_from, date_to=date_to,
+            after=position, limit=first + 1,
+        )
+    )
+    items = [
+        (encode_cursor("JournalEntry", utc(entry.recorded_at).isoformat(), str(entry.id)), JournalEntry(entry=entry))
+        for entry in entries[:first]
+    ]
+    return connection(items, has_next=len(entries) > first, has_previous=after is not None)
+
+
+async def journal_entry(info: Info, entry_id: strawberry.ID) -> JournalEntry | None:
+    ctx = info.context
+    session = await ctx.authorize("journalEntry")
+    entry = await session.loaders.entry.load(decode_id("JournalEntry", entry_id))
+    return None if entry is None else JournalEntry(entry=entry)
+
+
+async def accounts(info: Info, first: int, after: str | None) -> Connection[Account]:
+    ctx = info.context
+    session = await ctx.authorize("accounts")
+    check_page_size(first)
+    after_code = decode_cursor("Account", after, 1)[0] if after is not None else None
+    found = await read(ctx.engine, accounts_page, session.principal.tenant_id, after_code, first + 1)
+    items = [(encode_cursor("Account", a.code), Account(account=a)) for a in found[:first]]
+    return connection(items, has_next=len(found) > first, has_previous=after is not None)
+
+
+async def account(info: Info, code: str) -> Account | None:
+    session = await info.context.authorize("account")
+    found = await session.loaders.account.load(code)
+    return None if found is None else Account(account=found)
+
+
+async def trial_balance_as_of(info: Info, as_of: dt.date | None) -> TrialBalance:
+    ctx = info.context
+    session = await ctx.authorize("trialBalance")
+    tb = await read(ctx.engine, trial_balance, session.principal.tenant_id, as_of)
+    return trial_balance_type(tb)
+
+
+def check_page_size(first: int) -> None:
+    if not 1 <= first <= page_size_max:
+        raise BadUserInput(f"`first` must be between 1 and {page_size_max}, got {first}")
