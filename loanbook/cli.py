@@ -17,6 +17,7 @@ from ledger.store.sealer import seal_pending
 from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
+from loans.verify import verify_subledger
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings
@@ -61,6 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(handler=cmd_tenant_list)
 
+    token = sub.add_parser("token", help="manage API tokens (Authorization: Bearer <token>)").add_subparsers(dest="token_command")
+    p = token.add_parser("create", help="create a token; prints the token alone on stdout (shown once, stored hashed)")
+    p.add_argument("--tenant", required=True, help="tenant slug")
+    p.add_argument("--role", required=True, help="admin, loan_officer, approver, finance, collector or auditor")
+    p.add_argument("--name", help="unique per tenant; becomes the actor name in journals and audit events")
+    p.add_argument("--expires-days", type=int, help="expire the token after this many days")
+    p.set_defaults(handler=cmd_token_create)
+    p = token.add_parser("revoke", help="revoke a token by id, id prefix, clear prefix (lb_...) or the token itself")
+    p.add_argument("token")
+    p.add_argument("--tenant", help="only look in this tenant (slug)")
+    p.set_defaults(handler=cmd_token_revoke)
+    p = token.add_parser("list", help="list a tenant's tokens (never the secrets)")
+    p.add_argument("--tenant", required=True)
+    p.set_defaults(handler=cmd_token_list)
+
     p = sub.add_parser("accounts", help="print a tenant's chart of accounts with current balances")
     p.add_argument("--tenant", required=True)
     p.set_defaults(handler=cmd_accounts)
@@ -88,6 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", required=True)
     p.add_argument("--as-of", type=dt.date.fromisoformat)
     p.set_defaults(handler=cmd_trial_balance)
+
+    p = sub.add_parser("cob", help="close of business: accrue, age, penalise, classify and provision every active loan")
+    p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="the business date to close (YYYY-MM-DD)")
+    p.add_argument("--tenant", help="only this tenant (slug); default every tenant")
+    p.add_argument("--batch-size", type=int, default=1000)
+    p.set_defaults(handler=cmd_cob)
 
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
     p.set_defaults(handler=cmd_seal)
@@ -186,6 +208,50 @@ def cmd_trial_balance(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if tb.balanced else 1
 
 
+def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
+    from loans.cob import run_close_of_business
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        slugs = [args.tenant] if args.tenant else list(conn.execute(sa.select(tenants.c.slug).order_by(tenants.c.slug)).scalars())
+        ids = {slug: service.tenant_id_for(conn, slug) for slug in slugs}
+    for slug, tenant_id in ids.items():
+        with _progress(f"COB {args.date} {slug}") as progress:
+            summary = run_close_of_business(engine, tenant_id, args.date, actor_name="cob-cli", batch_size=args.batch_size, progress=progress)
+        if summary.already_done:
+            print(f"{slug}: {args.date} was already closed; nothing changed")
+            continue
+        print(
+            f"{slug}: closed {args.date}{' (resumed)' if summary.resumed else ''}: {summary.loans_processed} loans, "
+            f"{summary.entries_posted} journal entries, {summary.entered_non_accrual} moved to non-accrual"
+        )
+    return 0
+
+
+class _progress:
+    """A rich progress bar on a terminal; silent otherwise (logs and CI stay clean)."""
+
+    def __init__(self, label: str) -> None:
+        self.label, self.bar, self.task = label, None, None
+
+    def __enter__(self):
+        if sys.stdout.isatty():
+            from rich.progress import Progress
+
+            self.bar = Progress(transient=True)
+            self.bar.start()
+            self.task = self.bar.add_task(self.label, total=None)
+        return self.update
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total or None)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
@@ -206,6 +272,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
             seal_pending(engine, tenant_id)
     with engine.connect() as conn:
         report = verify_books(conn, tenant_ids)
+        for tenant_id in tenant_ids:
+            report.discrepancies += verify_subledger(conn, tenant_id)
     print(
         f"verified {report.tenants} tenant(s): {report.entries} entries, {report.postings} postings, "
         f"{report.audit_events} audit events ({report.chained_events} chained), {report.balance_rows} balance rows"
@@ -216,6 +284,65 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print(f"... and {len(report.discrepancies) - discrepancies_shown_max} more")
     print("clean" if report.clean else f"{len(report.discrepancies)} discrepancy(ies) found")
     return 0 if report.clean else 1
+
+
+def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
+    from identity import service as identity_service
+    from identity.errors import IdentityError
+    from identity.model import parse_role
+
+    engine = make_engine(settings.database_url)
+    now = utc_now()
+    if args.expires_days is not None and not 1 <= args.expires_days <= 3650:
+        print("error: --expires-days must be between 1 and 3650", file=sys.stderr)
+        return 2
+    expires_at = now + dt.timedelta(days=args.expires_days) if args.expires_days else None
+    try:
+        role = parse_role(args.role)
+        issued = run_in_transaction(
+            engine,
+            lambda conn: identity_service.create_token(
+                conn, service.tenant_id_for(conn, args.tenant), role, name=args.name, actor_name="cli", now=now,
+                expires_at=expires_at,
+            ),
+        )
+    except IdentityError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"created token {issued.token.id} ({issued.token.name}, {issued.token.role.value})", file=sys.stderr)
+    print(issued.secret)
+    return 0
+
+
+def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    from identity import service as identity_service
+    from identity.errors import IdentityError
+
+    engine = make_engine(settings.database_url)
+
+    def work(conn: sa.Connection):
+        tenant_id = service.tenant_id_for(conn, args.tenant) if args.tenant else None
+        return identity_service.revoke_token(conn, args.token, actor_name="cli", now=utc_now(), tenant_id=tenant_id)
+
+    try:
+        revoked = run_in_transaction(engine, work)
+    except IdentityError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
+    print(f"revoked token {revoked.id} ({revoked.name}, {revoked.role.value})")
+    return 0
+
+
+def cmd_token_list(args: argparse.Namespace, settings: Settings) -> int:
+    from identity import service as identity_service
+
+    engine = make_engine(settings.database_url)
+    now = utc_now()
+    with engine.connect() as conn:
+        for t in identity_service.list_tokens(conn, service.tenant_id_for(conn, args.tenant)):
+            state = "active" if t.is_active(now) else ("revoked" if t.revoked_at else "expired")
+            print(f"{t.id}\t{t.token_prefix}...\t{t.role.value}\t{state}\t{t.name}")
+    return 0
 
 
 if __name__ == "__main__":

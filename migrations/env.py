@@ -4,6 +4,8 @@ from __future__ import annotations
 from alembic import context
 
 from ledger.store.tables import metadata
+import identity.tables  # noqa: F401  (registers the API token table on the same MetaData)
+import loans.store.tables  # noqa: F401  (registers the loan tables on the same MetaData)
 
 config = context.config
 

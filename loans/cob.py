@@ -1,0 +1,273 @@
+"""Close of business: advance every active loan to a business date, in batches, resumably.
+
+For each loan the pure `engine.close_day` runs for every day from its last closed date to the
+target date. Each batch of loans is one database transaction: one journal entry per batch and
+currency (movements netted per GL account), one detail row per loan in loan_transactions, and the
+loans' new state. A loan whose last_cob_date already equals the date is skipped, so running COB
+twice changes nothing and an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger import service as ledger
+from ledger.actor import Actor
+from ledger.store.transaction import run_in_transaction
+from loans import engine
+from loans.delinquency import ClassificationPolicy, default_policy
+from loans.errors import CobOutOfOrder
+from loans.posting import entry_for, net_by_account
+from loans.products import Product, product_from_json
+from loans.state import LoanState, LoanStatus
+from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows
+from loans.store.tables import cob_runs, loan_installments, loan_products, loan_snapshots, loan_transactions, loans
+
+batch_size_default = 1000
+batch_size_max = 5000
+
+
+@dataclass
+class CobSummary:
+    business_date: dt.date
+    loans_processed: int = 0
+    entries_posted: int = 0
+    accrued: int = 0
+    penalties: int = 0
+    entered_non_accrual: int = 0
+    already_done: bool = False
+    resumed: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+def run_close_of_business(
+    db: Engine,
+    tenant_id: int,
+    day: dt.date,
+    *,
+    actor_name: str = "cob",
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
+    batch_size: int = batch_size_default,
+    policy: ClassificationPolicy = default_policy,
+    progress: Callable[[int, int], None] | None = None,
+) -> CobSummary:
+    """Close `day` for the tenant. Dates run in order; a finished date is a no-op; a started one resumes."""
+    batch_size = max(1, min(batch_size, batch_size_max))
+    summary = CobSummary(day)
+    status = run_in_transaction(db, lambda conn: _start_run(conn, tenant_id, day, clock()))
+    if status == "DONE":
+        summary.already_done = True
+        return summary
+    summary.resumed = status == "RESUMED"
+    with db.connect() as conn:
+        total = conn.execute(_pending_query(tenant_id, day, sa.func.count())).scalar() or 0
+        conn.rollback()
+    products: dict[tuple[str, int], Product] = {}
+    after: uuid.UUID | None = None
+    while True:
+        actor = Actor(tenant_id, actor_name, clock())
+        done, after = run_in_transaction(
+            db, lambda conn: _close_batch(conn, actor, day, after, batch_size, products, policy, summary)
+        )
+        if progress:
+            progress(summary.loans_processed, total)
+        if done < batch_size:
+            break
+    run_in_transaction(db, lambda conn: _finish_run(conn, tenant_id, day, clock(), summary))
+    return summary
+
+
+def _pending_query(tenant_id: int, day: dt.date, *columns: sa.ColumnElement) -> sa.Select:
+    return sa.select(*columns).where(
+        loans.c.tenant_id == tenant_id,
+        loans.c.status == LoanStatus.ACTIVE.value,
+        loans.c.last_cob_date < day,
+    )
+
+
+def _start_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime) -> str:
+    runs = conn.execute(
+        sa.select(cob_runs.c.business_date, cob_runs.c.status)
+        .where(cob_runs.c.tenant_id == tenant_id)
+        .order_by(cob_runs.c.business_date.desc())
+        .limit(1)
+        .with_for_update()
+    ).first()
+    if runs is not None:
+        if runs.business_date == day:
+            return "DONE" if runs.status == "DONE" else "RESUMED"
+        if runs.business_date > day:
+            raise CobOutOfOrder(f"business date {day} is before the last closed date {runs.business_date}")
+        if runs.status != "DONE":
+            raise CobOutOfOrder(f"close of business for {runs.business_date} has not finished; run it again first")
+        if day != runs.business_date + dt.timedelta(days=1):
+            raise CobOutOfOrder(
+                f"business dates run in order: the next one is {runs.business_date + dt.timedelta(days=1)}, not {day}"
+            )
+    conn.execute(sa.insert(cob_runs).values(tenant_id=tenant_id, business_date=day, status="RUNNING", started_at=now))
+    return "STARTED"
+
+
+def _finish_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime, summary: CobSummary) -> None:
+    conn.execute(
+        sa.update(cob_runs)
+        .where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.business_date == day)
+        .values(
+            status="DONE", finished_at=now,
+            loans_processed=cob_runs.c.loans_processed + summary.loans_processed,
+            entries_posted=cob_runs.c.entries_posted + summary.entries_posted,
+        )
+    )
+
+
+def _close_batch(
+    conn: Connection, actor: Actor, day: dt.date, after: uuid.UUID | None, batch_size: int,
+    products: dict, policy: ClassificationPolicy, summary: CobSummary,
+) -> tuple[int, uuid.UUID | None]:
+    query = _pending_query(actor.tenant_id, day, loans).order_by(loans.c.id).limit(batch_size).with_for_update()
+    if after is not None:
+        query = query.where(loans.c.id > after)
+    rows = conn.execute(query).all()
+    if not rows:
+        return 0, after
+    grouped = load_installments(conn, actor.tenant_id, [r.id for r in rows], {r.id: r.schedule_version for r in rows})
+    nets: dict[str, dict[str, int]] = {}
+    loan_updates, installment_updates, details, snapshots = [], [], [], []
+    batch = {"accrued": 0, "penalties": 0, "non_accrual": 0}
+    for row in rows:
+        product = _product(conn, actor.tenant_id, row.product_code, row.product_version, products)
+        before = state_from_rows(row, grouped[row.id])
+        state, moves, totals = before, [], {"accrued": 0, "suspended": 0, "penalty": 0, "late_fees": 0, "fees": 0, "credit": 0, "provision": 0}
+        current = row.last_cob_date + dt.timedelta(days=1)
+        while current <= day and state.status is LoanStatus.ACTIVE:
+            state, day_moves, facts = engine.close_day(state, product, current, policy)
+            moves += day_moves
+            _add_facts(totals, facts, batch)
+            current += dt.timedelta(days=1)
+        state = _at(state, day)
+        net = nets.setdefault(product.currency, {})
+        for code, amount in net_by_account(moves, product.gl_accounts).items():
+            net[code] = net.get(code, 0) + amount
+        loan_updates.append({"b_id": row.id, **{f"v_{k}": v for k, v in loan_values(state).items()}, "v_updated_at": actor.now,
+                             "v_closed_on": day if state.status is not LoanStatus.ACTIVE else None})
+        installment_updates += [
+            (row.id, row.schedule_version, a) for b, a in zip(before.installments, state.installments) if a != b
+        ]
+        if any(totals.values()):
+            details.append((row.id, product.currency, totals))
+        snapshots.append(_snapshot(actor.tenant_id, day, row, state))
+    entry_ids = _post_batch(conn, actor, day, nets, len(rows), summary)
+    _save_batch(conn, actor, loan_updates, installment_updates)
+    _insert_details(conn, actor, day, details, entry_ids)
+    conn.execute(sa.insert(loan_snapshots), snapshots)
+    summary.loans_processed += len(rows)
+    summary.accrued += batch["accrued"]
+    summary.penalties += batch["penalties"]
+    summary.entered_non_accrual += batch["non_accrual"]
+    return len(rows), rows[-1].id
+
+
+def _at(state: LoanState, day: dt.date) -> LoanState:
+    return replace(state, last_cob_date=day) if state.status is LoanStatus.ACTIVE else state
+
+
+def _snapshot(tenant_id: int, day: dt.date, row: sa.Row, state: LoanState) -> dict:
+    values = loan_values(state)
+    return {
+        "tenant_id": tenant_id, "business_date": day, "loan_id": row.id, "product_code": row.product_code,
+        "status": values["status"], "currency": state.currency, "principal": state.principal,
+        "interest": state.interest, "fee": state.fee, "penalty": state.penalty, "allowance": state.allowance,
+        "dpd": state.dpd, "bucket": values["bucket"], "loan_class": values["loan_class"], "non_accrual": state.non_accrual,
+    }
+
+
+def _add_facts(totals: dict, facts: engine.DayFacts, batch: dict) -> None:
+    totals["accrued"] += facts.accrued
+    totals["suspended"] += facts.suspended
+    totals["penalty"] += facts.penalty
+    totals["late_fees"] += facts.late_fees
+    totals["fees"] += facts.fees_recognised
+    totals["credit"] += facts.credit_applied
+    totals["provision"] += facts.provision_change
+    batch["accrued"] += facts.accrued
+    batch["penalties"] += facts.penalty
+    batch["non_accrual"] += int(facts.entered_non_accrual)
+
+
+def _product(conn: Connection, tenant_id: int, code: str, version: int, cache: dict) -> Product:
+    key = (code, version)
+    if key not in cache:
+        definition = conn.execute(
+            sa.select(loan_products.c.definition).where(
+                loan_products.c.tenant_id == tenant_id, loan_products.c.code == code, loan_products.c.version == version
+            )
+        ).scalar_one()
+        cache[key] = product_from_json(json.loads(definition))
+    return cache[key]
+
+
+def _post_batch(conn: Connection, actor: Actor, day: dt.date, nets: dict, loan_count: int, summary: CobSummary) -> dict[str, uuid.UUID]:
+    entry_ids = {}
+    for currency, net in sorted(nets.items()):
+        draft = entry_for(
+            {code: amount for code, amount in net.items() if amount}, currency, day,
+            f"close of business {day}: accruals, penalties, fees and provisions of {loan_count} loans",
+            {"cob_date": day.isoformat(), "loans": loan_count},
+        )
+        if draft is not None:
+            entry_ids[currency] = ledger.post_entry(conn, actor, draft).id
+            summary.entries_posted += 1
+    return entry_ids
+
+
+def _save_batch(conn: Connection, actor: Actor, loan_updates: list[dict], installment_updates: list) -> None:
+    if loan_updates:
+        columns = [k[2:] for k in loan_updates[0] if k.startswith("v_")]
+        stmt = (
+            sa.update(loans)
+            .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == sa.bindparam("b_id"))
+            .values({c: sa.bindparam(f"v_{c}") for c in columns})
+        )
+        conn.execute(stmt, loan_updates)
+    if installment_updates:
+        t = loan_installments
+        stmt = (
+            sa.update(t)
+            .where(
+                t.c.tenant_id == actor.tenant_id, t.c.loan_id == sa.bindparam("b_loan"),
+                t.c.schedule_version == sa.bindparam("b_version"), t.c.number == sa.bindparam("b_number"),
+            )
+            .values({name: sa.bindparam(f"v_{name}") for name in installment_mutable})
+        )
+        conn.execute(
+            stmt,
+            [
+                {"b_loan": loan_id, "b_version": version, "b_number": i.number, **{f"v_{n}": getattr(i, n) for n in installment_mutable}}
+                for loan_id, version, i in installment_updates
+            ],
+        )
+
+
+def _insert_details(conn: Connection, actor: Actor, day: dt.date, details: list, entry_ids: dict) -> None:
+    if not details:
+        return
+    conn.execute(
+        sa.insert(loan_transactions),
+        [
+            {
+                "tenant_id": actor.tenant_id, "id": uuid.uuid4(), "loan_id": loan_id, "type": "CLOSE_OF_BUSINESS",
+                "effective_date": day, "currency": currency, "amount": totals["accrued"],
+                "interest": totals["accrued"] + totals["suspended"], "penalty": totals["penalty"],
+                "fee": totals["late_fees"] + totals["fees"], "principal": 0, "overpayment": -totals["credit"],
+                "journal_entry_id": entry_ids.get(currency), "details": json.dumps(totals, sort_keys=True),
+                "actor": actor.name, "recorded_at": actor.now,
+            }
+            for loan_id, currency, totals in details
+        ],
+    )

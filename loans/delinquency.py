@@ -1,0 +1,93 @@
+"""Days past due, delinquency buckets, the five-tier classification and provision rates. Pure.
+
+Boundaries are tenant configuration; the defaults follow the 2023 risk-classification rules
+(more than 90 days overdue at least substandard, 270 doubtful, 360 loss).
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+
+class Bucket(str, enum.Enum):
+    CURRENT = "CURRENT"
+    DPD_1_30 = "DPD_1_30"  # M1
+    DPD_31_60 = "DPD_31_60"  # M2
+    DPD_61_90 = "DPD_61_90"  # M3
+    DPD_90_PLUS = "DPD_90_PLUS"  # M3+
+
+
+bucket_short_names = {
+    Bucket.CURRENT: "M0", Bucket.DPD_1_30: "M1", Bucket.DPD_31_60: "M2", Bucket.DPD_61_90: "M3", Bucket.DPD_90_PLUS: "M3+",
+}
+
+
+class LoanClass(str, enum.Enum):
+    NORMAL = "NORMAL"  # 正常
+    SPECIAL_MENTION = "SPECIAL_MENTION"  # 关注
+    SUBSTANDARD = "SUBSTANDARD"  # 次级
+    DOUBTFUL = "DOUBTFUL"  # 可疑
+    LOSS = "LOSS"  # 损失
+
+
+class_chinese_names = {
+    LoanClass.NORMAL: "正常", LoanClass.SPECIAL_MENTION: "关注", LoanClass.SUBSTANDARD: "次级",
+    LoanClass.DOUBTFUL: "可疑", LoanClass.LOSS: "损失",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ClassificationPolicy:
+    # The lowest DPD at which a loan falls into each class below NORMAL.
+    special_mention_from_dpd: int = 1
+    substandard_from_dpd: int = 91
+    doubtful_from_dpd: int = 271
+    loss_from_dpd: int = 361
+    provision_rates: dict[LoanClass, Decimal] = field(
+        default_factory=lambda: {
+            LoanClass.NORMAL: Decimal("0.01"),
+            LoanClass.SPECIAL_MENTION: Decimal("0.02"),
+            LoanClass.SUBSTANDARD: Decimal("0.25"),
+            LoanClass.DOUBTFUL: Decimal("0.50"),
+            LoanClass.LOSS: Decimal("1"),
+        }
+    )
+
+    def __post_init__(self) -> None:
+        bounds = (self.special_mention_from_dpd, self.substandard_from_dpd, self.doubtful_from_dpd, self.loss_from_dpd)
+        if not 1 <= bounds[0] < bounds[1] < bounds[2] < bounds[3]:
+            raise ValueError("classification boundaries must increase: special mention < substandard < doubtful < loss")
+
+
+default_policy = ClassificationPolicy()
+
+
+def bucket_for(dpd: int) -> Bucket:
+    if dpd <= 0:
+        return Bucket.CURRENT
+    if dpd <= 30:
+        return Bucket.DPD_1_30
+    if dpd <= 60:
+        return Bucket.DPD_31_60
+    if dpd <= 90:
+        return Bucket.DPD_61_90
+    return Bucket.DPD_90_PLUS
+
+
+def class_for(dpd: int, policy: ClassificationPolicy = default_policy) -> LoanClass:
+    if dpd >= policy.loss_from_dpd:
+        return LoanClass.LOSS
+    if dpd >= policy.doubtful_from_dpd:
+        return LoanClass.DOUBTFUL
+    if dpd >= policy.substandard_from_dpd:
+        return LoanClass.SUBSTANDARD
+    if dpd >= policy.special_mention_from_dpd:
+        return LoanClass.SPECIAL_MENTION
+    return LoanClass.NORMAL
+
+
+def provision_for(principal_minor: int, loan_class: LoanClass, policy: ClassificationPolicy = default_policy) -> int:
+    """Allowance a loan of this class should carry, in minor units, rounded half-up."""
+    amount = Decimal(principal_minor) * policy.provision_rates[loan_class]
+    return int(amount.to_integral_value(rounding=ROUND_HALF_UP))

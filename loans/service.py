@@ -1,0 +1,502 @@
+"""Loan commands. Each runs inside the caller's transaction and posts money only through ledger.service."""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger import errors as ledger_errors
+from ledger import service as ledger
+from ledger.actor import Actor
+from ledger.model import canonical_json
+from ledger.money import parse_decimal, to_minor
+from ledger.queries import load_accounts
+from ledger.store.audit_log import record_event
+from loans import engine
+from loans.booking import Application, installments_from, schedule_for, terms_for
+from loans.engine import Allocation, Movement
+from loans.errors import (
+    AmountNotPositive,
+    DateAfterBusinessDate,
+    DateBeforeDisbursement,
+    IllegalTransition,
+    InvalidBorrower,
+    InvalidProduct,
+    LoanClosed,
+    MakerChecker,
+    UnknownBorrower,
+    UnknownProduct,
+    UnknownTransaction,
+    WrongCurrency,
+)
+from loans.replay import Event, ReplayConflict, difference, replay
+from loans.pii import FieldCipher, check_borrower_fields
+from loans.posting import entry_for, net_by_account
+from loans.products import Product, parse_product, product_from_json, product_to_json
+from loans.state import LoanState, LoanStatus, check_transition
+from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state
+from loans.store.tables import borrowers, loan_products, loan_transactions, loans
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyResult:
+    loan_id: uuid.UUID
+    transaction_id: uuid.UUID
+    journal_entry_id: uuid.UUID | None
+    allocation: Allocation
+    status: LoanStatus
+    replayed: bool = False
+
+
+# ---------------------------------------------------------------- products and borrowers
+
+
+def create_product(conn: Connection, actor: Actor, values: Mapping[str, object]) -> Product:
+    """A product, or a new version of an existing code; loans keep the version they were booked under."""
+    product = parse_product({k: v for k, v in values.items() if k != "version"})
+    codes = set(product.gl_accounts.values())
+    known = load_accounts(conn, actor.tenant_id, codes)
+    missing = sorted(codes - set(known))
+    if missing:
+        raise InvalidProduct(f"gl_accounts name accounts that do not exist: {', '.join(missing)}", field="gl_accounts")
+    latest = conn.execute(
+        sa.select(sa.func.max(loan_products.c.version)).where(
+            loan_products.c.tenant_id == actor.tenant_id, loan_products.c.code == product.code
+        )
+    ).scalar()
+    product = replace(product, version=(latest or 0) + 1)
+    conn.execute(
+        sa.insert(loan_products).values(
+            tenant_id=actor.tenant_id, code=product.code, version=product.version, name=product.name,
+            currency=product.currency, definition=canonical_json(product_to_json(product)),
+            created_at=actor.now, created_by=actor.name,
+        )
+    )
+    record_event(conn, actor, "loan_product.created", "loan_product", f"{product.code}@{product.version}", after=product_to_json(product))
+    return product
+
+
+def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
+    query = sa.select(loan_products.c.definition).where(loan_products.c.tenant_id == tenant_id, loan_products.c.code == code)
+    query = query.where(loan_products.c.version == version) if version else query.order_by(loan_products.c.version.desc())
+    definition = conn.execute(query.limit(1)).scalar()
+    if definition is None:
+        raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
+    return product_from_json(json.loads(definition))
+
+
+def create_borrower(
+    conn: Connection,
+    actor: Actor,
+    cipher: FieldCipher,
+    *,
+    name: str,
+    kind: str = "INDIVIDUAL",
+    national_id: str | None = None,
+    phone: str | None = None,
+    bank_account: str | None = None,
+    address: str | None = None,
+) -> uuid.UUID:
+    if kind not in ("INDIVIDUAL", "COMPANY"):
+        raise InvalidBorrower("kind must be INDIVIDUAL or COMPANY", field="kind")
+    if not name or not name.strip() or len(name) > 200:
+        raise InvalidBorrower("name must be 1 to 200 characters", field="name")
+    if address is not None and len(address) > 500:
+        raise InvalidBorrower("address must be at most 500 characters", field="address")
+    check_borrower_fields(national_id, phone, bank_account)
+    borrower_id = uuid.uuid4()
+    context = f"borrower:{actor.tenant_id}:{borrower_id}"
+    conn.execute(
+        sa.insert(borrowers).values(
+            tenant_id=actor.tenant_id, id=borrower_id, kind=kind, name=name.strip(),
+            national_id_enc=cipher.encrypt(national_id, context=context + ":national_id"),
+            national_id_index=cipher.blind_index(national_id),
+            phone_enc=cipher.encrypt(phone, context=context + ":phone"),
+            bank_account_enc=cipher.encrypt(bank_account, context=context + ":bank_account"),
+            address=address, created_at=actor.now, created_by=actor.name,
+        )
+    )
+    # Sensitive values never enter the audit log; only whether they were given.
+    record_event(
+        conn, actor, "borrower.created", "borrower", borrower_id,
+        after={"name": name, "kind": kind, "national_id": national_id is not None, "phone": phone is not None,
+               "bank_account": bank_account is not None},
+    )
+    return borrower_id
+
+
+def reveal_borrower(conn: Connection, actor: Actor, cipher: FieldCipher, borrower_id: uuid.UUID) -> dict[str, str | None]:
+    """The unmasked sensitive fields; every call is written to the audit log."""
+    row = conn.execute(
+        sa.select(borrowers).where(borrowers.c.tenant_id == actor.tenant_id, borrowers.c.id == borrower_id)
+    ).first()
+    if row is None:
+        raise UnknownBorrower(f"no borrower with id {borrower_id}")
+    context = f"borrower:{actor.tenant_id}:{borrower_id}"
+    record_event(conn, actor, "borrower.pii_revealed", "borrower", borrower_id, reason=actor.reason)
+    return {
+        "national_id": cipher.decrypt(row.national_id_enc, context=context + ":national_id"),
+        "phone": cipher.decrypt(row.phone_enc, context=context + ":phone"),
+        "bank_account": cipher.decrypt(row.bank_account_enc, context=context + ":bank_account"),
+    }
+
+
+# ---------------------------------------------------------------- lifecycle
+
+
+def submit_application(
+    conn: Connection,
+    actor: Actor,
+    *,
+    borrower_id: uuid.UUID,
+    product_code: str,
+    principal: object,
+    annual_rate: object,
+    term_periods: int,
+    disbursement_date: dt.date,
+    first_due_date: dt.date | None = None,
+) -> uuid.UUID:
+    exists = conn.execute(
+        sa.select(borrowers.c.id).where(borrowers.c.tenant_id == actor.tenant_id, borrowers.c.id == borrower_id)
+    ).first()
+    if exists is None:
+        raise UnknownBorrower(f"no borrower with id {borrower_id}")
+    product = get_product(conn, actor.tenant_id, product_code)
+    app = Application(parse_decimal(principal, "principal"), parse_decimal(annual_rate, "annualRate"), term_periods, disbursement_date, first_due_date)
+    schedule = schedule_for(product, app)  # refuses what the product or the schedule rules do not allow
+    loan_id = uuid.uuid4()
+    conn.execute(
+        sa.insert(loans).values(
+            tenant_id=actor.tenant_id, id=loan_id, borrower_id=borrower_id, product_code=product.code,
+            product_version=product.version, status=LoanStatus.APPLIED.value, currency=product.currency,
+            principal_requested=str(app.principal), annual_rate=str(app.annual_rate), term_periods=term_periods,
+            expected_disbursement_date=disbursement_date, first_due_date=first_due_date,
+            annualized_rate=str(schedule.annualized_rate), submitted_by=actor.name,
+            created_at=actor.now, updated_at=actor.now,
+        )
+    )
+    record_event(
+        conn, actor, "loan.submitted", "loan", loan_id,
+        after={"product": f"{product.code}@{product.version}", "principal": str(app.principal),
+               "annual_rate": str(app.annual_rate), "term_periods": term_periods, "annualized_rate": str(schedule.annualized_rate)},
+    )
+    return loan_id
+
+
+def decide_application(conn: Connection, actor: Actor, loan_id: uuid.UUID, decision: LoanStatus, reason: str | None = None) -> LoanStatus:
+    """APPROVED, REJECTED or WITHDRAWN. Nobody approves an application they submitted."""
+    row = load_loan_row(conn, actor.tenant_id, loan_id)
+    current = LoanStatus(row.status)
+    check_transition(current, decision)
+    if decision is LoanStatus.APPROVED and row.submitted_by == actor.name:
+        raise MakerChecker("the person who submitted an application cannot approve it")
+    conn.execute(
+        sa.update(loans)
+        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id)
+        .values(status=decision.value, decided_by=actor.name, decision_reason=reason, updated_at=actor.now)
+    )
+    record_event(conn, actor, f"loan.{decision.value.lower()}", "loan", loan_id,
+                 before={"status": current.value}, after={"status": decision.value}, reason=reason)
+    return decision
+
+
+def disburse_loan(
+    conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date, idempotency_key: str | None = None
+) -> MoneyResult:
+    request = {"type": "DISBURSEMENT", "loan": str(loan_id), "date": day.isoformat()}
+    replay = _replay(conn, actor, idempotency_key, request)
+    if replay:
+        return replay
+    row = load_loan_row(conn, actor.tenant_id, loan_id)
+    check_transition(LoanStatus(row.status), LoanStatus.ACTIVE)
+    product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
+    app = Application(parse_decimal(row.principal_requested), parse_decimal(row.annual_rate), row.term_periods, day,
+                      row.first_due_date if row.first_due_date and row.first_due_date > day else None)
+    terms = terms_for(product, app)
+    schedule = schedule_for(product, app)
+    installments = installments_from(schedule)
+    currency = product.currency
+    financed, disbursed = to_minor(schedule.financed_principal, currency), to_minor(schedule.disbursed_amount, currency)
+    fee = to_minor(terms.upfront_fee, currency)
+    state = engine.book(installments, currency)
+    state = replace(state, last_cob_date=day)
+    moves = engine.disbursement_movements(financed, disbursed, fee)
+    version = row.schedule_version + 1
+    conn.execute(
+        sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id).values(
+            **loan_values(state), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
+            updated_at=actor.now,
+        )
+    )
+    insert_installments(conn, actor.tenant_id, loan_id, version, installments)
+    allocation = Allocation(principal=financed, fee=fee)
+    return _book_money(conn, actor, product, loan_id, "DISBURSEMENT", day, disbursed, allocation, moves, state,
+                       idempotency_key, request, status_before=row.status)
+
+
+def record_repayment(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
+                     idempotency_key: str | None = None) -> MoneyResult:
+    return _money_command(
+        conn, actor, loan_id, "REPAYMENT", amount, currency, day, idempotency_key,
+        lambda state, product, minor: engine.apply_payment(state, product, minor, day),
+    )
+
+
+def pay_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
+                 idempotency_key: str | None = None) -> MoneyResult:
+    return _money_command(
+        conn, actor, loan_id, "PAYOFF", amount, currency, day, idempotency_key,
+        lambda state, product, minor: engine.pay_off(state, product, minor, day),
+    )
+
+
+def charge_fee(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
+               idempotency_key: str | None = None) -> MoneyResult:
+    def apply(state: LoanState, product: Product, minor: int):
+        new, moves = engine.charge_fee(state, minor)
+        return new, moves, Allocation(fee=minor)
+
+    return _money_command(conn, actor, loan_id, "FEE_CHARGE", amount, currency, day, idempotency_key, apply)
+
+
+def waive_charge(conn: Connection, actor: Actor, loan_id: uuid.UUID, kind: str, amount: object, currency: str,
+                 day: dt.date, idempotency_key: str | None = None) -> MoneyResult:
+    if kind not in ("FEE", "PENALTY"):
+        raise InvalidProduct("a waiver is of FEE or PENALTY", field="kind")
+
+    def apply(state: LoanState, product: Product, minor: int):
+        new, moves = engine.waive(state, kind, minor)
+        return new, moves, Allocation(fee=minor) if kind == "FEE" else Allocation(penalty=minor)
+
+    return _money_command(conn, actor, loan_id, f"{kind}_WAIVER", amount, currency, day, idempotency_key, apply)
+
+
+def write_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date, amount: object | None = None,
+                   currency: str | None = None, idempotency_key: str | None = None) -> MoneyResult:
+    def apply(state: LoanState, product: Product, minor: int | None):
+        new, moves = engine.write_off(state, minor)
+        return new, moves, Allocation(principal=state.principal - new.principal)
+
+    return _money_command(conn, actor, loan_id, "WRITE_OFF", amount, currency, day, idempotency_key, apply, optional_amount=True)
+
+
+def record_recovery(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
+                    idempotency_key: str | None = None) -> MoneyResult:
+    def apply(state: LoanState, product: Product, minor: int):
+        new, moves = engine.recovery(state, minor)
+        return new, moves, Allocation()
+
+    return _money_command(conn, actor, loan_id, "RECOVERY", amount, currency, day, idempotency_key, apply, any_status=True)
+
+
+def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date) -> Allocation:
+    row, state = load_state(conn, tenant_id, loan_id)
+    _check_date(row, day)
+    product = get_product(conn, tenant_id, row.product_code, row.product_version)
+    return engine.payoff_quote(state, product, day)
+
+
+# ---------------------------------------------------------------- the common path of money commands
+
+Apply = Callable[[LoanState, Product, int], tuple[LoanState, list[Movement], Allocation]]
+
+
+def _money_command(
+    conn: Connection, actor: Actor, loan_id: uuid.UUID, kind: str, amount: object, currency: str | None,
+    day: dt.date, idempotency_key: str | None, apply: Apply, *, optional_amount: bool = False, any_status: bool = False,
+) -> MoneyResult:
+    row = load_loan_row(conn, actor.tenant_id, loan_id)
+    minor = None
+    if amount is not None or not optional_amount:
+        if currency != row.currency:
+            raise WrongCurrency(f"the loan is in {row.currency}, not {currency}", field="currency")
+        minor = to_minor(amount, row.currency)
+        if minor <= 0:
+            raise AmountNotPositive("the amount must be positive", field="amount")
+    request = {"type": kind, "loan": str(loan_id), "amount": minor, "currency": currency, "date": day.isoformat()}
+    replay = _replay(conn, actor, idempotency_key, request)
+    if replay:
+        return replay
+    row, state = load_state(conn, actor.tenant_id, loan_id)
+    if not any_status and state.status is not LoanStatus.ACTIVE:
+        raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)
+    backdated = _check_date(row, day)
+    product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
+    if backdated:
+        # Replay the loan with the new event in its place; post only what changes.
+        events = _load_events(conn, actor.tenant_id, loan_id)
+        added = Event("new", kind, day, minor)
+        new_state, moves, allocations = _replayed_change(row, state, product, events, [*events, added])
+        allocation = allocations["new"]
+    else:
+        new_state, moves, allocation = apply(state, product, minor)  # type: ignore[arg-type]
+    _save(conn, actor, row, state, new_state, day)
+    details = {"full": True} if kind == "WRITE_OFF" and minor is None else None
+    return _book_money(conn, actor, product, loan_id, kind, day, minor or allocation.principal, allocation, moves, new_state,
+                       idempotency_key, request, status_before=state.status.value, details=details, backdated=backdated)
+
+
+def reverse_transaction(
+    conn: Connection, actor: Actor, loan_id: uuid.UUID, transaction_id: uuid.UUID, day: dt.date,
+    idempotency_key: str | None = None,
+) -> MoneyResult:
+    """Undo a repayment (a bounced payment), payoff, fee, waiver, write-off or recovery.
+
+    The loan is replayed without it and only the accounting differences are posted, dated `day`.
+    """
+    request = {"type": "REVERSAL", "loan": str(loan_id), "transaction": str(transaction_id), "date": day.isoformat()}
+    replay = _replay(conn, actor, idempotency_key, request)
+    if replay:
+        return replay
+    row, state = load_state(conn, actor.tenant_id, loan_id)
+    target = conn.execute(
+        sa.select(loan_transactions).where(
+            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.loan_id == loan_id,
+            loan_transactions.c.id == transaction_id,
+        )
+    ).first()
+    if target is None:
+        raise UnknownTransaction(f"loan {loan_id} has no transaction {transaction_id}")
+    if target.type not in replayable_kinds:
+        raise IllegalTransition(f"a {target.type} transaction cannot be reversed", status=target.type)
+    already = conn.execute(
+        sa.select(loan_transactions.c.id).where(
+            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.reverses_transaction_id == transaction_id
+        )
+    ).first()
+    if already is not None:
+        raise ledger_errors.AlreadyReversed(f"transaction {transaction_id} was already reversed by {already.id}")
+    if day < target.effective_date:
+        raise DateBeforeDisbursement(f"a reversal cannot be dated before the transaction it reverses ({target.effective_date})", field="date")
+    product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
+    events = _load_events(conn, actor.tenant_id, loan_id)
+    new_state, moves, _ = _replayed_change(row, state, product, events, [e for e in events if e.key != transaction_id])
+    _save(conn, actor, row, state, new_state, day)
+    return _book_money(
+        conn, actor, product, loan_id, "REVERSAL", day, target.amount, Allocation(), moves, new_state, idempotency_key,
+        request, status_before=state.status.value, reverses=transaction_id,
+    )
+
+
+replayable_kinds = ("REPAYMENT", "PAYOFF", "FEE_CHARGE", "FEE_WAIVER", "PENALTY_WAIVER", "WRITE_OFF", "RECOVERY")
+
+
+def _load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Event]:
+    t = loan_transactions
+    rows = conn.execute(
+        sa.select(t.c.id, t.c.type, t.c.effective_date, t.c.amount, t.c.details, t.c.reverses_transaction_id)
+        .where(t.c.tenant_id == tenant_id, t.c.loan_id == loan_id)
+        .order_by(t.c.recorded_at, t.c.id)
+    ).all()
+    reversed_ids = {r.reverses_transaction_id for r in rows if r.reverses_transaction_id}
+    events = []
+    for r in rows:
+        if r.type not in replayable_kinds or r.id in reversed_ids:
+            continue
+        full = r.type == "WRITE_OFF" and r.details and json.loads(r.details).get("full")
+        events.append(Event(r.id, r.type, r.effective_date, None if full else r.amount))
+    return events
+
+
+def _replayed_change(
+    row: sa.Row, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event]
+) -> tuple[LoanState, list[Movement], dict]:
+    if row.schedule_version != 1:
+        raise ReplayConflict("loans with a regenerated schedule cannot be replayed yet")
+    installments = installments_from(schedule_for(product, _booked_application(row)))
+    through = row.last_cob_date
+    old = replay(product, installments, row.disbursed_on, old_events, through)
+    if old.state != state:
+        raise ReplayConflict("the loan's stored state differs from a replay of its history; run loanbook verify")
+    new = replay(product, installments, row.disbursed_on, new_events, through)
+    return new.state, difference(old.movements, new.movements), new.allocations
+
+
+def _booked_application(row: sa.Row) -> Application:
+    first_due = row.first_due_date if row.first_due_date and row.first_due_date > row.disbursed_on else None
+    return Application(parse_decimal(row.principal_requested), parse_decimal(row.annual_rate), row.term_periods, row.disbursed_on, first_due)
+
+
+def _save(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, day: dt.date) -> None:
+    closed = after.status in (LoanStatus.PAID_OFF, LoanStatus.WRITTEN_OFF)
+    save_state(conn, actor, row, before, after, closed_on=(row.closed_on or day) if closed else None)
+
+
+def _check_date(row: sa.Row, day: dt.date) -> bool:
+    """True when `day` is backdated (on or before the loan's last closed business date)."""
+    if row.disbursed_on is None:
+        raise IllegalTransition(f"the loan is {row.status} and has not been disbursed", status=row.status)
+    if day < row.disbursed_on:
+        raise DateBeforeDisbursement(f"{day} is before the disbursement date {row.disbursed_on}", field="date")
+    if row.status != LoanStatus.ACTIVE.value:
+        return False  # a closed loan no longer has business dates; recoveries may come any day
+    business_date = row.last_cob_date + dt.timedelta(days=1)
+    if day > business_date:
+        # Running ahead of close of business would apply the transaction before days it follows.
+        raise DateAfterBusinessDate(
+            f"{day} is after the loan's open business date {business_date}; run close of business first", field="date"
+        )
+    return day <= row.last_cob_date and row.last_cob_date > row.disbursed_on
+
+
+def _book_money(
+    conn: Connection, actor: Actor, product: Product, loan_id: uuid.UUID, kind: str, day: dt.date, amount: int,
+    allocation: Allocation, moves: list[Movement], state: LoanState, idempotency_key: str | None,
+    request: Mapping[str, object], *, status_before: str, details: Mapping | None = None, backdated: bool = False,
+    reverses: uuid.UUID | None = None,
+) -> MoneyResult:
+    metadata = {"loan_id": str(loan_id), "type": kind}
+    if backdated:
+        metadata["backdated"] = True
+    if reverses:
+        metadata["reverses_transaction"] = str(reverses)
+    draft = entry_for(
+        net_by_account(moves, product.gl_accounts), product.currency, day,
+        f"{kind.replace('_', ' ').lower()} loan {loan_id}" + (" (replayed)" if backdated or reverses else ""), metadata,
+    )
+    entry = ledger.post_entry(conn, actor, draft) if draft else None
+    transaction_id = uuid.uuid4()
+    conn.execute(
+        sa.insert(loan_transactions).values(
+            tenant_id=actor.tenant_id, id=transaction_id, loan_id=loan_id, type=kind, effective_date=day,
+            currency=product.currency, amount=amount, principal=allocation.principal, interest=allocation.interest,
+            fee=allocation.fee, penalty=allocation.penalty, overpayment=allocation.overpayment,
+            journal_entry_id=entry.id if entry else None, idempotency_key=idempotency_key,
+            details=canonical_json(dict(details)) if details else None, reverses_transaction_id=reverses,
+            request_hash=_hash(request) if idempotency_key else None, actor=actor.name, recorded_at=actor.now,
+        )
+    )
+    record_event(
+        conn, actor, f"loan.{kind.lower()}", "loan", loan_id,
+        before={"status": status_before},
+        after={"status": state.status.value, "transaction": str(transaction_id), "amount": amount,
+               "principal": state.principal, "interest": state.interest, "fee": state.fee, "penalty": state.penalty},
+    )
+    return MoneyResult(loan_id, transaction_id, entry.id if entry else None, allocation, state.status)
+
+
+def _hash(request: Mapping[str, object]) -> str:
+    return hashlib.sha256(canonical_json(dict(request)).encode()).hexdigest()
+
+
+def _replay(conn: Connection, actor: Actor, key: str | None, request: Mapping[str, object]) -> MoneyResult | None:
+    if not key:
+        return None
+    row = conn.execute(
+        sa.select(loan_transactions).where(
+            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.idempotency_key == key
+        )
+    ).first()
+    if row is None:
+        return None
+    if row.request_hash != _hash(request):
+        raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used for a different request")
+    status = conn.execute(sa.select(loans.c.status).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.loan_id)).scalar()
+    allocation = Allocation(row.penalty, row.fee, row.interest, row.principal, row.overpayment)
+    return MoneyResult(row.loan_id, row.id, row.journal_entry_id, allocation, LoanStatus(status), replayed=True)

@@ -1,0 +1,1 @@
+"""SQL store of the loan sub-ledger (SQLAlchemy Core)."""

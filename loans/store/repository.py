@@ -1,0 +1,124 @@
+"""Load and save a loan's servicing state; rows are locked for the command's transaction."""
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import fields
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.actor import Actor
+from loans.delinquency import bucket_for, class_for
+from loans.errors import UnknownLoan
+from loans.state import InstallmentState, LoanState, LoanStatus
+from loans.store.tables import loan_installments, loans
+
+pool_columns = (
+    "principal", "interest", "interest_suspended", "fee", "charges", "penalty", "penalty_suspended",
+    "overpayment", "allowance", "written_off", "recovered",
+)
+installment_mutable = (
+    "principal", "interest", "fee", "principal_paid", "interest_paid", "fee_paid", "interest_accrued",
+    "fee_recognised", "late_fee_charged",
+)
+
+
+def load_loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock: bool = True) -> sa.Row:
+    query = sa.select(loans).where(loans.c.tenant_id == tenant_id, loans.c.id == loan_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise UnknownLoan(f"no loan with id {loan_id}", loan=str(loan_id))
+    return row
+
+
+def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
+    installments = tuple(
+        InstallmentState(**{f.name: getattr(r, f.name) for f in fields(InstallmentState)}) for r in installment_rows
+    )
+    return LoanState(
+        currency=row.currency,
+        status=LoanStatus(row.status),
+        installments=installments,
+        non_accrual=row.non_accrual,
+        dpd=row.dpd,
+        last_cob_date=row.last_cob_date,
+        **{name: getattr(row, name) for name in pool_columns},
+    )
+
+
+def load_installments(conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], versions: dict) -> dict:
+    t = loan_installments
+    rows = conn.execute(
+        sa.select(t)
+        .where(t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids)))
+        .order_by(t.c.loan_id, t.c.number)
+    ).all()
+    grouped: dict[uuid.UUID, list[sa.Row]] = {loan_id: [] for loan_id in loan_ids}
+    for r in rows:
+        if r.schedule_version == versions[r.loan_id]:
+            grouped[r.loan_id].append(r)
+    return grouped
+
+
+def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> tuple[sa.Row, LoanState]:
+    row = load_loan_row(conn, tenant_id, loan_id)
+    grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
+    return row, state_from_rows(row, grouped[loan_id])
+
+
+def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, version: int, installments: Sequence[InstallmentState]) -> None:
+    conn.execute(
+        sa.insert(loan_installments),
+        [
+            {"tenant_id": tenant_id, "loan_id": loan_id, "schedule_version": version,
+             **{f.name: getattr(i, f.name) for f in fields(InstallmentState)}}
+            for i in installments
+        ],
+    )
+
+
+def loan_values(state: LoanState) -> dict:
+    return {
+        **{name: getattr(state, name) for name in pool_columns},
+        "status": state.status.value,
+        "non_accrual": state.non_accrual,
+        "dpd": state.dpd,
+        "bucket": bucket_for(state.dpd).value,
+        "loan_class": class_for(state.dpd).value,
+        "last_cob_date": state.last_cob_date,
+    }
+
+
+def save_state(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, **extra: object) -> None:
+    conn.execute(
+        sa.update(loans)
+        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id)
+        .values(**loan_values(after), updated_at=actor.now, **extra)
+    )
+    changed = [a for b, a in zip(before.installments, after.installments) if a != b]
+    save_installments(conn, actor.tenant_id, [(row.id, row.schedule_version, i) for i in changed])
+
+
+def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[uuid.UUID, int, InstallmentState]]) -> None:
+    if not changed:
+        return
+    t = loan_installments
+    stmt = (
+        sa.update(t)
+        .where(
+            t.c.tenant_id == sa.bindparam("b_tenant"),
+            t.c.loan_id == sa.bindparam("b_loan"),
+            t.c.schedule_version == sa.bindparam("b_version"),
+            t.c.number == sa.bindparam("b_number"),
+        )
+        .values({name: sa.bindparam(f"v_{name}") for name in installment_mutable})
+    )
+    conn.execute(
+        stmt,
+        [
+            {"b_tenant": tenant_id, "b_loan": loan_id, "b_version": version, "b_number": i.number,
+             **{f"v_{name}": getattr(i, name) for name in installment_mutable}}
+            for loan_id, version, i in changed
+        ],
+    )

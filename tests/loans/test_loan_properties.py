@@ -1,0 +1,98 @@
+"""Any sequence of repayments, fees, waivers and close-of-business days keeps the sub-ledger equal to the GL."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ledger import errors as ledger_errors
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import verify_books
+from loans import errors, service
+from loans.cob import run_close_of_business
+from loans.pii import FieldCipher
+from loans.state import LoanStatus
+from loans.verify import verify_subledger
+from loanbook.db import make_engine
+from tests.conftest import actor_for, new_tenant
+
+operations = st.lists(
+    st.one_of(
+        st.tuples(st.just("cob"), st.integers(1, 45)),
+        st.tuples(st.just("repay"), st.integers(1, 300_000)),
+        st.tuples(st.just("fee"), st.integers(1, 10_000)),
+        st.tuples(st.just("waive"), st.integers(1, 10_000)),
+        st.tuples(st.just("payoff"), st.just(0)),
+        st.tuples(st.just("write_off"), st.just(0)),
+    ),
+    min_size=1,
+    max_size=12,
+)
+methods = st.sampled_from(["EQUAL_INSTALLMENT", "EQUAL_PRINCIPAL", "INTEREST_ONLY", "FLAT"])
+orders = st.sampled_from(["PENALTY_FEE_INTEREST_PRINCIPAL", "INSTALLMENT_BY_INSTALLMENT"])
+
+
+def money(minor: int) -> str:
+    return f"{minor // 100}.{minor % 100:02d}"
+
+
+def exercise(engine, method, order, ops):
+    tenant_id = new_tenant(engine, "lp")
+    officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {
+        "code": "P", "name": "p", "currency": "CNY", "method": method, "allocation_order": order, "non_accrual_dpd": 20,
+        "penalty_daily_rate": "0.001", "late_fee": "30", "late_fee_grace_days": 2, "term_max": 12,
+    }))
+    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, officer, FieldCipher(b"p" * 32), name="B"))
+    loan = run_in_transaction(engine, lambda c: service.submit_application(
+        c, officer, borrower_id=borrower, product_code="P", principal="5000", annual_rate="0.18", term_periods=6,
+        disbursement_date=dt.date(2026, 1, 31),
+    ))
+    run_in_transaction(engine, lambda c: service.decide_application(c, approver, loan, LoanStatus.APPROVED))
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan, dt.date(2026, 1, 31)))
+    day = dt.date(2026, 1, 31)
+    for kind, value in ops:
+        try:
+            if kind == "cob":
+                for _ in range(value):
+                    day += dt.timedelta(days=1)
+                    run_close_of_business(engine, tenant_id, day)
+                continue
+            business_day = day + dt.timedelta(days=1)
+            if kind == "repay":
+                run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan, money(value), "CNY", business_day))
+            elif kind == "fee":
+                run_in_transaction(engine, lambda c: service.charge_fee(c, officer, loan, money(value), "CNY", business_day))
+            elif kind == "waive":
+                run_in_transaction(engine, lambda c: service.waive_charge(c, officer, loan, "FEE", money(value), "CNY", business_day))
+            elif kind == "payoff":
+                with engine.begin() as conn:
+                    quote = service.payoff_quote(conn, tenant_id, loan, business_day)
+                run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan, money(quote.total), "CNY", business_day))
+            elif kind == "write_off":
+                run_in_transaction(engine, lambda c: service.write_off_loan(c, officer, loan, business_day))
+        except (errors.LoanClosed, errors.NothingToWaive):
+            pass
+        except ledger_errors.LedgerError as exc:  # anything else is a bug in the sequence or the code
+            raise AssertionError(f"{kind} {value}: {exc}") from exc
+    with engine.connect() as conn:
+        assert verify_books(conn, [tenant_id]).discrepancies == []
+        assert verify_subledger(conn, tenant_id) == []
+
+
+@pytest.mark.parametrize("db", ["sqlite", "postgresql"])
+def test_sequences_keep_subledger_equal_to_gl(request, db):
+    engine = make_engine(request.getfixturevalue("sqlite_url" if db == "sqlite" else "pg_url"))
+
+    @settings(max_examples=20 if db == "sqlite" else 10, deadline=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(methods, orders, operations)
+    def run(method, order, ops):
+        exercise(engine, method, order, ops)
+
+    try:
+        run()
+    finally:
+        engine.dispose()

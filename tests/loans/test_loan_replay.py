@@ -1,0 +1,77 @@
+"""Reversals and backdated repayments replay the loan and post only the accounting differences."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from ledger import errors as ledger_errors
+from ledger.store.transaction import run_in_transaction
+from loans import service
+from loans.state import LoanStatus
+from tests.loans.test_loan_service import apply, book, check_books, cob, lines  # noqa: F401 (fixture)
+
+D = dt.date
+
+# Installment 1 of 10,000.00 at 12 % over 12 months is 888.49 = 100.00 interest + 788.49 principal.
+# Unpaid from 15 Feb to 25 Feb it costs 10 days x round(788.49 x 0.05 %) = 3.90 penalty, a 50.00 late
+# fee (past 3 grace days) and moves the loan to special mention: allowance 2 % of 10,000.00 instead
+# of 1 % of 9,211.51 (92.12), i.e. 107.88 more.
+unpaid_effect = [
+    ("1200", 78849), ("1210", 10000), ("1220", 5000), ("1230", 390), ("5100", 10788),
+    ("1100", -88849), ("1290", -10788), ("4200", -5000), ("4300", -390),
+]
+
+
+def mirror(entry_lines):
+    flipped = [(code, -amount) for code, amount in entry_lines]
+    return sorted(flipped, key=lambda item: (item[1] < 0, item[0]))
+
+
+def test_a_bounced_repayment_is_reversed_by_replaying_the_loan(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
+    paid = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
+    cob(engine, tenant_id, D(2026, 2, 15), D(2026, 2, 25))
+    check_books(engine, tenant_id)
+    bounced = run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
+    assert lines(engine, tenant_id, bounced.journal_entry_id) == unpaid_effect
+    check_books(engine, tenant_id)
+    with pytest.raises(ledger_errors.AlreadyReversed):
+        run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
+    # Business goes on from the replayed state: the next close of business finds it 11 days late.
+    cob(engine, tenant_id, D(2026, 2, 26), D(2026, 2, 26))
+    check_books(engine, tenant_id)
+
+
+def test_a_backdated_repayment_across_close_of_business_undoes_what_lateness_cost(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 25))
+    late = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
+    assert late.allocation.interest == 10000 and late.allocation.principal == 78849
+    assert lines(engine, tenant_id, late.journal_entry_id) == mirror(unpaid_effect)
+    check_books(engine, tenant_id)
+    # The open business date is still 26 Feb; the replayed loan is current again.
+    with engine.begin() as conn:
+        quote = service.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 26))
+    assert quote.penalty == 0 and quote.fee == 0 and quote.principal == 921151
+
+
+def test_reversing_a_payoff_reopens_the_loan(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 1, 31))
+    with engine.begin() as conn:
+        quote = service.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 1))
+    amount = f"{quote.total // 100}.{quote.total % 100:02d}"
+    payoff = run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan_id, amount, "CNY", D(2026, 2, 1)))
+    assert payoff.status is LoanStatus.PAID_OFF
+    undone = run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, payoff.transaction_id, D(2026, 2, 3)))
+    assert undone.status is LoanStatus.ACTIVE
+    assert mirror(lines(engine, tenant_id, undone.journal_entry_id)) == lines(engine, tenant_id, payoff.journal_entry_id)
+    check_books(engine, tenant_id)

@@ -1,0 +1,208 @@
+"""Loan servicing through the database on SQLite and PostgreSQL: journal lines, bad input, COB, sub-ledger = GL."""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import errors as ledger_errors
+from ledger import queries
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import verify_books
+from loans import errors, service
+from loans.cob import run_close_of_business
+from loans.delinquency import Bucket, LoanClass
+from loans.portfolio import portfolio, statement
+from loans.state import LoanStatus
+from loans.store.tables import borrowers, loans
+from loans.verify import verify_subledger
+from tests.conftest import actor_for, new_tenant
+from tests.ledger.test_journal import snapshot
+
+D = dt.date
+
+
+@pytest.fixture
+def book(engine, cipher):
+    """A tenant with a cash-loan product and one borrower."""
+    tenant_id = new_tenant(engine, "lend")
+    officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {
+        "code": "CASH12", "name": "Cash loan 12m", "currency": "CNY", "origination_fee_rate": "0.02",
+        "penalty_daily_rate": "0.0005", "late_fee": "50", "late_fee_grace_days": 3,
+    }))
+    borrower = run_in_transaction(engine, lambda c: service.create_borrower(
+        c, officer, cipher, name="张三", national_id="110105199001011234", phone="13800138000", bank_account="6222020200112233445",
+    ))
+    return engine, tenant_id, officer, approver, borrower
+
+
+def apply(book, principal="10000", term=12, start=D(2026, 1, 15)):
+    engine, tenant_id, officer, approver, borrower = book
+    loan_id = run_in_transaction(engine, lambda c: service.submit_application(
+        c, officer, borrower_id=borrower, product_code="CASH12", principal=principal, annual_rate="0.12",
+        term_periods=term, disbursement_date=start,
+    ))
+    run_in_transaction(engine, lambda c: service.decide_application(c, approver, loan_id, LoanStatus.APPROVED))
+    return loan_id
+
+
+def lines(engine, tenant_id, entry_id):
+    with engine.connect() as conn:
+        entry = queries.get_entry(conn, tenant_id, entry_id)
+    return [(p.account_code, p.amount_minor) for p in entry.postings]
+
+
+def cob(engine, tenant_id, start, end):
+    day = start
+    while day <= end:
+        run_close_of_business(engine, tenant_id, day, batch_size=7)
+        day += dt.timedelta(days=1)
+
+
+def check_books(engine, tenant_id):
+    with engine.connect() as conn:
+        assert verify_books(conn, [tenant_id]).discrepancies == []
+        assert verify_subledger(conn, tenant_id) == []
+        assert queries.trial_balance(conn, tenant_id).balanced
+
+
+def test_lifecycle_from_application_to_payoff_posts_exact_lines(book):
+    engine, tenant_id, officer, approver, _ = book
+    loan_id = apply(book)
+    disbursed = run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    assert lines(engine, tenant_id, disbursed.journal_entry_id) == [("1200", 1000000), ("1100", -980000), ("4200", -20000)]
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 15))
+    paid = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 16)))
+    assert lines(engine, tenant_id, paid.journal_entry_id) == [("1100", 88849), ("1200", -78849), ("1210", -10000)]
+    check_books(engine, tenant_id)
+    with engine.begin() as conn:
+        quote = service.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 16))
+    # One day into the second period: 9,211.51 principal and 92.12 x 1/28 of interest.
+    assert (quote.principal, quote.interest) == (921151, 329)
+    payoff = run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan_id, "9214.80", "CNY", D(2026, 2, 16)))
+    assert payoff.status is LoanStatus.PAID_OFF
+    payoff_lines = lines(engine, tenant_id, payoff.journal_entry_id)
+    assert ("1100", 921480) in payoff_lines and ("1200", -921151) in payoff_lines
+    check_books(engine, tenant_id)
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(loans).where(loans.c.id == loan_id)).one()
+    assert row.status == "PAID_OFF" and row.principal == 0 and row.allowance == 0 and row.closed_on == D(2026, 2, 16)
+
+
+def test_write_off_then_recovery(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 3, 20))
+    written = run_in_transaction(engine, lambda c: service.write_off_loan(c, officer, loan_id, D(2026, 3, 21)))
+    assert written.status is LoanStatus.WRITTEN_OFF
+    written_lines = dict(lines(engine, tenant_id, written.journal_entry_id))
+    assert written_lines["1200"] == -1000000 and written_lines["1290"] > 0
+    recovered = run_in_transaction(engine, lambda c: service.record_recovery(c, officer, loan_id, "1000", "CNY", D(2026, 4, 1)))
+    assert lines(engine, tenant_id, recovered.journal_entry_id) == [("1100", 100000), ("4400", -100000)]
+    with pytest.raises(errors.LoanClosed):
+        run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "1", "CNY", D(2026, 4, 2)))
+    check_books(engine, tenant_id)
+
+
+def test_bad_input_gets_typed_errors_and_writes_nothing(book):
+    engine, tenant_id, officer, approver, borrower = book
+    loan_id = apply(book)
+    applied = run_in_transaction(engine, lambda c: service.submit_application(
+        c, officer, borrower_id=borrower, product_code="CASH12", principal="5000", annual_rate="0.10",
+        term_periods=6, disbursement_date=D(2026, 1, 15),
+    ))
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    before = snapshot(engine, tenant_id)
+    cases = [
+        (errors.IllegalTransition, lambda c: service.disburse_loan(c, officer, applied, D(2026, 1, 15))),
+        (errors.IllegalTransition, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 16))),
+        (errors.WrongCurrency, lambda c: service.record_repayment(c, officer, loan_id, "10", "USD", D(2026, 1, 16))),
+        (errors.AmountNotPositive, lambda c: service.record_repayment(c, officer, loan_id, "0", "CNY", D(2026, 1, 16))),
+        (errors.AmountNotPositive, lambda c: service.record_repayment(c, officer, loan_id, "-5", "CNY", D(2026, 1, 16))),
+        (ledger_errors.FloatAmountRefused, lambda c: service.record_repayment(c, officer, loan_id, 10.5, "CNY", D(2026, 1, 16))),
+        (ledger_errors.AmountTooPrecise, lambda c: service.record_repayment(c, officer, loan_id, "10.001", "CNY", D(2026, 1, 16))),
+        (errors.DateBeforeDisbursement, lambda c: service.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 1, 1))),
+        (errors.UnknownLoan, lambda c: service.record_repayment(c, officer, uuid.uuid4(), "10", "CNY", D(2026, 1, 16))),
+        (errors.MakerChecker, lambda c: service.decide_application(c, officer, applied, LoanStatus.APPROVED)),
+        (errors.OutsideProductRange, lambda c: service.submit_application(
+            c, officer, borrower_id=borrower, product_code="CASH12", principal="10000", annual_rate="0.36",
+            term_periods=12, disbursement_date=D(2026, 1, 15))),
+        (errors.UnknownProduct, lambda c: service.submit_application(
+            c, officer, borrower_id=borrower, product_code="NOPE", principal="10000", annual_rate="0.1",
+            term_periods=12, disbursement_date=D(2026, 1, 15))),
+        (errors.UnknownBorrower, lambda c: service.submit_application(
+            c, officer, borrower_id=uuid.uuid4(), product_code="CASH12", principal="10000", annual_rate="0.1",
+            term_periods=12, disbursement_date=D(2026, 1, 15))),
+        (errors.InvalidProduct, lambda c: service.create_product(c, officer, {"code": "X", "name": "x", "currency": "CNY", "gl_accounts": {"bank": "9999"}})),
+    ]
+    for error, command in cases:
+        with pytest.raises(error) as caught:
+            run_in_transaction(engine, command)
+        assert caught.value.code and caught.value.message
+    assert snapshot(engine, tenant_id) == before
+    other = actor_for(new_tenant(engine), "intruder")
+    with pytest.raises(errors.UnknownLoan):
+        run_in_transaction(engine, lambda c: service.record_repayment(c, other, loan_id, "10", "CNY", D(2026, 1, 16)))
+
+
+def test_idempotent_repayment_replays_and_conflicts(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15), idempotency_key="d-1"))
+    again = run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15), idempotency_key="d-1"))
+    assert again.replayed
+    first = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "100", "CNY", D(2026, 1, 16), "r-1"))
+    before = snapshot(engine, tenant_id)
+    replay = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "100", "CNY", D(2026, 1, 16), "r-1"))
+    assert replay.replayed and replay.transaction_id == first.transaction_id and replay.allocation == first.allocation
+    with pytest.raises(ledger_errors.IdempotencyConflict):
+        run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "101", "CNY", D(2026, 1, 16), "r-1"))
+    assert snapshot(engine, tenant_id) == before
+
+
+def test_cob_is_idempotent_ordered_and_keeps_subledger_equal_to_gl(book):
+    engine, tenant_id, officer, _, _ = book
+    ids = [apply(book, principal=str(1000 + 500 * n), term=6 + n) for n in range(10)]
+    for loan_id in ids:
+        run_in_transaction(engine, lambda c, l=loan_id: service.disburse_loan(c, officer, l, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))
+    before = snapshot(engine, tenant_id)
+    assert run_close_of_business(engine, tenant_id, D(2026, 2, 20)).already_done
+    assert snapshot(engine, tenant_id) == before
+    with pytest.raises(errors.CobOutOfOrder):
+        run_close_of_business(engine, tenant_id, D(2026, 2, 25))
+    with pytest.raises(errors.CobOutOfOrder):
+        run_close_of_business(engine, tenant_id, D(2026, 2, 1))
+    with engine.connect() as conn:
+        rows = conn.execute(sa.select(loans.c.dpd, loans.c.bucket, loans.c.loan_class).where(loans.c.tenant_id == tenant_id)).all()
+    assert {(r.dpd, r.bucket, r.loan_class) for r in rows} == {(5, "DPD_1_30", "SPECIAL_MENTION")}
+    check_books(engine, tenant_id)
+    with engine.connect() as conn:
+        [now] = portfolio(conn, tenant_id, D(2026, 2, 20))
+        [then] = portfolio(conn, tenant_id, D(2026, 2, 10))
+        gl_principal = sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "1200"))
+        one = statement(conn, tenant_id, ids[0], D(2026, 2, 20))
+    assert now.business_date == D(2026, 2, 20) and now.loans == 10 and now.principal == gl_principal
+    assert now.by_bucket[Bucket.DPD_1_30].count == 10 and now.by_class[LoanClass.SPECIAL_MENTION].count == 10
+    assert now.provisions == sum(round(p * 2 / 100) for p in [1000 * 100 + 50000 * n for n in range(10)])
+    assert now.par30 == "0.0000" and now.par90 == "0.0000"
+    assert then.by_bucket[Bucket.CURRENT].count == 10 and then.provisions == now.provisions // 2
+    assert [line.status for line in one.installments[:2]] == ["OVERDUE", "DUE"]
+    assert [t.type for t in one.transactions][:2] == ["DISBURSEMENT", "CLOSE_OF_BUSINESS"]
+
+
+def test_pii_is_encrypted_at_rest_and_revealed_with_an_audit_event(book, cipher):
+    engine, tenant_id, officer, _, borrower = book
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(borrowers).where(borrowers.c.id == borrower)).one()
+        everything = " ".join(str(v) for v in row)
+    assert "110105199001011234" not in everything and "13800138000" not in everything
+    revealed = run_in_transaction(engine, lambda c: service.reveal_borrower(c, actor_for(tenant_id, "auditor", reason="KYC review"), cipher, borrower))
+    assert revealed == {"national_id": "110105199001011234", "phone": "13800138000", "bank_account": "6222020200112233445"}
+    with engine.connect() as conn:
+        actions = conn.execute(sa.text("SELECT action, reason FROM audit_events WHERE tenant_id = :t AND action = 'borrower.pii_revealed'"), {"t": tenant_id}).all()
+    assert [tuple(a) for a in actions] == [("borrower.pii_revealed", "KYC review")]
