@@ -1,11 +1,14 @@
 """Settings from the environment, read once by the entry points and passed down."""
 from __future__ import annotations
 
+import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 default_database_path = Path("var") / "loanbook.db"
+default_key_path = Path("var") / "encryption.key"
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -14,6 +17,8 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     debug: bool = False
+    # URL-safe base64 of 32 bytes; encrypts borrowers' national ID, phone and bank account at rest.
+    encryption_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -24,4 +29,26 @@ class Settings:
             host=env.get("HOST", "127.0.0.1"),
             port=int(env.get("PORT", "8000")),
             debug=env.get("LOANBOOK_DEBUG", "") in ("1", "true", "yes"),
+            encryption_key=env.get("LOANBOOK_ENCRYPTION_KEY") or None,
         )
+
+
+def field_cipher(settings: Settings):  # -> loans.pii.FieldCipher
+    """The cipher for sensitive borrower fields.
+
+    Without LOANBOOK_ENCRYPTION_KEY (a development machine), a key is generated once into
+    ./var/encryption.key (mode 0600) so `make serve` works from a fresh clone; production sets the
+    variable from a secret store. Losing the key loses the encrypted fields: back it up.
+    """
+    from loans.pii import FieldCipher, key_from_text, new_key_text
+
+    text = settings.encryption_key
+    if text is None:
+        if not default_key_path.exists():
+            default_key_path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(default_key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as handle:
+                handle.write(new_key_text())
+            log.warning("generated a development encryption key at %s; set LOANBOOK_ENCRYPTION_KEY in production", default_key_path)
+        text = default_key_path.read_text()
+    return FieldCipher(key_from_text(text))
