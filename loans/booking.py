@@ -2,14 +2,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+import enum
+from dataclasses import dataclass, fields
 from decimal import Decimal
 
 from ledger.money import to_minor
 from loans.errors import InvalidSchedule, OutsideProductRange
 from loans.products import Product, origination_fee
 from loans.state import InstallmentState
-from schedules import Schedule, ScheduleError, ScheduleTerms, build_schedule
+from schedules import (
+    BusinessDayConvention,
+    DayCount,
+    FeeTreatment,
+    Frequency,
+    Method,
+    RoundingMode,
+    Schedule,
+    ScheduleError,
+    ScheduleTerms,
+    build_schedule,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,3 +86,39 @@ def installments_from(schedule: Schedule) -> tuple[InstallmentState, ...]:
         )
         for i in schedule.installments
     )
+
+
+def terms_to_json(terms: ScheduleTerms) -> dict[str, object]:
+    out: dict[str, object] = {}
+    for f in fields(ScheduleTerms):
+        value = getattr(terms, f.name)
+        if isinstance(value, Decimal):
+            value = str(value)
+        elif isinstance(value, dt.date):
+            value = value.isoformat()
+        elif isinstance(value, frozenset):
+            value = sorted(d.isoformat() for d in value)
+        elif isinstance(value, enum.Enum):
+            value = value.value
+        out[f.name] = value
+    return out
+
+
+def terms_from_json(data: dict[str, object]) -> ScheduleTerms:
+    kwargs: dict[str, object] = {}
+    types = {f.name: f for f in fields(ScheduleTerms)}
+    enums = {"method": Method, "frequency": Frequency, "day_count": DayCount, "rounding_mode": RoundingMode,
+             "upfront_fee_treatment": FeeTreatment, "business_day_convention": BusinessDayConvention}
+    for name, value in data.items():
+        if name not in types or value is None:
+            continue
+        if name in enums:
+            value = enums[name](value)
+        elif name in ("disbursement_date", "first_due_date"):
+            value = dt.date.fromisoformat(value)  # type: ignore[arg-type]
+        elif name == "holidays":
+            value = frozenset(dt.date.fromisoformat(d) for d in value)  # type: ignore[union-attr]
+        elif name in ("principal", "annual_rate", "upfront_fee", "periodic_fee", "installment_multiple", "fixed_level_amount"):
+            value = Decimal(value)  # type: ignore[arg-type]
+        kwargs[name] = value
+    return ScheduleTerms(**kwargs)  # type: ignore[arg-type]

@@ -13,6 +13,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from ledger.money import currency_exponent, parse_decimal, to_minor
 from loans.errors import InvalidProduct
 from schedules import DayCount, FeeTreatment, Frequency, Method, RoundingMode, term_periods_max
+from schedules.regenerate import PrepaymentMode
 
 
 class AllocationOrder(str, enum.Enum):
@@ -68,6 +69,7 @@ class Product:
     allocation_order: AllocationOrder = AllocationOrder.PENALTY_FEE_INTEREST_PRINCIPAL
     accounting_basis: AccountingBasis = AccountingBasis.ACCRUAL
     non_accrual_dpd: int = 90
+    prepayment_mode: PrepaymentMode = PrepaymentMode.REDUCE_INSTALLMENT
     gl_accounts: Mapping[str, str] = field(default_factory=lambda: dict(default_gl_accounts))
     version: int = 1
 
@@ -82,6 +84,7 @@ _decimal_fields = {
 _enum_fields = {
     "method": Method, "frequency": Frequency, "day_count": DayCount, "rounding_mode": RoundingMode,
     "fee_treatment": FeeTreatment, "allocation_order": AllocationOrder, "accounting_basis": AccountingBasis,
+    "prepayment_mode": PrepaymentMode,
 }
 _int_fields = {"term_min", "term_max", "late_fee_grace_days", "penalty_grace_days", "non_accrual_dpd", "version"}
 

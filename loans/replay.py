@@ -75,8 +75,9 @@ def replay(
 
 def _apply(state: LoanState, product: Product, event: Event, moves: list[Movement], allocations: dict) -> LoanState:
     try:
-        if event.kind == "REPAYMENT":
-            state, new, allocation = engine.apply_payment(state, product, event.amount, event.day)
+        if event.kind in ("REPAYMENT", "SUSPENSE_REPAYMENT"):
+            source = "suspense" if event.kind == "SUSPENSE_REPAYMENT" else "bank"
+            state, new, allocation = engine.apply_payment(state, product, event.amount, event.day, source)
         elif event.kind == "PAYOFF":
             state, new, allocation = engine.pay_off(state, product, event.amount, event.day)
         elif event.kind == "FEE_CHARGE":

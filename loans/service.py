@@ -14,12 +14,14 @@ from sqlalchemy.engine import Connection
 from ledger import errors as ledger_errors
 from ledger import service as ledger
 from ledger.actor import Actor
+from ledger.model import EntryDraft as ledger_draft
+from ledger.model import credit, debit
 from ledger.model import canonical_json
-from ledger.money import parse_decimal, to_minor
-from ledger.queries import load_accounts
+from ledger.money import from_minor, parse_decimal, to_minor
+from ledger.queries import account_roles, load_accounts
 from ledger.store.audit_log import record_event
 from loans import engine
-from loans.booking import Application, installments_from, schedule_for, terms_for
+from loans.booking import Application, installments_from, schedule_for, terms_for, terms_from_json, terms_to_json
 from loans.engine import Allocation, Movement
 from loans.errors import (
     AmountNotPositive,
@@ -35,13 +37,16 @@ from loans.errors import (
     UnknownTransaction,
     WrongCurrency,
 )
+from loans import restructuring
 from loans.replay import Event, ReplayConflict, difference, replay
+from schedules import Schedule, ScheduleTerms
+from schedules.regenerate import PrepaymentMode
 from loans.pii import FieldCipher, check_borrower_fields
 from loans.posting import entry_for, net_by_account
 from loans.products import Product, parse_product, product_from_json, product_to_json
 from loans.state import LoanState, LoanStatus, check_transition
 from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state
-from loans.store.tables import borrowers, loan_products, loan_transactions, loans
+from loans.store.tables import borrowers, loan_products, loan_transactions, loans, suspense_receipts
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,7 +236,7 @@ def disburse_loan(
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id).values(
             **loan_values(state), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
-            updated_at=actor.now,
+            schedule_terms=canonical_json(terms_to_json(schedule.terms)), updated_at=actor.now,
         )
     )
     insert_installments(conn, actor.tenant_id, loan_id, version, installments)
@@ -293,6 +298,175 @@ def record_recovery(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: 
         return new, moves, Allocation()
 
     return _money_command(conn, actor, loan_id, "RECOVERY", amount, currency, day, idempotency_key, apply, any_status=True)
+
+
+def prepay_loan(
+    conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
+    mode: str | None = None, idempotency_key: str | None = None,
+) -> MoneyResult:
+    """Pay what is due and today's accrued interest, reduce principal, and re-schedule the rest.
+
+    REDUCE_INSTALLMENT keeps the maturity; REDUCE_TERM keeps the installment. Default: the product's.
+    """
+    row = load_loan_row(conn, actor.tenant_id, loan_id)
+    if currency != row.currency:
+        raise WrongCurrency(f"the loan is in {row.currency}, not {currency}", field="currency")
+    minor = to_minor(amount, row.currency)
+    if minor <= 0:
+        raise AmountNotPositive("the amount must be positive", field="amount")
+    request = {"type": "PREPAYMENT", "loan": str(loan_id), "amount": minor, "currency": currency, "date": day.isoformat(), "mode": mode}
+    replay = _replay(conn, actor, idempotency_key, request)
+    if replay:
+        return replay
+    row, state, product = _active_loan(conn, actor, loan_id, day)
+    chosen = product.prepayment_mode if mode is None else _prepayment_mode(mode)
+    new_state, moves, allocation, schedule = restructuring.prepay(state, product, _current_terms(row, product), minor, day, chosen)
+    _save_schedule(conn, actor, row, state, new_state, schedule, day)
+    details = {"mode": chosen.value, "rescheduled": schedule is not None}
+    return _book_money(conn, actor, product, loan_id, "PREPAYMENT", day, minor, allocation, moves, new_state,
+                       idempotency_key, request, status_before=state.status.value, details=details)
+
+
+def restructure_preview(
+    conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date, *, annual_rate: object | None = None,
+    term_periods: int | None = None, capitalise_arrears: bool = True,
+) -> Schedule:
+    """What-if: the schedule a restructure on `day` would give; nothing is written."""
+    row, state = load_state(conn, tenant_id, loan_id)
+    _check_date(row, day)
+    product = get_product(conn, tenant_id, row.product_code, row.product_version)
+    rate = None if annual_rate is None else parse_decimal(annual_rate, "annualRate")
+    _, _, schedule, _ = restructuring.restructure_loan(
+        state, product, _current_terms(row, product), day, annual_rate=rate, term_periods=term_periods,
+        capitalise_arrears=capitalise_arrears,
+    )
+    return schedule
+
+
+def restructure_loan(
+    conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date, *, annual_rate: object | None = None,
+    term_periods: int | None = None, capitalise_arrears: bool = True, idempotency_key: str | None = None,
+) -> MoneyResult:
+    """展期 / 分期重组: a new schedule from the outstanding balance; the old schedule stays readable."""
+    rate = None if annual_rate is None else parse_decimal(annual_rate, "annualRate")
+    request = {"type": "RESTRUCTURE", "loan": str(loan_id), "date": day.isoformat(), "rate": str(rate),
+               "term": term_periods, "capitalise": capitalise_arrears}
+    replay = _replay(conn, actor, idempotency_key, request)
+    if replay:
+        return replay
+    row, state, product = _active_loan(conn, actor, loan_id, day)
+    new_state, moves, schedule, capitalised = restructuring.restructure_loan(
+        state, product, _current_terms(row, product), day, annual_rate=rate, term_periods=term_periods,
+        capitalise_arrears=capitalise_arrears,
+    )
+    _save_schedule(conn, actor, row, state, new_state, schedule, day)
+    details = {"capitalised": capitalised, "annual_rate": str(schedule.terms.annual_rate),
+               "term_periods": schedule.terms.term_periods, "annualized_rate": str(schedule.annualized_rate)}
+    return _book_money(conn, actor, product, loan_id, "RESTRUCTURE", day, capitalised, Allocation(principal=capitalised),
+                       moves, new_state, idempotency_key, request, status_before=state.status.value, details=details)
+
+
+def _active_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date) -> tuple[sa.Row, LoanState, Product]:
+    row, state = load_state(conn, actor.tenant_id, loan_id)
+    if state.status is not LoanStatus.ACTIVE:
+        raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)
+    if _check_date(row, day):
+        raise ReplayConflict("prepayments and restructures take effect on the open business date; they cannot be backdated")
+    return row, state, get_product(conn, actor.tenant_id, row.product_code, row.product_version)
+
+
+def _prepayment_mode(mode: str) -> PrepaymentMode:
+    try:
+        return PrepaymentMode(mode)
+    except ValueError:
+        raise InvalidProduct(f"mode must be REDUCE_INSTALLMENT or REDUCE_TERM, got {mode!r}", field="mode") from None
+
+
+def _current_terms(row: sa.Row, product: Product) -> ScheduleTerms:
+    if row.schedule_terms:
+        return terms_from_json(json.loads(row.schedule_terms))
+    return terms_for(product, _booked_application(row))
+
+
+def _save_schedule(
+    conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, schedule: Schedule | None, day: dt.date
+) -> None:
+    """Write the loan; with a new schedule, all installments go under the next schedule version."""
+    if schedule is None:
+        _save(conn, actor, row, before, after, day)
+        return
+    version = row.schedule_version + 1
+    insert_installments(conn, actor.tenant_id, row.id, version, after.installments)
+    conn.execute(
+        sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id).values(
+            **loan_values(after), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
+            updated_at=actor.now,
+        )
+    )
+
+
+def receive_unidentified(
+    conn: Connection, actor: Actor, amount: object, currency: str, day: dt.date, reference: str,
+    idempotency_key: str | None = None,
+) -> uuid.UUID:
+    """Money in the bank that names no loan: Dr bank, Cr suspense, until someone applies it."""
+    minor = to_minor(amount, currency)
+    if minor <= 0:
+        raise AmountNotPositive("a receipt must be a positive amount", field="amount")
+    if not reference or len(reference) > 200:
+        raise InvalidBorrower("reference must be 1 to 200 characters (the bank's narrative or payer)", field="reference")
+    if idempotency_key:
+        existing = conn.execute(
+            sa.select(suspense_receipts).where(
+                suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.idempotency_key == idempotency_key
+            )
+        ).first()
+        if existing is not None:
+            if (existing.amount, existing.currency, existing.received_on, existing.reference) != (minor, currency, day, reference):
+                raise ledger_errors.IdempotencyConflict(f"idempotency key {idempotency_key!r} was already used for a different receipt")
+            return existing.id
+    roles = account_roles(conn, actor.tenant_id)
+    draft = ledger_draft(day, (debit(roles["bank"], amount, currency), credit(roles["suspense"], amount, currency)),
+                         f"unidentified receipt: {reference}"[:500], {"type": "UNIDENTIFIED_RECEIPT"})
+    entry = ledger.post_entry(conn, actor, draft)
+    receipt_id = uuid.uuid4()
+    conn.execute(sa.insert(suspense_receipts).values(
+        tenant_id=actor.tenant_id, id=receipt_id, received_on=day, currency=currency, amount=minor, reference=reference,
+        journal_entry_id=entry.id, idempotency_key=idempotency_key, recorded_at=actor.now, actor=actor.name,
+    ))
+    record_event(conn, actor, "suspense.received", "suspense_receipt", receipt_id, after={"amount": minor, "currency": currency, "reference": reference})
+    return receipt_id
+
+
+def apply_receipt(
+    conn: Connection, actor: Actor, receipt_id: uuid.UUID, loan_id: uuid.UUID, day: dt.date, idempotency_key: str | None = None,
+) -> MoneyResult:
+    """Apply an unidentified receipt to a loan as a repayment out of suspense (Dr suspense, Cr receivables)."""
+    receipt = conn.execute(
+        sa.select(suspense_receipts).where(suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.id == receipt_id)
+    ).first()
+    if receipt is None:
+        raise UnknownTransaction(f"no unidentified receipt {receipt_id}")
+    used = conn.execute(
+        sa.select(loan_transactions.c.id).where(
+            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.receipt_id == receipt_id
+        )
+    ).first()
+    if used is not None:
+        raise ledger_errors.AlreadyReversed(f"receipt {receipt_id} was already applied (transaction {used.id})")
+    amount = from_minor(receipt.amount, receipt.currency)
+    result = _money_command(
+        conn, actor, loan_id, "SUSPENSE_REPAYMENT", amount, receipt.currency, max(day, receipt.received_on), idempotency_key,
+        lambda state, product, minor: engine.apply_payment(state, product, minor, max(day, receipt.received_on), source="suspense"),
+    )
+    conn.execute(
+        sa.insert(loan_transactions).values(
+            tenant_id=actor.tenant_id, id=uuid.uuid4(), loan_id=loan_id, type="RECEIPT_APPLIED", effective_date=day,
+            currency=receipt.currency, amount=0, receipt_id=receipt_id, details=canonical_json({"transaction": str(result.transaction_id)}),
+            actor=actor.name, recorded_at=actor.now,
+        )
+    )
+    return result
 
 
 def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date) -> Allocation:
@@ -384,7 +558,7 @@ def reverse_transaction(
     )
 
 
-replayable_kinds = ("REPAYMENT", "PAYOFF", "FEE_CHARGE", "FEE_WAIVER", "PENALTY_WAIVER", "WRITE_OFF", "RECOVERY")
+replayable_kinds = ("REPAYMENT", "SUSPENSE_REPAYMENT", "PAYOFF", "FEE_CHARGE", "FEE_WAIVER", "PENALTY_WAIVER", "WRITE_OFF", "RECOVERY")
 
 
 def _load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Event]:

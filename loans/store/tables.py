@@ -65,6 +65,8 @@ loans = sa.Table(
     sa.Column("disbursed_on", sa.Date(), nullable=True),
     sa.Column("closed_on", sa.Date(), nullable=True),
     sa.Column("schedule_version", sa.Integer(), nullable=False, server_default="0"),
+    # Terms of the schedule in force (JSON): prepayments and restructures continue from these.
+    sa.Column("schedule_terms", sa.Text(), nullable=True),
     _minor("principal"),
     _minor("interest"),
     _minor("interest_suspended"),
@@ -136,12 +138,32 @@ loan_transactions = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=True),
     # A reversal points at the transaction it undoes; a transaction is reversed at most once.
     sa.Column("reverses_transaction_id", sa.Uuid(), nullable=True),
+    # A repayment out of suspense names the unidentified receipt it applies; a receipt applies once.
+    sa.Column("receipt_id", sa.Uuid(), nullable=True),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.ForeignKeyConstraint(["tenant_id", "loan_id"], ["loans.tenant_id", "loans.id"]),
     sa.UniqueConstraint("tenant_id", "idempotency_key"),
     sa.UniqueConstraint("tenant_id", "reverses_transaction_id"),
+    sa.UniqueConstraint("tenant_id", "receipt_id"),
     sa.Index("ix_loan_transactions_loan", "tenant_id", "loan_id", "effective_date"),
+)
+
+# Money received that cannot yet be matched to a loan: held in suspense until applied.
+suspense_receipts = sa.Table(
+    "suspense_receipts",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("received_on", sa.Date(), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("amount", Minor, nullable=False),
+    sa.Column("reference", sa.String(200), nullable=False),
+    sa.Column("journal_entry_id", sa.Uuid(), nullable=False),
+    sa.Column("idempotency_key", sa.String(200), nullable=True),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.UniqueConstraint("tenant_id", "idempotency_key"),
 )
 
 cob_runs = sa.Table(
@@ -177,4 +199,4 @@ loan_snapshots = sa.Table(
     sa.Column("non_accrual", sa.Boolean(), nullable=False),
 )
 
-immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots")
+immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")

@@ -13,7 +13,7 @@ branch_labels = None
 depends_on = None
 
 # Insert-only tables: a product version and a loan transaction, once written, are history.
-immutable_tables = ("loan_transactions", "loan_products", "loan_snapshots")
+immutable_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")
 
 
 def upgrade() -> None:
@@ -76,6 +76,7 @@ def upgrade() -> None:
     sa.Column('disbursed_on', sa.Date(), nullable=True),
     sa.Column('closed_on', sa.Date(), nullable=True),
     sa.Column('schedule_version', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('schedule_terms', sa.Text(), nullable=True),
     sa.Column('principal', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('interest', sa.BigInteger(), server_default='0', nullable=False),
     sa.Column('interest_suspended', sa.BigInteger(), server_default='0', nullable=False),
@@ -139,12 +140,14 @@ def upgrade() -> None:
     sa.Column('idempotency_key', sa.String(length=200), nullable=True),
     sa.Column('request_hash', sa.String(length=64), nullable=True),
     sa.Column('reverses_transaction_id', sa.Uuid(), nullable=True),
+    sa.Column('receipt_id', sa.Uuid(), nullable=True),
     sa.Column('actor', sa.String(length=200), nullable=False),
     sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'loan_id'], ['loans.tenant_id', 'loans.id'], name=op.f('fk_loan_transactions_tenant_id_loans')),
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_loan_transactions')),
     sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_loan_transactions_tenant_id_idempotency_key')),
-    sa.UniqueConstraint('tenant_id', 'reverses_transaction_id', name=op.f('uq_loan_transactions_tenant_id_reverses_transaction_id'))
+    sa.UniqueConstraint('tenant_id', 'reverses_transaction_id', name=op.f('uq_loan_transactions_tenant_id_reverses_transaction_id')),
+    sa.UniqueConstraint('tenant_id', 'receipt_id', name=op.f('uq_loan_transactions_tenant_id_receipt_id'))
     )
     op.create_index('ix_loan_transactions_loan', 'loan_transactions', ['tenant_id', 'loan_id', 'effective_date'], unique=False)
 
@@ -165,6 +168,21 @@ def upgrade() -> None:
     sa.Column('loan_class', sa.String(length=16), nullable=False),
     sa.Column('non_accrual', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'business_date', 'loan_id', name=op.f('pk_loan_snapshots'))
+    )
+    op.create_table('suspense_receipts',
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('id', sa.Uuid(), nullable=False),
+    sa.Column('received_on', sa.Date(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('amount', sa.BigInteger(), nullable=False),
+    sa.Column('reference', sa.String(length=200), nullable=False),
+    sa.Column('journal_entry_id', sa.Uuid(), nullable=False),
+    sa.Column('idempotency_key', sa.String(length=200), nullable=True),
+    sa.Column('recorded_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('actor', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_suspense_receipts_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_suspense_receipts')),
+    sa.UniqueConstraint('tenant_id', 'idempotency_key', name=op.f('uq_suspense_receipts_tenant_id_idempotency_key'))
     )
     _create_immutability_triggers()
 

@@ -75,3 +75,21 @@ def test_reversing_a_payoff_reopens_the_loan(book):
     assert undone.status is LoanStatus.ACTIVE
     assert mirror(lines(engine, tenant_id, undone.journal_entry_id)) == lines(engine, tenant_id, payoff.journal_entry_id)
     check_books(engine, tenant_id)
+
+
+def test_an_unidentified_receipt_waits_in_suspense_then_repays_a_loan(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
+    receipt = run_in_transaction(engine, lambda c: service.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
+    applied = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    # Paid on its due date before that day's close: the last day's interest (3.23) is accrued as it is paid.
+    assert lines(engine, tenant_id, applied.journal_entry_id) == [("2200", 88849), ("1200", -78849), ("1210", -9677), ("4100", -323)]
+    with pytest.raises(ledger_errors.AlreadyReversed):
+        run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    from ledger import queries
+
+    with engine.connect() as conn:
+        assert sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "2200")) == 0
+    check_books(engine, tenant_id)
