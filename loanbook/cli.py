@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import sys
 import uuid
@@ -109,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="the business date to close (YYYY-MM-DD)")
     p.add_argument("--tenant", help="only this tenant (slug); default every tenant")
     p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes closing batches at once (PostgreSQL)")
     p.set_defaults(handler=cmd_cob)
 
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
@@ -217,7 +219,10 @@ def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
         ids = {slug: service.tenant_id_for(conn, slug) for slug in slugs}
     for slug, tenant_id in ids.items():
         with _progress(f"COB {args.date} {slug}") as progress:
-            summary = run_close_of_business(engine, tenant_id, args.date, actor_name="cob-cli", batch_size=args.batch_size, progress=progress)
+            summary = run_close_of_business(
+                engine, tenant_id, args.date, actor_name="cob-cli", batch_size=args.batch_size, progress=progress,
+                workers=args.workers,
+            )
         if summary.already_done:
             print(f"{slug}: {args.date} was already closed; nothing changed")
             continue

@@ -11,7 +11,7 @@ business date is an argument. Every function keeps the sub-ledger invariants:
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, replace
+from typing import NamedTuple
 from decimal import ROUND_HALF_UP, Decimal
 
 from loans.delinquency import ClassificationPolicy, class_for, default_policy, provision_for
@@ -22,8 +22,7 @@ from loans.state import InstallmentState, LoanState, LoanStatus
 Movement = tuple[str, str, int]
 
 
-@dataclass(frozen=True, slots=True)
-class Allocation:
+class Allocation(NamedTuple):
     penalty: int = 0
     fee: int = 0
     interest: int = 0
@@ -35,8 +34,7 @@ class Allocation:
         return self.penalty + self.fee + self.interest + self.principal + self.overpayment
 
 
-@dataclass(frozen=True, slots=True)
-class DayFacts:
+class DayFacts(NamedTuple):
     """What close of business did to one loan on one date, for the loan's transaction history."""
 
     accrued: int = 0
@@ -97,16 +95,14 @@ def accrue_to(state: LoanState, product: Product, day: dt.date) -> tuple[LoanSta
             continue
         delta = _accrual_target(inst, day) - inst.interest_accrued
         if delta > 0:
-            changed[index] = replace(inst, interest_accrued=inst.interest_accrued + delta)
+            changed[index] = inst._replace(interest_accrued=inst.interest_accrued + delta)
             if _recognises_income(state, product):
                 recognised += delta
             else:
                 suspended += delta
     if not recognised and not suspended:
         return state, [], 0, 0
-    state = replace(
-        state,
-        installments=tuple(changed),
+    state = state._replace(installments=tuple(changed),
         interest=state.interest + recognised,
         interest_suspended=state.interest_suspended + suspended,
     )
@@ -123,13 +119,13 @@ def recognise_due(state: LoanState, product: Product, day: dt.date) -> tuple[Loa
         if inst.due_date > day:
             break
         if not inst.fee_recognised:
-            changed[index] = replace(inst, fee_recognised=True)
+            changed[index] = inst._replace(fee_recognised=True)
             fees += inst.fee - inst.fee_paid
     if fees:
-        state = replace(state, installments=tuple(changed), fee=state.fee + fees)
+        state = state._replace(installments=tuple(changed), fee=state.fee + fees)
         moves.append(("fee_receivable", "fee_income", fees))
     elif changed != list(state.installments):
-        state = replace(state, installments=tuple(changed))
+        state = state._replace(installments=tuple(changed))
     return state, moves, fees
 
 
@@ -142,16 +138,14 @@ def accrue_to_due(state: LoanState, product: Product, day: dt.date) -> tuple[Loa
             break
         delta = inst.interest - inst.interest_accrued
         if delta > 0:
-            changed[index] = replace(inst, interest_accrued=inst.interest)
+            changed[index] = inst._replace(interest_accrued=inst.interest)
             if _recognises_income(state, product):
                 recognised += delta
             else:
                 suspended += delta
     if not recognised and not suspended:
         return state, [], 0, 0
-    state = replace(
-        state,
-        installments=tuple(changed),
+    state = state._replace(installments=tuple(changed),
         interest=state.interest + recognised,
         interest_suspended=state.interest_suspended + suspended,
     )
@@ -174,7 +168,7 @@ def apply_payment(
     moves += paid_moves
     if allocation.overpayment:
         moves.append((source, "overpayments", allocation.overpayment))
-        state = replace(state, overpayment=state.overpayment + allocation.overpayment)
+        state = state._replace(overpayment=state.overpayment + allocation.overpayment)
     state, release = _close_if_settled(state)
     return state, moves + release, allocation
 
@@ -204,7 +198,7 @@ def _waterfall(
         inst = installments[index]
         take = min(left, getattr(inst, f"{part}_due"))
         if take:
-            installments[index] = replace(inst, **{f"{part}_paid": getattr(inst, f"{part}_paid") + take})
+            installments[index] = inst._replace(**{f"{part}_paid": getattr(inst, f"{part}_paid") + take})
             paid[part] += take
             left -= take
     interest_recognised = min(paid["interest"], state.interest)
@@ -213,9 +207,7 @@ def _waterfall(
         moves.append((source, "fee_receivable", charges + paid["fee"]))
     if paid["principal"]:
         moves.append((source, "loans_receivable", paid["principal"]))
-    state = replace(
-        state,
-        installments=tuple(installments),
+    state = state._replace(installments=tuple(installments),
         penalty=state.penalty - penalty_recognised,
         penalty_suspended=state.penalty_suspended - (penalty - penalty_recognised),
         charges=state.charges - charges,
@@ -244,7 +236,7 @@ def _close_if_settled(state: LoanState) -> tuple[LoanState, list[Movement]]:
         inst.settled for inst in state.installments
     ):
         release = [("allowance", "write_off_expense", state.allowance)] if state.allowance else []
-        return replace(state, status=LoanStatus.PAID_OFF, dpd=0, allowance=0, non_accrual=False), release
+        return state._replace(status=LoanStatus.PAID_OFF, dpd=0, allowance=0, non_accrual=False), release
     return state, []
 
 
@@ -274,12 +266,12 @@ def close_day(
     if state.overpayment and any(i.due_date <= day and not i.settled for i in state.installments):
         state, credit_moves, allocation = _waterfall(state, product, state.overpayment, day, "overpayments")
         credit_applied = state.overpayment - allocation.overpayment
-        state = replace(state, overpayment=allocation.overpayment)
+        state = state._replace(overpayment=allocation.overpayment)
         moves += credit_moves
         state, release = _close_if_settled(state)
         moves += release
         if state.status is not LoanStatus.ACTIVE:
-            return replace(state, last_cob_date=day), moves, DayFacts(accrued, suspended, 0, 0, fees, credit_applied)
+            return state._replace(last_cob_date=day), moves, DayFacts(accrued, suspended, 0, 0, fees, credit_applied)
     dpd = days_past_due(state, day)
     state, fee_moves, late_fees = _late_fees(state, product, day)
     state, penalty_moves, penalty = _penalty(state, product, day, dpd)
@@ -289,7 +281,7 @@ def close_day(
     state, provision_moves, provision_change = _provision(state, dpd, policy)
     moves += provision_moves
     facts = DayFacts(accrued, suspended, penalty, late_fees, fees, credit_applied, provision_change, entered, cured)
-    return replace(state, dpd=dpd, last_cob_date=day), moves, facts
+    return state._replace(dpd=dpd, last_cob_date=day), moves, facts
 
 
 def _late_fees(state: LoanState, product: Product, day: dt.date) -> tuple[LoanState, list[Movement], int]:
@@ -301,11 +293,11 @@ def _late_fees(state: LoanState, product: Product, day: dt.date) -> tuple[LoanSt
         if inst.due_date >= day:
             break
         if not inst.settled and not inst.late_fee_charged and (day - inst.due_date).days > product.late_fee_grace_days:
-            changed[index] = replace(inst, late_fee_charged=True)
+            changed[index] = inst._replace(late_fee_charged=True)
             charged += fee_minor
     if not charged:
         return state, [], 0
-    state = replace(state, installments=tuple(changed), fee=state.fee + charged, charges=state.charges + charged)
+    state = state._replace(installments=tuple(changed), fee=state.fee + charged, charges=state.charges + charged)
     return state, [("fee_receivable", "fee_income", charged)], charged
 
 
@@ -317,13 +309,13 @@ def _penalty(state: LoanState, product: Product, day: dt.date, dpd: int) -> tupl
     if amount <= 0:
         return state, [], 0
     if _recognises_income(state, product):
-        return replace(state, penalty=state.penalty + amount), [("penalty_receivable", "penalty_income", amount)], amount
-    return replace(state, penalty_suspended=state.penalty_suspended + amount), [], amount
+        return state._replace(penalty=state.penalty + amount), [("penalty_receivable", "penalty_income", amount)], amount
+    return state._replace(penalty_suspended=state.penalty_suspended + amount), [], amount
 
 
 def _non_accrual(state: LoanState, product: Product, dpd: int) -> tuple[LoanState, list[Movement], bool, bool]:
     if not state.non_accrual and dpd > product.non_accrual_dpd:
-        return replace(state, non_accrual=True), [], True, False
+        return state._replace(non_accrual=True), [], True, False
     if state.non_accrual and dpd <= product.non_accrual_dpd:
         moves: list[Movement] = []
         if product.accounting_basis is AccountingBasis.ACCRUAL:
@@ -332,14 +324,12 @@ def _non_accrual(state: LoanState, product: Product, dpd: int) -> tuple[LoanStat
                 moves.append(("interest_receivable", "interest_income", state.interest_suspended))
             if state.penalty_suspended:
                 moves.append(("penalty_receivable", "penalty_income", state.penalty_suspended))
-            state = replace(
-                state,
-                interest=state.interest + state.interest_suspended,
+            state = state._replace(interest=state.interest + state.interest_suspended,
                 penalty=state.penalty + state.penalty_suspended,
                 interest_suspended=0,
                 penalty_suspended=0,
             )
-        return replace(state, non_accrual=False), moves, False, True
+        return state._replace(non_accrual=False), moves, False, True
     return state, [], False, False
 
 
@@ -349,7 +339,7 @@ def _provision(state: LoanState, dpd: int, policy: ClassificationPolicy) -> tupl
     if change == 0:
         return state, [], 0
     move = ("write_off_expense", "allowance", change) if change > 0 else ("allowance", "write_off_expense", -change)
-    return replace(state, allowance=target), [move], change
+    return state._replace(allowance=target), [move], change
 
 
 def _minor(amount: Decimal, product: Product) -> int:
@@ -365,7 +355,7 @@ def charge_fee(state: LoanState, amount: int) -> tuple[LoanState, list[Movement]
     if amount <= 0:
         raise AmountNotPositive("a fee must be a positive amount")
     _require_active(state)
-    return replace(state, fee=state.fee + amount, charges=state.charges + amount), [("fee_receivable", "fee_income", amount)]
+    return state._replace(fee=state.fee + amount, charges=state.charges + amount), [("fee_receivable", "fee_income", amount)]
 
 
 def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Movement]]:
@@ -379,7 +369,7 @@ def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Mov
             raise NothingToWaive(f"only {available} minor units of penalty are outstanding")
         recognised = min(amount, state.penalty)
         moves = [("penalty_income", "penalty_receivable", recognised)] if recognised else []
-        return replace(state, penalty=state.penalty - recognised, penalty_suspended=state.penalty_suspended - (amount - recognised)), moves
+        return state._replace(penalty=state.penalty - recognised, penalty_suspended=state.penalty_suspended - (amount - recognised)), moves
     if amount > state.fee:
         raise NothingToWaive(f"only {state.fee} minor units of fees are outstanding")
     from_charges = min(amount, state.charges)
@@ -390,10 +380,10 @@ def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Mov
             break
         if inst.fee_recognised and inst.fee_due:
             take = min(left, inst.fee_due)
-            changed[index] = replace(inst, fee=inst.fee - take)
+            changed[index] = inst._replace(fee=inst.fee - take)
             left -= take
     assert left == 0, left
-    state = replace(state, installments=tuple(changed), fee=state.fee - amount, charges=state.charges - from_charges)
+    state = state._replace(installments=tuple(changed), fee=state.fee - amount, charges=state.charges - from_charges)
     state, release = _close_if_settled(state)
     return state, [("fee_income", "fee_receivable", amount), *release]
 
@@ -407,7 +397,7 @@ def payoff_quote(state: LoanState, product: Product, day: dt.date) -> Allocation
         interest += max(earned - inst.interest_paid, 0)
     fees = state.charges + sum(i.fee_due for i in state.installments if i.due_date <= day)
     quote = Allocation(state.penalty + state.penalty_suspended, fees, interest, state.principal, 0)
-    return replace(quote, overpayment=-min(state.overpayment, quote.total))
+    return quote._replace(overpayment=-min(state.overpayment, quote.total))
 
 
 def pay_off(state: LoanState, product: Product, amount: int, day: dt.date) -> tuple[LoanState, list[Movement], Allocation]:
@@ -423,18 +413,18 @@ def pay_off(state: LoanState, product: Product, amount: int, day: dt.date) -> tu
     state, due_moves, _ = recognise_due(state, product, day)
     moves += due_moves
     trimmed = tuple(
-        inst if inst.due_date <= day else replace(inst, interest=max(inst.interest_accrued, inst.interest_paid), fee=inst.fee_paid)
+        inst if inst.due_date <= day else inst._replace(interest=max(inst.interest_accrued, inst.interest_paid), fee=inst.fee_paid)
         for inst in state.installments
     )
     credit = state.overpayment
-    state = replace(state, installments=trimmed, overpayment=0)
+    state = state._replace(installments=trimmed, overpayment=0)
     state, pay_moves, allocation = _waterfall(state, product, credit + amount, dt.date.max, "bank")
     owed = credit + amount - allocation.overpayment
     moves += _fund_from_credit(pay_moves, credit)
     cash_left = amount - max(owed - credit, 0)
     if cash_left:
         moves.append(("bank", "overpayments", cash_left))
-    state = replace(state, overpayment=allocation.overpayment)
+    state = state._replace(overpayment=allocation.overpayment)
     state, release = _close_if_settled(state)
     return state, moves + release, allocation
 
@@ -465,10 +455,9 @@ def write_off(state: LoanState, principal: int | None = None) -> tuple[LoanState
         inst = changed[index]
         take = min(left, inst.principal_due)
         if take:
-            changed[index] = replace(inst, principal=inst.principal - take)
+            changed[index] = inst._replace(principal=inst.principal - take)
             left -= take
-    state = replace(
-        state, installments=tuple(changed), principal=state.principal - amount,
+    state = state._replace(installments=tuple(changed), principal=state.principal - amount,
         allowance=state.allowance - from_allowance, written_off=state.written_off + amount,
     )
     if state.principal == 0:
@@ -478,10 +467,9 @@ def write_off(state: LoanState, principal: int | None = None) -> tuple[LoanState
             ("write_off_expense", "penalty_receivable", state.penalty),
             ("allowance", "write_off_expense", state.allowance),
         ]
-        state = replace(
-            state, status=LoanStatus.WRITTEN_OFF, interest=0, interest_suspended=0, fee=0, charges=0,
+        state = state._replace(status=LoanStatus.WRITTEN_OFF, interest=0, interest_suspended=0, fee=0, charges=0,
             penalty=0, penalty_suspended=0, allowance=0,
-            installments=tuple(replace(i, interest=i.interest_paid, interest_accrued=i.interest_paid, fee=i.fee_paid) for i in state.installments),
+            installments=tuple(i._replace(interest=i.interest_paid, interest_accrued=i.interest_paid, fee=i.fee_paid) for i in state.installments),
         )
     return state, [m for m in moves if m[2]]
 
@@ -491,7 +479,7 @@ def recovery(state: LoanState, amount: int) -> tuple[LoanState, list[Movement]]:
         raise AmountNotPositive("a recovery must be a positive amount")
     if state.written_off == 0:
         raise LoanClosed("only a written-off loan can have recoveries; record a repayment instead")
-    return replace(state, recovered=state.recovered + amount), [("bank", "recoveries", amount)]
+    return state._replace(recovered=state.recovered + amount), [("bank", "recoveries", amount)]
 
 
 def _require_active(state: LoanState) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from loans import engine
 from loans.delinquency import ClassificationPolicy, default_policy
@@ -52,7 +52,7 @@ def replay(
     events dated after `through` (the open business date) are applied last."""
     if (through - disbursed_on).days > replay_days_max:
         raise ReplayConflict("the loan's history is too long to replay")
-    state = replace(engine.book(installments, product.currency), last_cob_date=disbursed_on)
+    state = engine.book(installments, product.currency)._replace(last_cob_date=disbursed_on)
     moves: list[Movement] = []
     allocations: dict = {}
     pending = sorted(enumerate(events), key=lambda pair: (pair[1].day, pair[0]))

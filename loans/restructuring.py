@@ -29,8 +29,7 @@ def cut_at(state: LoanState, day: dt.date) -> tuple[tuple[InstallmentState, ...]
         if inst.due_date <= day:
             kept.append(inst)
         elif inst.accrual_start < day:
-            kept.append(replace(
-                inst, principal=inst.principal_paid, interest=inst.interest_accrued, fee=inst.fee_paid,
+            kept.append(inst._replace(principal=inst.principal_paid, interest=inst.interest_accrued, fee=inst.fee_paid,
                 due_date=day, accrual_end=day, fee_recognised=True,
             ))
             replaced.append(inst)
@@ -63,7 +62,7 @@ def prepay(
     state, pay_moves, paid = engine.apply_payment(state, product, amount, day, source="bank")
     moves += [m for m in pay_moves if m[1] != "overpayments"]
     left = paid.overpayment
-    state = replace(state, overpayment=state.overpayment - left)
+    state = state._replace(overpayment=state.overpayment - left)
     if state.status is not LoanStatus.ACTIVE or not left:
         return _keep_credit(state, moves, paid, left, None)
     # The interest accrued so far on the installment in progress is paid before any principal.
@@ -72,19 +71,18 @@ def prepay(
     for index, inst in enumerate(installments):
         if inst.due_date > day and inst.accrual_start < day:
             take = min(left, inst.interest_accrued - inst.interest_paid)
-            installments[index] = replace(inst, interest_paid=inst.interest_paid + take)
+            installments[index] = inst._replace(interest_paid=inst.interest_paid + take)
             break
     if take:
         recognised = min(take, state.interest)
         moves += [m for m in [("bank", "interest_receivable", recognised), ("bank", "interest_income", take - recognised)] if m[2]]
-        state = replace(
-            state, installments=tuple(installments), interest=state.interest - recognised,
+        state = state._replace(installments=tuple(installments), interest=state.interest - recognised,
             interest_suspended=state.interest_suspended - (take - recognised),
         )
         left -= take
     outstanding = sum(i.principal_due for i in state.installments if i.due_date > day)
     principal = min(left, outstanding)
-    paid = replace(paid, interest=paid.interest + take, principal=paid.principal + principal, overpayment=left - principal)
+    paid = paid._replace(interest=paid.interest + take, principal=paid.principal + principal, overpayment=left - principal)
     if principal == 0:
         return _keep_credit(state, moves, paid, left, None)
     if principal == outstanding:
@@ -101,15 +99,15 @@ def prepay(
         )
     except ScheduleError as exc:
         raise RestructureNotAllowed(str(exc)) from exc
-    state = replace(state, installments=renumbered(kept, schedule, state.currency), principal=state.principal - principal)
+    state = state._replace(installments=renumbered(kept, schedule, state.currency), principal=state.principal - principal)
     return _keep_credit(state, moves, paid, left - principal, schedule)
 
 
 def _keep_credit(state: LoanState, moves: list[Movement], paid: Allocation, left: int, schedule: Schedule | None):
     if left:
         moves.append(("bank", "overpayments", left))
-        state = replace(state, overpayment=state.overpayment + left)
-    return state, moves, replace(paid, overpayment=left), schedule
+        state = state._replace(overpayment=state.overpayment + left)
+    return state, moves, paid._replace(overpayment=left), schedule
 
 
 def _current_level(future: tuple[InstallmentState, ...], terms: ScheduleTerms):
@@ -148,10 +146,10 @@ def restructure_loan(
             ("loans_receivable", "penalty_receivable", state.penalty),
         ] if m[2]]
         # Arrears become principal: the old installments are settled by capitalisation.
-        kept = tuple(replace(i, interest=i.interest_paid, interest_accrued=i.interest_paid, fee=i.fee_paid) for i in kept)
-        state = replace(state, interest=0, fee=0, charges=0, penalty=0)
+        kept = tuple(i._replace(interest=i.interest_paid, interest_accrued=i.interest_paid, fee=i.fee_paid) for i in kept)
+        state = state._replace(interest=0, fee=0, charges=0, penalty=0)
     overdue_principal = sum(i.principal_due for i in kept)
-    kept = tuple(replace(i, principal=i.principal_paid) for i in kept)
+    kept = tuple(i._replace(principal=i.principal_paid) for i in kept)
     principal = state.principal + capitalised
     outstanding = from_minor(principal, state.currency)
     try:
@@ -161,5 +159,5 @@ def restructure_loan(
     except ScheduleError as exc:
         raise RestructureNotAllowed(str(exc)) from exc
     del overdue_principal  # folded into the new schedule's principal with the rest
-    state = replace(state, installments=renumbered(kept, schedule, state.currency), principal=principal, dpd=0)
+    state = state._replace(installments=renumbered(kept, schedule, state.currency), principal=principal, dpd=0)
     return state, moves, schedule, capitalised

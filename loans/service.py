@@ -230,7 +230,7 @@ def disburse_loan(
     financed, disbursed = to_minor(schedule.financed_principal, currency), to_minor(schedule.disbursed_amount, currency)
     fee = to_minor(terms.upfront_fee, currency)
     state = engine.book(installments, currency)
-    state = replace(state, last_cob_date=day)
+    state = state._replace(last_cob_date=day)
     moves = engine.disbursement_movements(financed, disbursed, fee)
     version = row.schedule_version + 1
     conn.execute(

@@ -1,4 +1,5 @@
-"""A loan's servicing state as dumb immutable data, in integer minor units. Pure.
+"""A loan's servicing state as dumb immutable data (NamedTuples: close of business copies them
+millions of times, and `_replace` is several times cheaper than dataclasses.replace), in minor units. Pure.
 
 The loan-level pools are the sub-ledger: summed over a tenant's loans they equal the GL control
 accounts of the same role (`loanbook verify` checks it).
@@ -7,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from loans.errors import IllegalTransition
 
@@ -40,8 +41,7 @@ def check_transition(current: LoanStatus, target: LoanStatus) -> None:
         raise IllegalTransition(f"a loan that is {current.value} cannot become {target.value}", status=current.value)
 
 
-@dataclass(frozen=True, slots=True)
-class InstallmentState:
+class InstallmentState(NamedTuple):
     number: int
     due_date: dt.date
     accrual_start: dt.date
@@ -77,8 +77,7 @@ class InstallmentState:
         return self.outstanding == 0
 
 
-@dataclass(frozen=True, slots=True)
-class LoanState:
+class LoanState(NamedTuple):
     currency: str
     status: LoanStatus
     installments: tuple[InstallmentState, ...]

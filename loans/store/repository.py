@@ -1,9 +1,9 @@
 """Load and save a loan's servicing state; rows are locked for the command's transaction."""
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
-from dataclasses import fields
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -34,7 +34,7 @@ def load_loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock:
 
 def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
     installments = tuple(
-        InstallmentState(**{f.name: getattr(r, f.name) for f in fields(InstallmentState)}) for r in installment_rows
+        InstallmentState(*[getattr(r, name) for name in InstallmentState._fields]) for r in installment_rows
     )
     return LoanState(
         currency=row.currency,
@@ -47,13 +47,26 @@ def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanStat
     )
 
 
-def load_installments(conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], versions: dict) -> dict:
+def load_installments(
+    conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], versions: dict, *, open_before: dt.date | None = None
+) -> dict:
+    """Installments of the loans' current schedules.
+
+    `open_before` loads only what close of business up to that date can touch: installments whose
+    accrual started before it and that are not yet fully accrued and paid. The others cannot change
+    that day, and leaving them out keeps COB reading one or two rows per loan, not the whole schedule.
+    """
     t = loan_installments
-    rows = conn.execute(
-        sa.select(t)
-        .where(t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids)))
-        .order_by(t.c.loan_id, t.c.number)
-    ).all()
+    query = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids)))
+    if open_before is not None:
+        query = query.where(
+            t.c.accrual_start < open_before,
+            sa.or_(
+                t.c.principal_paid < t.c.principal, t.c.interest_paid < t.c.interest, t.c.fee_paid < t.c.fee,
+                t.c.interest_accrued < t.c.interest, sa.not_(t.c.fee_recognised),
+            ),
+        )
+    rows = conn.execute(query.order_by(t.c.loan_id, t.c.number)).all()
     grouped: dict[uuid.UUID, list[sa.Row]] = {loan_id: [] for loan_id in loan_ids}
     for r in rows:
         if r.schedule_version == versions[r.loan_id]:
@@ -72,7 +85,7 @@ def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, ve
         sa.insert(loan_installments),
         [
             {"tenant_id": tenant_id, "loan_id": loan_id, "schedule_version": version,
-             **{f.name: getattr(i, f.name) for f in fields(InstallmentState)}}
+             **i._asdict()}
             for i in installments
         ],
     )

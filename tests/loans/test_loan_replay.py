@@ -9,7 +9,7 @@ from ledger import errors as ledger_errors
 from ledger.store.transaction import run_in_transaction
 from loans import service
 from loans.state import LoanStatus
-from tests.loans.test_loan_service import apply, book, check_books, cob, lines  # noqa: F401 (fixture)
+from tests.loans.conftest import apply, check_books, cob, lines
 
 D = dt.date
 

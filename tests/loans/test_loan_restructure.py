@@ -10,7 +10,7 @@ from ledger.store.transaction import run_in_transaction
 from loans import errors, service
 from loans.replay import ReplayConflict
 from loans.store.tables import loan_installments, loans
-from tests.loans.test_loan_service import apply, book, check_books, cob, lines  # noqa: F401 (fixture)
+from tests.loans.conftest import apply, check_books, cob, lines
 
 D = dt.date
 
