@@ -27,6 +27,7 @@ test: install
 bench: install
 	$(BIN)/python benchmarks/bench_ledger.py
 	$(BIN)/python benchmarks/bench_schedules.py
+	$(BIN)/python benchmarks/bench_cob.py
 
 sdl: install
 	$(BIN)/python -m graphql_api.print_schema > graphql_api/schema.graphql
