@@ -37,8 +37,8 @@ from ledger.model import (
 )
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, get_entry, load_accounts
-from ledger.store.audit_log import record_event, record_events
-from ledger.store.balances import apply_movements
+from ledger.store.audit_log import event_rows, record_event
+from ledger.store.journal import accounts_for_posting, write_entries
 from ledger.store.tables import (
     account_balances,
     accounts,
@@ -185,7 +185,7 @@ def post_entries(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -
     for draft in drafts:
         validate_draft(draft)
     codes = sorted({p.account_code for d in drafts for p in d.postings})
-    chart = load_accounts(conn, actor.tenant_id, codes)
+    chart = accounts_for_posting(conn, actor.tenant_id, codes)
     for draft in drafts:
         check_accounts(draft, chart)
     replays = _find_replays(conn, actor, drafts)
@@ -319,10 +319,7 @@ def _insert_entries(
                 draft.reverses_entry_id, digest,
             )
         )
-    conn.execute(sa.insert(journal_entries), entry_rows)
-    conn.execute(sa.insert(postings), posting_rows)
-    apply_movements(conn, actor.tenant_id, movements, slots)
-    record_events(conn, actor, events)
+    write_entries(conn, actor, entry_rows, posting_rows, movements, slots, event_rows(actor, events))
     return posted
 
 

@@ -22,7 +22,9 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo)
+    # No pre-ping: it costs a round trip per transaction. A connection that died in the pool fails
+    # its first statement instead, and run_in_transaction retries that on a fresh connection.
+    return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, echo=echo)
 
 
 def _sqlite_engine(parsed: sa.URL, *, echo: bool) -> Engine:

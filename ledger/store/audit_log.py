@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -17,31 +17,40 @@ def record_events(conn: Connection, actor: Actor, events: list[dict]) -> list[uu
     """Insert audit events given as dicts of action, entity_type, entity_id, before, after, reason."""
     if not events:
         return []
-    rows = []
-    for event in events:
-        rows.append(
-            {
-                "tenant_id": actor.tenant_id,
-                "id": uuid.uuid4(),
-                "occurred_at": actor.now,
-                "actor": actor.name,
-                "action": event["action"],
-                "entity_type": event["entity_type"],
-                "entity_id": str(event["entity_id"]),
-                "before": _as_json(event.get("before")),
-                "after": _as_json(event.get("after")),
-                "reason": event.get("reason") or actor.reason,
-                "request_id": actor.request_id,
-            }
-        )
+    rows = event_rows(actor, events)
     conn.execute(sa.insert(audit_events), rows)
     conn.execute(
         sa.insert(audit_unsealed),
         [{"tenant_id": r["tenant_id"], "event_id": r["id"], "occurred_at": r["occurred_at"]} for r in rows],
     )
     ids = [r["id"] for r in rows]
-    conn.info.setdefault(AUDITED_EVENTS, {}).setdefault(actor.tenant_id, []).extend(ids)
+    awaiting_seal(conn, actor.tenant_id, ids)
     return ids
+
+
+def event_rows(actor: Actor, events: list[dict]) -> list[dict]:
+    """The `audit_events` rows for events given as dicts, with fresh ids; nothing is written."""
+    return [
+        {
+            "tenant_id": actor.tenant_id,
+            "id": uuid.uuid4(),
+            "occurred_at": actor.now,
+            "actor": actor.name,
+            "action": event["action"],
+            "entity_type": event["entity_type"],
+            "entity_id": str(event["entity_id"]),
+            "before": _as_json(event.get("before")),
+            "after": _as_json(event.get("after")),
+            "reason": event.get("reason") or actor.reason,
+            "request_id": actor.request_id,
+        }
+        for event in events
+    ]
+
+
+def awaiting_seal(conn: Connection, tenant_id: int, event_ids: Iterable[uuid.UUID]) -> None:
+    """Tell run_in_transaction which events to see sealed once this transaction commits."""
+    conn.info.setdefault(AUDITED_EVENTS, {}).setdefault(tenant_id, []).extend(event_ids)
 
 
 def record_event(

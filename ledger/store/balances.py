@@ -1,7 +1,8 @@
 """Balance counters maintained in the same transaction as the postings.
 
 Movements are aggregated per (account, currency, slot) before they touch the database, and the
-upserts are sorted by key so concurrent transactions lock rows in one global order (no deadlocks).
+upserts are sorted by key so concurrent transactions lock rows in one global order (no deadlocks):
+every current-balance row first, then every period row, each set in key order.
 A hot account spreads its counters over `balance_slots` rows; each transaction picks one slot at
 random, so concurrent postings to the bank account rarely wait on one another.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 from collections.abc import Iterable, Mapping
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -19,23 +21,47 @@ from ledger.store.tables import account_balances, account_period_balances
 Movement = tuple[str, str, dt.date, int]  # account code, currency, effective date, signed minor
 
 
-def apply_movements(conn: Connection, tenant_id: int, movements: Iterable[Movement], slots: Mapping[str, int]) -> None:
+class BalanceRows(NamedTuple):
+    """Aggregated counter increments, each list sorted by its table's key (the lock order)."""
+
+    current: list[tuple[str, str, int, int, int]]  # code, currency, slot, debit, credit
+    periods: list[tuple[str, str, str, dt.date, int, int, int]]  # code, currency, grain, start, slot, debit, credit
+
+
+def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int]) -> BalanceRows:
     pick = random.randrange(1 << 30)
     current: dict[tuple, list[int]] = {}
     periods: dict[tuple, list[int]] = {}
     for code, currency, day, amount in movements:
         slot = pick % slots[code]
-        debit, credit = (amount, 0) if amount > 0 else (0, -amount)
-        _add(current, (code, currency, slot), debit, credit)
-        for grain, start in (("D", day), ("M", day.replace(day=1)), ("Y", day.replace(month=1, day=1))):
-            _add(periods, (code, currency, grain, start, slot), debit, credit)
+        side = 0 if amount > 0 else 1  # debit or credit column
+        size = amount if amount > 0 else -amount
+        for totals, key in (
+            (current, (code, currency, slot)),
+            (periods, (code, currency, "D", day, slot)),
+            (periods, (code, currency, "M", day.replace(day=1), slot)),
+            (periods, (code, currency, "Y", day.replace(month=1, day=1), slot)),
+        ):
+            row = totals.get(key)
+            if row is None:
+                row = totals[key] = [0, 0]
+            row[side] += size
+    return BalanceRows(
+        [(*k, d, c) for k, (d, c) in sorted(current.items())],
+        [(*k, d, c) for k, (d, c) in sorted(periods.items())],
+    )
+
+
+def apply_movements(conn: Connection, tenant_id: int, movements: Iterable[Movement], slots: Mapping[str, int]) -> None:
+    """Portable path (SQLite and any other dialect); PostgreSQL writes the rows in ledger.store.journal."""
+    rows = balance_rows(movements, slots)
     _upsert(
         conn,
         account_balances,
         ("tenant_id", "account_code", "currency", "slot"),
         [
-            {"tenant_id": tenant_id, "account_code": k[0], "currency": k[1], "slot": k[2], "debit_minor": v[0], "credit_minor": v[1]}
-            for k, v in sorted(current.items())
+            {"tenant_id": tenant_id, "account_code": code, "currency": cur, "slot": slot, "debit_minor": d, "credit_minor": c}
+            for code, cur, slot, d, c in rows.current
         ],
     )
     _upsert(
@@ -44,44 +70,29 @@ def apply_movements(conn: Connection, tenant_id: int, movements: Iterable[Moveme
         ("tenant_id", "account_code", "currency", "grain", "period_start", "slot"),
         [
             {
-                "tenant_id": tenant_id,
-                "account_code": k[0],
-                "currency": k[1],
-                "grain": k[2],
-                "period_start": k[3],
-                "slot": k[4],
-                "debit_minor": v[0],
-                "credit_minor": v[1],
+                "tenant_id": tenant_id, "account_code": code, "currency": cur, "grain": grain,
+                "period_start": start, "slot": slot, "debit_minor": d, "credit_minor": c,
             }
-            for k, v in sorted(periods.items())
+            for code, cur, grain, start, slot, d, c in rows.periods
         ],
     )
 
 
-def _add(totals: dict[tuple, list[int]], key: tuple, debit: int, credit: int) -> None:
-    row = totals.get(key)
-    if row is None:
-        totals[key] = [debit, credit]
-    else:
-        row[0] += debit
-        row[1] += credit
-
-
-upsert_rows_max = 2000
-
-
 def _upsert(conn: Connection, table: sa.Table, key: tuple[str, ...], rows: list[dict]) -> None:
+    if not rows:
+        return
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    for start in range(0, len(rows), upsert_rows_max):
-        stmt = insert(table).values(rows[start : start + upsert_rows_max])
-        stmt = stmt.on_conflict_do_update(
-            index_elements=list(key),
-            set_={
-                "debit_minor": table.c.debit_minor + stmt.excluded.debit_minor,
-                "credit_minor": table.c.credit_minor + stmt.excluded.credit_minor,
-            },
-        )
-        conn.execute(stmt)
+    # One row per statement, executed as a batch: the statement compiles once and is cached,
+    # where a multi-row VALUES list would compile afresh for every batch size. Rows stay sorted.
+    stmt = insert(table)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(key),
+        set_={
+            "debit_minor": table.c.debit_minor + stmt.excluded.debit_minor,
+            "credit_minor": table.c.credit_minor + stmt.excluded.credit_minor,
+        },
+    )
+    conn.execute(stmt, rows)

@@ -1,44 +1,218 @@
 """Seals committed audit events into the per-tenant hash chain, one sealer at a time per tenant.
 
-Writers insert events and a row in `audit_unsealed` inside their own transaction, so posting never
-waits on the chain. Right after commit the writer tries to become the tenant's sealer (a row lock
-on `audit_chain_heads`, SKIP LOCKED) and does not return until its own events are sealed, by itself
-or by the sealer that held the lock: no committed event escapes the chain, and posters never queue
-behind one another for it.
+Writers insert events and a row in `audit_unsealed` inside their own transaction. No committed
+event escapes the chain: run_in_transaction does not return until the events it wrote are sealed.
+
+On PostgreSQL the sealer role is an advisory lock per tenant (in memory: taking it writes nothing).
+The posting statement *tries* for it (never waits, so posting never queues on the chain); if it
+gets it, the same transaction chains the queue, its own events included, and they commit sealed.
+Otherwise the writer commits, then tries again; while another sealer runs it waits for it to finish
+(a shared lock, held by all waiters at once and only for an instant), looks whether its events were
+in that batch and, if not, tries once more, queueing for the lock after a few lost races. Every
+read of the queue and the head takes its snapshot after the lock was granted, so a batch never
+holds an already sealed event.
+Other databases (SQLite) serialise writers anyway: there a plain transaction is the lock.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import json
 import time
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Iterator, Sequence
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from psycopg.rows import namedtuple_row
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.audit import AuditEvent, chain_hash
 from ledger.store.tables import audit_chain, audit_chain_heads, audit_events, audit_unsealed
 
 seal_batch_max = 5000
+# First key of the two-key advisory lock; the second is the tenant id.
+chain_lock_class = 0x4C42  # "LB"
 
 
 def seal_pending(engine: Engine, tenant_id: int) -> int:
     """Seal every pending event of the tenant, waiting for the lock; returns how many were sealed."""
     sealed_total = 0
-    while True:
-        sealed, _ = _seal_batch(engine, tenant_id, wait=True)
-        sealed_total += sealed
-        if sealed < seal_batch_max:
-            return sealed_total
+    with engine.connect() as conn:
+        while True:
+            if engine.dialect.name == "postgresql":
+                return _pg_seal_pending(conn.connection.driver_connection, tenant_id)
+            sealed, _ = _seal_batch(engine, tenant_id, wait=True)
+            sealed_total += sealed
+            if sealed < seal_batch_max:
+                return sealed_total
 
 
 def seal_after_commit(engine: Engine, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
-    """Make sure the events a transaction just committed are sealed, without queueing on the lock.
+    """Make sure the events a transaction just committed are sealed before returning."""
+    with engine.connect() as conn:
+        seal_committed(conn, tenant_id, event_ids)
 
-    If we get the lock, one batch seals everything committed before it started, ours included. If
-    another sealer holds it, our events are either in its batch or will be in the next one; we
-    look again shortly and try for the lock ourselves, so we never leave with our events unsealed.
+
+def seal_committed(conn: Connection, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
+    """Like seal_after_commit, on the connection that just committed (saves a pool checkout).
+
+    On PostgreSQL see the module docstring; on SQLite we poll until our events leave the queue.
     """
+    if conn.dialect.name == "postgresql":
+        _pg_seal_committed(conn.connection.driver_connection, tenant_id, list(event_ids))
+    else:
+        _generic_seal_after_commit(conn.engine, tenant_id, event_ids)
+
+
+# --- PostgreSQL -----------------------------------------------------------------------------------
+
+# The queue is read in chain order, then each event fetched by primary key: the inner LIMIT 1
+# keeps the planner from turning the lookup into a scan of the tenant's whole audit history.
+_pending_sql = """
+SELECT h.last_seq, h.last_hash, e.*
+FROM audit_chain_heads AS h
+LEFT JOIN LATERAL (
+    SELECT a.* FROM (
+        SELECT u.event_id, u.occurred_at FROM audit_unsealed AS u
+        WHERE u.tenant_id = h.tenant_id ORDER BY u.occurred_at, u.event_id LIMIT %(limit)s
+    ) AS q
+    CROSS JOIN LATERAL (
+        SELECT * FROM audit_events AS ev WHERE ev.tenant_id = h.tenant_id AND ev.id = q.event_id LIMIT 1
+    ) AS a
+) AS e ON true
+WHERE h.tenant_id = %(tenant)s
+ORDER BY e.occurred_at, e.id
+"""
+
+# Links travel as JSON like the journal rows (see ledger.store.journal): one parameter, any size.
+_link_sql = """
+WITH links AS (
+    SELECT r.seq, r.event_id, r.prev_hash, r.hash
+    FROM json_populate_recordset(NULL::audit_chain, %(links)s::json) AS r
+), chained AS (
+    INSERT INTO audit_chain (tenant_id, seq, event_id, prev_hash, hash, sealed_at)
+    SELECT %(tenant)s, seq, event_id, prev_hash, hash, %(now)s FROM links
+), drained AS (
+    DELETE FROM audit_unsealed WHERE tenant_id = %(tenant)s AND event_id IN (SELECT event_id FROM links)
+)
+UPDATE audit_chain_heads SET last_seq = %(last_seq)s, last_hash = %(last_hash)s WHERE tenant_id = %(tenant)s
+"""
+
+# After commit the connection runs in autocommit with a session-level lock on the same key: each
+# statement is its own transaction with a fresh snapshot, the link write is one atomic statement,
+# and no BEGIN or COMMIT round trips are spent. Waiting for a running sealer takes the lock shared
+# and drops it within one statement, so waiters never hold it while a client round trip runs.
+_try_session_lock_sql = "SELECT pg_try_advisory_lock(%s, %s)"
+_session_lock_sql = "SELECT pg_advisory_lock(%s, %s)"
+_session_unlock_sql = "SELECT pg_advisory_unlock(%s, %s)"
+_wait_for_sealer_sql = """
+WITH waited AS MATERIALIZED (SELECT pg_advisory_lock_shared(%(class)s, %(tenant)s))
+SELECT pg_advisory_unlock_shared(%(class)s, %(tenant)s) FROM waited
+"""
+_still_pending_sql = "SELECT EXISTS (SELECT 1 FROM audit_unsealed WHERE tenant_id = %s AND event_id = ANY(%s::uuid[]))"
+# After this many lost races for the lock, queue for it instead: progress is then guaranteed.
+seal_attempts_max = 3
+
+
+def try_lock_sql(tenant_param: str) -> str:
+    """SQL for a posting statement to try for the sealer lock; `tenant_param` names its tenant parameter."""
+    return f"pg_try_advisory_xact_lock({chain_lock_class}, %({tenant_param})s)"
+
+
+def seal_in_transaction(conn: Connection, tenant_id: int) -> list[uuid.UUID]:
+    """Chain every pending event, our own uncommitted ones included, in a transaction holding the lock.
+
+    The posting statement took the lock (try_lock_sql), so every read here has a snapshot taken
+    after it was granted. Returns the ids chained; they are sealed when this transaction commits.
+    """
+    raw = conn.connection.driver_connection
+    sealed: list[uuid.UUID] = []
+    while True:
+        ids = _pg_chain_pending(raw, tenant_id)
+        sealed.extend(ids)
+        if len(ids) < seal_batch_max:
+            return sealed
+
+
+def _pg_seal_committed(raw, tenant_id: int, event_ids: list[uuid.UUID]) -> None:  # type: ignore[no-untyped-def]
+    """Seal our committed events: as the sealer if the lock is free, else after the running sealer."""
+    with _autocommit(raw):
+        for _ in range(seal_attempts_max):
+            if raw.execute(_try_session_lock_sql, (chain_lock_class, tenant_id)).fetchone()[0]:
+                _pg_drain_queue(raw, tenant_id)
+                return
+            # Another sealer is running: wait for it, then see whether its batch held our events.
+            raw.execute(_wait_for_sealer_sql, {"class": chain_lock_class, "tenant": tenant_id})
+            if not raw.execute(_still_pending_sql, (tenant_id, event_ids)).fetchone()[0]:
+                return
+        raw.execute(_session_lock_sql, (chain_lock_class, tenant_id))
+        _pg_drain_queue(raw, tenant_id)
+
+
+def _pg_seal_pending(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    with _autocommit(raw):
+        raw.execute(_session_lock_sql, (chain_lock_class, tenant_id))
+        return _pg_drain_queue(raw, tenant_id)
+
+
+def _pg_drain_queue(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
+    """Seal the whole queue in batches, then release the session lock the caller took."""
+    assert 0 < tenant_id < 2**31, tenant_id
+    sealed_total = 0
+    try:
+        while True:
+            sealed = len(_pg_chain_pending(raw, tenant_id))
+            sealed_total += sealed
+            if sealed < seal_batch_max:
+                return sealed_total
+    finally:
+        raw.execute(_session_unlock_sql, (chain_lock_class, tenant_id))
+
+
+@contextlib.contextmanager
+def _autocommit(raw) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    raw.autocommit = True
+    try:
+        yield
+    finally:
+        if not raw.closed:
+            raw.autocommit = False  # the pool hands it back to SQLAlchemy, which manages transactions
+
+
+def _pg_chain_pending(raw, tenant_id: int) -> list[uuid.UUID]:  # type: ignore[no-untyped-def]
+    """Chain up to seal_batch_max pending events; the caller holds the sealer lock."""
+    with raw.cursor(row_factory=namedtuple_row) as cursor:
+        rows = cursor.execute(_pending_sql, {"tenant": tenant_id, "limit": seal_batch_max}).fetchall()
+    if not rows or rows[0].id is None:
+        return []
+    last_seq, links = _chain(rows[0].last_seq, rows[0].last_hash, rows)
+    params = {
+        "tenant": tenant_id, "now": dt.datetime.now(dt.timezone.utc),
+        "links": _links_json([{"seq": s, "event_id": str(i), "prev_hash": p, "hash": h} for s, i, p, h in links]),
+        "last_seq": last_seq, "last_hash": links[-1][3],
+    }
+    raw.execute(_link_sql, params)
+    return [link[1] for link in links]
+
+
+_links_json = json.JSONEncoder(separators=(",", ":")).encode
+
+
+def _chain(last_seq: int, last_hash: str, rows: Sequence) -> tuple[int, list[tuple[int, uuid.UUID, str, str]]]:
+    """(seq, event id, previous hash, hash) for each row, in order, continuing from the head."""
+    seq, previous, links = last_seq, last_hash, []
+    for row in rows:
+        seq += 1
+        digest = chain_hash(previous, event_from_row(row))
+        links.append((seq, row.id, previous, digest))
+        previous = digest
+    return seq, links
+
+
+# --- other databases ------------------------------------------------------------------------------
+
+
+def _generic_seal_after_commit(engine: Engine, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
     pause = 0.0002
     while True:
         sealed, got_lock = _seal_batch(engine, tenant_id, wait=False)
@@ -77,41 +251,33 @@ def _seal_batch(engine: Engine, tenant_id: int, *, wait: bool) -> tuple[int, boo
         ).first()
         if head is None:
             return 0, False
-        rows = conn.execute(
-            sa.select(audit_events)
-            .join(
-                audit_unsealed,
-                sa.and_(
-                    audit_unsealed.c.tenant_id == audit_events.c.tenant_id,
-                    audit_unsealed.c.event_id == audit_events.c.id,
-                ),
-            )
+        queue = (
+            sa.select(audit_unsealed.c.event_id, audit_unsealed.c.occurred_at)
             .where(audit_unsealed.c.tenant_id == tenant_id)
             .order_by(audit_unsealed.c.occurred_at, audit_unsealed.c.event_id)
             .limit(seal_batch_max)
+            .subquery()
+        )
+        rows = conn.execute(
+            sa.select(audit_events)
+            .join(queue, sa.and_(audit_events.c.tenant_id == tenant_id, audit_events.c.id == queue.c.event_id))
+            .order_by(queue.c.occurred_at, queue.c.event_id)
         ).all()
         if not rows:
             return 0, True
+        seq, links = _chain(head.last_seq, head.last_hash, rows)
         now = dt.datetime.now(dt.timezone.utc)
-        seq, previous = head.last_seq, head.last_hash
-        links = []
-        for row in rows:
-            seq += 1
-            digest = chain_hash(previous, event_from_row(row))
-            links.append(
-                {"tenant_id": tenant_id, "seq": seq, "event_id": row.id, "prev_hash": previous, "hash": digest, "sealed_at": now}
-            )
-            previous = digest
-        conn.execute(sa.insert(audit_chain), links)
+        conn.execute(
+            sa.insert(audit_chain),
+            [{"tenant_id": tenant_id, "seq": s, "event_id": i, "prev_hash": p, "hash": h, "sealed_at": now} for s, i, p, h in links],
+        )
         conn.execute(
             sa.delete(audit_unsealed).where(
                 audit_unsealed.c.tenant_id == tenant_id, audit_unsealed.c.event_id.in_([r.id for r in rows])
             )
         )
         conn.execute(
-            sa.update(audit_chain_heads)
-            .where(audit_chain_heads.c.tenant_id == tenant_id)
-            .values(last_seq=seq, last_hash=previous)
+            sa.update(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id).values(last_seq=seq, last_hash=links[-1][3])
         )
         return len(rows), True
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import TransactionRetriesExhausted
-from ledger.store.sealer import seal_after_commit
+from ledger.store.sealer import seal_committed
 
 log = logging.getLogger(__name__)
 
@@ -34,10 +34,14 @@ retryable_unique_constraints = (
 
 # Audit events a transaction wrote, by tenant: sealed into the chain right after commit.
 AUDITED_EVENTS = "loanbook_audited_events"
+# Set while run_in_transaction's work runs with seal=True: a posting statement may then try for the
+# sealer lock and chain its own events before commit (see ledger.store.journal).
+SEAL_IN_TRANSACTION = "loanbook_seal_in_transaction"
 
 
-def is_retryable(exc: sa.exc.DBAPIError) -> bool:
-    orig = exc.orig
+def is_retryable(exc: Exception) -> bool:
+    """For SQLAlchemy's wrapped errors and for raw driver errors (the PostgreSQL store writes through the driver)."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
     sqlstate = getattr(orig, "sqlstate", None)
     if sqlstate in retryable_sqlstates:
         return True
@@ -51,24 +55,44 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     """Run `work(conn)` in one transaction, retrying transient failures; seal audit events after commit.
 
     A LedgerError raised by `work` rolls the transaction back and reaches the caller unchanged.
+    A connection found dead before COMMIT was sent is retried on a fresh one (the server rolled
+    that transaction back); one lost during COMMIT is not, since it may have committed. Sealing
+    runs on the same connection right after commit, outside the retry loop: the work committed.
     """
     for attempt in range(1, attempts_max + 1):
+        committing = False
+        conn = engine.connect()
         try:
-            with engine.begin() as conn:
-                conn.info[AUDITED_EVENTS] = {}
-                result = work(conn)
-                audited = dict(conn.info[AUDITED_EVENTS])
-            break
-        except sa.exc.DBAPIError as exc:
-            if not is_retryable(exc):
+            with conn.begin():
+                info = conn.info
+                info[AUDITED_EVENTS] = {}
+                info[SEAL_IN_TRANSACTION] = seal
+                try:
+                    result = work(conn)
+                finally:
+                    info.pop(SEAL_IN_TRANSACTION, None)
+                audited = {t: ids for t, ids in info[AUDITED_EVENTS].items() if ids}
+                committing = True
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
+            conn.close()
+            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
+            if not (is_retryable(exc) or lost):
                 raise
             if attempt == attempts_max:
                 raise TransactionRetriesExhausted(
                     f"the database kept refusing the transaction after {attempts_max} attempts; try again"
                 ) from exc
-            log.debug("retrying transaction (attempt %s): %s", attempt, exc.orig)
+            log.debug("retrying transaction (attempt %s): %s", attempt, exc)
             time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
-    if seal and audited:
-        for tenant_id, event_ids in sorted(audited.items()):
-            seal_after_commit(engine, tenant_id, event_ids)
-    return result
+            continue
+        except BaseException:
+            conn.close()
+            raise
+        try:
+            if seal:
+                for tenant_id, event_ids in sorted(audited.items()):
+                    seal_committed(conn, tenant_id, event_ids)
+        finally:
+            conn.close()
+        return result
+    raise AssertionError("unreachable: the loop returns or raises")

@@ -1,0 +1,440 @@
+"""Ledger benchmark on PostgreSQL: prints figures and ratios against the targets of issue 2.
+
+    .venv/bin/python benchmarks/bench_ledger.py                    # the issue's sizes (~4 minutes)
+    .venv/bin/python benchmarks/bench_ledger.py --duration 2 --clients 1,2 --bulk-batches 1 \\
+        --asof-big-postings 20000 --asof-small-postings 200         # a quick look
+
+It creates its own database (`loanbook_bench_<random>`, plus `<that>_pgbench` for pgbench) on the
+server named by --pg-url and drops both at the end. Every client is a process with its own engine,
+so Python's GIL does not cap the client count; clients and server share this machine's cores, as
+they would on a single-box deployment, and pgbench runs under the same conditions.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import math
+import datetime as dt
+import multiprocessing as mp
+import os
+import random
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa  # noqa: E402
+
+from ledger import queries, service  # noqa: E402
+from ledger.actor import Actor  # noqa: E402
+from ledger.model import AccountType, EntryDraft, credit, debit  # noqa: E402
+from ledger.store.sealer import seal_pending  # noqa: E402
+from ledger.store.transaction import run_in_transaction  # noqa: E402
+from ledger.verify import verify_books  # noqa: E402
+from loanbook.db import make_engine  # noqa: E402
+from loanbook.migrate import upgrade  # noqa: E402
+
+nan = math.nan
+currency = "CNY"
+bank_code = "1100"
+hot_slots = 8
+asof_range_days = 3 * 365
+asof_first_day = dt.date(2023, 1, 1)
+business_day = dt.date(2026, 1, 15)
+target_vs_pgbench = 0.5
+target_hot_vs_uniform = 0.8
+target_bulk_postings_per_second = 100_000
+target_asof_ms = 5.0
+target_asof_ratio = 2.0
+receipts_per_entry = 50
+history_entries_per_batch = 200
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--pg-url", default=os.environ.get("LOANBOOK_BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"),
+                   help="any database on the server; the benchmark makes its own next to it")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per throughput case")
+    p.add_argument("--clients", default="1,4,8", help="comma-separated client counts")
+    p.add_argument("--accounts", type=int, default=1000, help="accounts the uniform workload picks from")
+    p.add_argument("--pgbench-scale", type=int, default=10)
+    p.add_argument("--bulk-entries", type=int, default=10_000, help="entries per bulk transaction")
+    p.add_argument("--bulk-batches", type=int, default=3)
+    p.add_argument("--asof-big-postings", type=int, default=1_000_000)
+    p.add_argument("--asof-small-postings", type=int, default=1_000)
+    p.add_argument("--asof-calls", type=int, default=500)
+    p.add_argument("--skip-pgbench", action="store_true")
+    p.add_argument("--cases", default="on,off", help="audit chain settings to measure: on, off or both")
+    p.add_argument("--no-verify", action="store_true", help="skip `loanbook verify` over the benchmark's books")
+    p.add_argument("--keep-db", action="store_true", help="do not drop the benchmark databases")
+    args = p.parse_args(argv)
+    args.client_counts = [int(c) for c in args.clients.split(",")]
+    return args
+
+
+# --- databases -----------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    # The admin engine is disposed at once: no connection stays open while clients are forked.
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def uniform_codes(count: int) -> list[str]:
+    return [f"1500.{i:04d}" for i in range(count)]
+
+
+def prepare_books(url: str, account_count: int) -> int:
+    """Migrate, create a tenant with the default chart, open the uniform accounts; return tenant id."""
+    engine = make_engine(url)
+    upgrade(engine)
+    tenant_id = run_in_transaction(
+        engine, lambda c: service.create_tenant(c, "bench", "Benchmark lender", actor_name="bench", now=utc_now())
+    )
+    actor = Actor(tenant_id, "bench", utc_now())
+    codes = uniform_codes(account_count)
+
+    def open_accounts(conn: sa.Connection) -> None:
+        service.open_account(conn, actor, "1500", "Loans receivable (benchmark)", AccountType.ASSET, parent_code="1000")
+        for code in codes:
+            service.open_account(conn, actor, code, f"Loan {code}", AccountType.ASSET, parent_code="1500")
+
+    run_in_transaction(engine, open_accounts)
+    engine.dispose()
+    vacuum(url)  # planner statistics for the fresh tables
+    return tenant_id
+
+
+# --- single-entry throughput ---------------------------------------------------------------------
+
+
+def random_draft(rng: random.Random, codes: list[str], hot: bool) -> EntryDraft:
+    """2-4 postings of whole and fractional amounts; with `hot`, one leg is always the bank account."""
+    legs = rng.choice((2, 2, 3, 4))
+    picked = rng.sample(codes, legs - 1 if hot else legs)
+    if hot:
+        picked.insert(0, bank_code)
+    amounts = [Decimal(rng.randrange(100, 5_000_000)).scaleb(-2) for _ in range(legs - 1)]
+    first = credit if rng.random() < 0.5 else debit
+    other = debit if first is credit else credit
+    postings = [first(picked[0], sum(amounts), currency)] + [other(c, a, currency) for c, a in zip(picked[1:], amounts)]
+    return EntryDraft(business_day, tuple(postings), "benchmark entry", {"loan_id": picked[-1]})
+
+
+def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: bool, duration: float,
+                   seed: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(url, pool_size=1)
+    rng = random.Random(seed)
+
+    def post_one() -> None:
+        actor = Actor(tenant_id, f"client-{seed}", utc_now())
+        draft = random_draft(rng, codes, hot)
+        run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft), seal=seal)
+
+    for _ in range(20):  # connection, statement caches, prepared statements
+        post_one()
+    barrier.wait()
+    started = time.perf_counter()
+    deadline = started + duration
+    count = 0
+    while time.perf_counter() < deadline:
+        post_one()
+        count += 1
+    results.put((count, time.perf_counter() - started))
+    engine.dispose()
+
+
+def entries_per_second(url: str, tenant_id: int, codes: list[str], *, clients: int, hot: bool, seal: bool,
+                       duration: float) -> float:
+    # Forked clients start in milliseconds; the parent holds no open connection at this point.
+    ctx = mp.get_context("fork")
+    barrier, results = ctx.Barrier(clients), ctx.Queue()
+    procs = [
+        ctx.Process(target=client_process, args=(url, tenant_id, codes, hot, seal, duration, 1000 * clients + i, barrier, results))
+        for i in range(clients)
+    ]
+    for proc in procs:
+        proc.start()
+    outcomes = [results.get(timeout=duration + 300) for _ in procs]
+    for proc in procs:
+        proc.join()
+        if proc.exitcode != 0:
+            raise RuntimeError(f"a benchmark client failed with exit code {proc.exitcode}")
+    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes)
+
+
+def vacuum(url: str) -> None:
+    """What autovacuum does in production; this server may run without it (CI turns it off).
+
+    The audit queue is written and emptied once per entry, so without vacuum its index fills
+    with dead entries that every later seal steps over, and the figures drift down case by case.
+    """
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("VACUUM ANALYZE"))
+    engine.dispose()
+
+
+def seal_backlog(url: str, tenant_id: int) -> int:
+    engine = make_engine(url)
+    sealed = seal_pending(engine, tenant_id)
+    engine.dispose()
+    return sealed
+
+
+# --- pgbench -------------------------------------------------------------------------------------
+
+
+def pgbench_tps(admin_url: str, name: str, scale: int, client_counts: list[int], duration: float) -> dict[int, float]:
+    if shutil.which("pgbench") is None:
+        raise RuntimeError("pgbench is not on PATH")
+    parsed = sa.make_url(admin_url)
+    conn_args = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+    env = dict(os.environ, **({"PGPASSWORD": parsed.password} if parsed.password else {}))
+    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), *conn_args, name], check=True, capture_output=True, env=env)
+    tps = {}
+    for clients in client_counts:
+        out = subprocess.run(
+            ["pgbench", "-M", "prepared", "-c", str(clients), "-j", str(clients), "-T", str(max(1, round(duration))),
+             *conn_args, name],
+            check=True, capture_output=True, text=True, env=env,
+        ).stdout
+        match = re.search(r"^tps = ([0-9.]+)", out, re.MULTILINE)
+        if match is None:
+            raise RuntimeError(f"could not read tps from pgbench output:\n{out}")
+        tps[clients] = float(match.group(1))
+    return tps
+
+
+# --- bulk ----------------------------------------------------------------------------------------
+
+
+def bulk_postings_per_second(url: str, tenant_id: int, codes: list[str], entries: int, batches: int) -> list[tuple[int, float]]:
+    """(postings, seconds) per batch: one post_entries call in one transaction, sealed after commit."""
+    engine = make_engine(url)
+    rng = random.Random(7)
+    outcomes = []
+    for _ in range(batches):
+        drafts = [random_draft(rng, codes, hot=rng.random() < 0.5) for _ in range(entries)]
+        actor = Actor(tenant_id, "bulk-import", utc_now())
+        started = time.perf_counter()
+        run_in_transaction(engine, lambda c: service.post_entries(c, actor, drafts))
+        outcomes.append((sum(len(d.postings) for d in drafts), time.perf_counter() - started))
+    engine.dispose()
+    return outcomes
+
+
+# --- balance as of -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AsOfAccounts:
+    big: str
+    small: str
+    load_postings: int
+    load_seconds: float
+
+
+def load_asof_history(url: str, tenant_id: int, big_postings: int, small_postings: int) -> AsOfAccounts:
+    """One account with `big_postings` postings, spread over three years of business days.
+
+    History arrives as bank-statement imports: each entry books `receipts_per_entry` receipts, one
+    debit to the collections account `9100` and one credit to a loan account per receipt, with
+    as many loan accounts as make each end with about `small_postings` postings. Entries go in
+    through post_entries, `history_entries_per_batch` per transaction, sealed after each commit.
+    """
+    engine = make_engine(url)
+    actor = Actor(tenant_id, "history-loader", utc_now())
+    loans = [f"9200.{i:04d}" for i in range(max(1, big_postings // small_postings))]
+
+    def open_accounts(conn: sa.Connection) -> None:
+        service.open_account(conn, actor, "9100", "Collections bank account", AccountType.ASSET, balance_slots=hot_slots)
+        service.open_account(conn, actor, "9200", "Loans (history)", AccountType.ASSET)
+        for code in loans:
+            service.open_account(conn, actor, code, f"Loan {code}", AccountType.ASSET, parent_code="9200")
+
+    run_in_transaction(engine, open_accounts)
+    rng = random.Random(11)
+    entry_count = -(-big_postings // receipts_per_entry)
+    days = sorted(asof_first_day + dt.timedelta(days=rng.randrange(asof_range_days)) for _ in range(entry_count))
+    posted, seconds, receipt = 0, 0.0, 0
+    for start in range(0, entry_count, history_entries_per_batch):
+        drafts = []
+        for day in days[start : start + history_entries_per_batch]:
+            legs = []
+            for _ in range(min(receipts_per_entry, big_postings - receipt)):
+                amount = Decimal(rng.randrange(100, 500_000)).scaleb(-2)
+                legs += [debit("9100", amount, currency), credit(loans[receipt % len(loans)], amount, currency)]
+                receipt += 1
+            drafts.append(EntryDraft(day, tuple(legs), "bank statement import"))
+        started = time.perf_counter()
+        run_in_transaction(engine, lambda c: service.post_entries(c, actor, drafts))
+        seconds += time.perf_counter() - started
+        posted += sum(len(d.postings) for d in drafts)
+    engine.dispose()
+    vacuum(url)  # what a DBA runs after a bulk load; autovacuum would get there too
+    return AsOfAccounts("9100", loans[0], posted, seconds)
+
+
+def asof_latency_ms(url: str, tenant_id: int, code: str, calls: int) -> float:
+    """Median milliseconds of balance_as_of at random dates across the history (one connection)."""
+    engine = make_engine(url)
+    rng = random.Random(13)
+    timings = []
+    with engine.connect() as conn:
+        for i in range(calls + 20):
+            as_of = asof_first_day + dt.timedelta(days=rng.randrange(asof_range_days + 30))
+            started = time.perf_counter()
+            queries.balance_as_of(conn, tenant_id, code, currency, as_of)
+            if i >= 20:
+                timings.append((time.perf_counter() - started) * 1000)
+        conn.rollback()
+    engine.dispose()
+    return statistics.median(timings)
+
+
+def count_postings(url: str, tenant_id: int, code: str) -> int:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        n = conn.execute(
+            sa.text("SELECT count(*) FROM postings WHERE tenant_id = :t AND account_code = :c"), {"t": tenant_id, "c": code}
+        ).scalar_one()
+    engine.dispose()
+    return n
+
+
+# --- report --------------------------------------------------------------------------------------
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def timed(label: str, fn: Callable[[], object]) -> object:
+    started = time.perf_counter()
+    result = fn()
+    print(f"  ({label}: {time.perf_counter() - started:.1f} s)", flush=True)
+    return result
+
+
+def run(args: argparse.Namespace) -> int:
+    name = f"loanbook_bench_{uuid.uuid4().hex[:8]}"
+    print(f"loanbook ledger benchmark  database={name}  cores={os.cpu_count()}  duration={args.duration:g}s/case", flush=True)
+    print("(VACUUM ANALYZE runs, untimed, before each case: this server may have autovacuum off)", flush=True)
+    with scratch_database(args.pg_url, name, keep=args.keep_db) as url:
+        tenant_id = prepare_books(url, args.accounts)
+        codes = uniform_codes(args.accounts)
+        print("\nSingle-entry transactions per second (2-4 postings, one run_in_transaction each)", flush=True)
+        tps: dict[tuple[bool, bool, int], float] = {}
+        for seal in [c == "on" for c in args.cases.split(",")]:
+            for hot in (False, True):
+                for clients in args.client_counts:
+                    vacuum(url)
+                    rate = entries_per_second(url, tenant_id, codes, clients=clients, hot=hot, seal=seal, duration=args.duration)
+                    tps[(seal, hot, clients)] = rate
+                    print(f"  chain {'on ' if seal else 'off'}  {'hot    ' if hot else 'uniform'}  clients={clients}: {rate:8.0f} entries/s", flush=True)
+                if not seal:
+                    sealed = seal_backlog(url, tenant_id)
+                    print(f"  (sealed the chain-off backlog afterwards: {sealed} events)", flush=True)
+
+        pg: dict[int, float] = {}
+        if not args.skip_pgbench:
+            with scratch_database(args.pg_url, f"{name}_pgbench", keep=args.keep_db):
+                pg = pgbench_tps(args.pg_url, f"{name}_pgbench", args.pgbench_scale, args.client_counts, args.duration)
+        print(f"\npgbench -M prepared, tpcb-like, scale {args.pgbench_scale}, same server and duration")
+        for clients in args.client_counts:
+            print(f"  clients={clients}: {pg.get(clients, nan):8.0f} tps")
+
+        print("\nRatios (entries/s over pgbench tps at the same client count; hot over uniform)")
+        print(f"  {'clients':>7}  {'uniform/pg':>10}  {'hot/pg':>7}  {'hot/uniform':>11}   {'chain on/off (uniform, hot)':>28}")
+        for clients in args.client_counts:
+            u, h = tps.get((True, False, clients), nan), tps.get((True, True, clients), nan)
+            uo, ho = tps.get((False, False, clients), nan), tps.get((False, True, clients), nan)
+            pgc = pg.get(clients, nan)
+            print(f"  {clients:>7}  {u / pgc:10.2f}  {h / pgc:7.2f}  {h / u:11.2f}   {u / uo:13.2f} {h / ho:13.2f}")
+        off_vs_pg = ", ".join(f"{tps.get((False, False, c), nan) / pg.get(c, nan):.2f}" for c in args.client_counts)
+        off_hot = ", ".join(f"{tps.get((False, True, c), nan) / tps.get((False, False, c), nan):.2f}" for c in args.client_counts)
+        print(f"  chain off: uniform/pg {off_vs_pg}; hot/uniform {off_hot}")
+
+        print(f"\nBulk: {args.bulk_entries}-entry batches, post_entries in one transaction, sealed after commit", flush=True)
+        vacuum(url)
+        bulk = bulk_postings_per_second(url, tenant_id, codes, args.bulk_entries, args.bulk_batches)
+        for i, (n, s) in enumerate(bulk, start=1):
+            print(f"  batch {i}: {n} postings in {s:.2f} s = {n / s:9.0f} postings/s ({args.bulk_entries / s:7.0f} entries/s)")
+        bulk_rate = sum(n for n, _ in bulk) / sum(s for _, s in bulk)
+        print(f"  overall: {bulk_rate:.0f} postings/s")
+
+        verified = None
+        if not args.no_verify:
+            verified = timed("verify", lambda: verify_report(url))
+
+        print(f"\nBalance as of a date (history over {asof_range_days} days, median of {args.asof_calls} calls at random dates)", flush=True)
+        history = load_asof_history(url, tenant_id, args.asof_big_postings, args.asof_small_postings)
+        print(f"  loaded {history.load_postings} postings ({receipts_per_entry} receipts per entry) through post_entries"
+              f" in {history.load_seconds:.1f} s = {history.load_postings / history.load_seconds:.0f} postings/s (sealed)")
+        big_n, small_n = count_postings(url, tenant_id, history.big), count_postings(url, tenant_id, history.small)
+        big_ms = asof_latency_ms(url, tenant_id, history.big, args.asof_calls)
+        small_ms = asof_latency_ms(url, tenant_id, history.small, args.asof_calls)
+        print(f"  account {history.big} ({big_n} postings, {hot_slots} slots): {big_ms:.3f} ms")
+        print(f"  account {history.small} ({small_n} postings, 1 slot):   {small_ms:.3f} ms")
+        print(f"  ratio big/small: {big_ms / small_ms:.2f}")
+
+        top = max(args.client_counts)
+        single = tps.get((True, False, top), nan) / pg.get(top, nan)
+        hot_ratio = min(tps.get((True, True, c), nan) / tps.get((True, False, c), nan) for c in args.client_counts)
+        checks = [
+            (f"single-entry >= {target_vs_pgbench}x pgbench at {top} clients (chain on, uniform)",
+             f"{single:.2f}x ({tps.get((True, False, top), nan):.0f} vs {pg.get(top, nan):.0f})", single >= target_vs_pgbench),
+            (f"hot >= {target_hot_vs_uniform}x uniform (chain on, worst client count)", f"{hot_ratio:.2f}x", hot_ratio >= target_hot_vs_uniform),
+            (f"bulk >= {target_bulk_postings_per_second} postings/s", f"{bulk_rate:.0f}", bulk_rate >= target_bulk_postings_per_second),
+            (f"as-of < {target_asof_ms:g} ms", f"{max(big_ms, small_ms):.3f} ms", max(big_ms, small_ms) < target_asof_ms),
+            (f"as-of 1M/1k ratio <= {target_asof_ratio:g}", f"{big_ms / small_ms:.2f}", big_ms / small_ms <= target_asof_ratio),
+        ]
+        if verified is not None:
+            checks.append(("books verify clean after the throughput and bulk runs", verified[1], verified[0]))
+        print("\nSummary")
+        for label, figure, ok in checks:
+            print(f"  {verdict(ok)}  {label}: {figure}")
+    return 0 if all(ok for _, _, ok in checks) else 1
+
+
+def verify_report(url: str) -> tuple[bool, str]:
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        report = verify_books(conn)
+    engine.dispose()
+    summary = f"{report.entries} entries, {report.postings} postings, {report.chained_events} chained events"
+    if not report.clean:
+        summary += f"; {len(report.discrepancies)} discrepancies, first: {report.discrepancies[0]}"
+    print(f"  verify: {summary}")
+    return report.clean, summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,179 @@
+"""Writes a batch of posted entries: journal rows, postings, balance counters and audit events.
+
+On PostgreSQL the whole batch is one statement: a data-modifying CTE fed by JSON documents typed
+by the tables' own row types, so one entry or ten thousand cost one round trip, the text never
+changes (psycopg prepares it once per connection) and foreign keys are checked when the statement
+ends, with every row in place. The balance upserts run in the global lock order of
+ledger.store.balances: the period rows wait for the current-balance rows
+(`WHERE (SELECT count(*) FROM current_rows) >= 0`), each set sorted by key. The same statement
+tries for the tenant's sealer lock when run_in_transaction asks for sealing (see ledger.store.sealer).
+Other databases take the portable path, one executemany per table.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Iterator, Mapping, Sequence
+
+import sqlalchemy as sa
+from psycopg.rows import namedtuple_row
+from sqlalchemy.engine import Connection
+
+from ledger.actor import Actor
+from ledger.model import Account
+from ledger.queries import account_from_row, load_accounts
+from ledger.store.audit_log import awaiting_seal
+from ledger.store.balances import Movement, apply_movements, balance_rows
+from ledger.store.sealer import seal_in_transaction, try_lock_sql
+from ledger.store.tables import audit_events, audit_unsealed, journal_entries, postings
+from ledger.store.transaction import AUDITED_EVENTS, SEAL_IN_TRANSACTION
+
+_upsert_counter = """
+    ON CONFLICT ({key}) DO UPDATE SET
+        debit_minor = b.debit_minor + excluded.debit_minor,
+        credit_minor = b.credit_minor + excluded.credit_minor"""
+
+# Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
+# a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
+journal_batch_sql = f"""
+WITH entry_rows AS (
+    INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
+                                 idempotency_key, request_hash, reverses_entry_id, content_hash)
+    SELECT %(tenant)s, r.id, r.effective_date, %(now)s, r.description, r.metadata, %(actor)s,
+           r.idempotency_key, r.request_hash, r.reverses_entry_id, r.content_hash
+    FROM json_populate_recordset(NULL::journal_entries, %(entries)s::json) AS r
+), posting_rows AS (
+    INSERT INTO postings (tenant_id, entry_id, line_no, account_code, currency, amount_minor, effective_date)
+    SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
+    FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
+), current_rows AS (
+    INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
+    SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
+    FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
+    ORDER BY r.ordinality
+    {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
+    RETURNING 1
+), period_rows AS (
+    INSERT INTO account_period_balances AS b
+        (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
+    SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
+    FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
+    WHERE (SELECT count(*) FROM current_rows) >= 0
+    ORDER BY r.ordinality
+    {_upsert_counter.format(key="tenant_id, account_code, currency, grain, period_start, slot")}
+), event_rows AS (
+    INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
+                              reason, request_id)
+    SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
+           r.reason, %(request_id)s
+    FROM json_populate_recordset(NULL::audit_events, %(events)s::json) AS r
+    RETURNING id
+), unsealed_rows AS (
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
+)
+SELECT CASE WHEN %(seal)s THEN {try_lock_sql("tenant")} ELSE false END
+"""
+
+_chart_sql = """
+SELECT tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots
+FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])
+"""
+
+
+@contextlib.contextmanager
+def _as_sqlalchemy_errors(conn: Connection, statement: str, params: object) -> Iterator[None]:
+    """Raise driver errors as SQLAlchemy's, as if the statement had gone through the Connection."""
+    try:
+        yield
+    except conn.dialect.loaded_dbapi.Error as exc:
+        raise sa.exc.DBAPIError.instance(
+            statement, params, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True, dialect=conn.dialect
+        ) from exc
+
+
+def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:
+    """The tenant's accounts with these codes; on PostgreSQL read straight off the driver."""
+    if conn.dialect.name != "postgresql":
+        return load_accounts(conn, tenant_id, codes)
+    raw = conn.connection.driver_connection
+    with raw.cursor(row_factory=namedtuple_row) as cursor:
+        with _as_sqlalchemy_errors(conn, _chart_sql, None):
+            cursor.execute(_chart_sql, (tenant_id, list(codes)))
+        return {row.code: account_from_row(row) for row in cursor.fetchall()}
+
+
+def write_entries(
+    conn: Connection,
+    actor: Actor,
+    entry_rows: Sequence[dict],
+    posting_rows: Sequence[dict],
+    movements: Sequence[Movement],
+    slots: Mapping[str, int],
+    events: Sequence[dict],
+) -> None:
+    """Insert entries, postings and audit events and move the balances, in the caller's transaction.
+
+    `entry_rows` and `events` carry the actor's timestamp and name (asserted), so they travel once.
+    """
+    assert all(r["recorded_at"] is actor.now and r["actor"] == actor.name for r in entry_rows)
+    assert all(e["occurred_at"] is actor.now and e["actor"] == actor.name and e["request_id"] == actor.request_id for e in events)
+    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    if conn.dialect.name == "postgresql":
+        _write_postgresql(conn, actor, entry_rows, posting_rows, movements, slots, events)
+    else:
+        conn.execute(sa.insert(journal_entries), list(entry_rows))
+        conn.execute(sa.insert(postings), list(posting_rows))
+        apply_movements(conn, actor.tenant_id, movements, slots)
+        conn.execute(sa.insert(audit_events), list(events))
+        conn.execute(
+            sa.insert(audit_unsealed),
+            [{"tenant_id": e["tenant_id"], "event_id": e["id"], "occurred_at": e["occurred_at"]} for e in events],
+        )
+
+
+def _write_postgresql(
+    conn: Connection,
+    actor: Actor,
+    entry_rows: Sequence[dict],
+    posting_rows: Sequence[dict],
+    movements: Sequence[Movement],
+    slots: Mapping[str, int],
+    events: Sequence[dict],
+) -> None:
+    counters = balance_rows(movements, slots)
+    params = {
+        "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
+        "entries": _json(entry_rows, _entry_fields),
+        "postings": _json(posting_rows, _posting_fields),
+        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
+        "periods": _json_tuples(
+            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
+        ),
+        "events": _json(events, _event_fields),
+    }
+    params["seal"] = bool(conn.info.get(SEAL_IN_TRANSACTION))
+    with conn.connection.driver_connection.cursor() as cursor:
+        with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
+            is_sealer = cursor.execute(journal_batch_sql, params).fetchone()[0]
+    if is_sealer:
+        # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
+        # so they commit already sealed and run_in_transaction has nothing left to do for them.
+        sealed = set(seal_in_transaction(conn, actor.tenant_id))
+        waiting = conn.info[AUDITED_EVENTS][actor.tenant_id]
+        waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
+
+
+_entry_fields = ("id", "effective_date", "description", "metadata", "idempotency_key", "request_hash",
+                 "reverses_entry_id", "content_hash")
+_posting_fields = ("entry_id", "line_no", "account_code", "currency", "amount_minor", "effective_date")
+_event_fields = ("id", "action", "entity_type", "entity_id", "before", "after", "reason")
+_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _json(rows: Sequence[dict], fields: tuple[str, ...]) -> str:
+    # UUIDs and dates go through `default=str`: their text forms are what PostgreSQL parses back.
+    return _json_encoder.encode([{f: row[f] for f in fields} for row in rows])
+
+
+def _json_tuples(rows: Sequence[tuple], fields: tuple[str, ...]) -> str:
+    return _json_encoder.encode([dict(zip(fields, row)) for row in rows])
