@@ -185,8 +185,13 @@ def canonical_metadata(metadata: Mapping[str, object]) -> str:
     return text
 
 
+# One encoder for the process: json.dumps with non-default options builds a new one per call, and
+# every posted entry is serialised several times (request hash, content hash, audit event).
+_canonical_encoder = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def canonical_json(value: object) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _canonical_encoder.encode(value)
 
 
 def request_hash(draft: EntryDraft) -> str:

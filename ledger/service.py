@@ -24,7 +24,6 @@ from ledger.model import (
     AccountStatus,
     AccountType,
     EntryDraft,
-    Posting,
     PostedEntry,
     account_code_length_max,
     canonical_metadata,
@@ -44,7 +43,6 @@ from ledger.store.tables import (
     accounts,
     audit_chain_heads,
     journal_entries,
-    postings,
     tenants,
 )
 

@@ -21,6 +21,7 @@ from ledger.store.sealer import event_from_row
 from ledger.store.tables import (
     account_balances,
     account_period_balances,
+    accounts,
     audit_chain,
     audit_chain_heads,
     audit_events,
@@ -168,6 +169,11 @@ def _verify_entry(row: sa.Row, legs: list[sa.Row], recorded_hash: str | None, re
 
 def _verify_balances(conn: Connection, tenant_id: int, report: Report) -> None:
     p = postings
+    # No foreign keys on the hot tables: check here that every posting names an account of its tenant.
+    known = set(conn.execute(sa.select(accounts.c.code).where(accounts.c.tenant_id == tenant_id)).scalars())
+    used = set(conn.execute(sa.select(p.c.account_code).where(p.c.tenant_id == tenant_id).distinct()).scalars())
+    for code in sorted(used - known):
+        report.problem(f"tenant {tenant_id}: postings name account {code}, which does not exist in the tenant")
     sums = conn.execute(
         sa.select(
             p.c.account_code,

@@ -25,12 +25,23 @@ T = TypeVar("T")
 attempts_max = 25
 backoff_seconds_max = 0.2
 retryable_sqlstates = frozenset({"40001", "40P01", "55P03"})
-retryable_unique_constraints = (
+retryable_unique_constraints = [
     "uq_journal_entries_tenant_id_idempotency_key",
     "uq_journal_entries_tenant_id_reverses_entry_id",
     "journal_entries.tenant_id, journal_entries.idempotency_key",
     "journal_entries.tenant_id, journal_entries.reverses_entry_id",
-)
+]
+
+
+def register_retryable_unique(table: str, *columns: str) -> None:
+    """Declare a unique key whose violation means "another transaction got there first".
+
+    Domain packages register their own (idempotency keys, one-time links) so the ledger needs no
+    knowledge of their tables; both PostgreSQL's constraint name and SQLite's message are matched.
+    """
+    retryable_unique_constraints.append(f"uq_{table}_{'_'.join(columns)}")
+    retryable_unique_constraints.append(", ".join(f"{table}.{c}" for c in columns))
+
 
 # Audit events a transaction wrote, by tenant: sealed into the chain right after commit.
 AUDITED_EVENTS = "loanbook_audited_events"

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from ledger.store.tables import Id, Timestamp, metadata
+from ledger.store.transaction import register_retryable_unique
 
 Minor = sa.BigInteger()
 
@@ -200,5 +201,10 @@ loan_snapshots = sa.Table(
     sa.Column("loan_class", sa.String(16), nullable=False),
     sa.Column("non_accrual", sa.Boolean(), nullable=False),
 )
+
+register_retryable_unique("loan_transactions", "tenant_id", "idempotency_key")
+register_retryable_unique("loan_transactions", "tenant_id", "reverses_transaction_id")
+register_retryable_unique("loan_transactions", "tenant_id", "receipt_id")
+register_retryable_unique("suspense_receipts", "tenant_id", "idempotency_key")
 
 immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")
