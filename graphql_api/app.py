@@ -1,7 +1,7 @@
 """The ASGI app: GraphQL (with GraphiQL) at /graphql, an open JSON health check at /health.
 
-Built by `create_app(engine)` in the composition root; nothing here reads settings or opens
-connections at import time.
+Built by `create_app(engine, cipher=...)` in the composition root; nothing here reads settings or
+opens connections at import time.
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from strawberry.asgi import GraphQL
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.schema import database_reachable, package_version, schema
 from graphql_api.threads import read
+from loans.pii import FieldCipher
 
 log = logging.getLogger("loanbook.http")
 
@@ -32,15 +33,18 @@ def utc_now() -> dt.datetime:
 
 
 class LoanbookGraphQL(GraphQL):
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], *, graphiql: bool) -> None:
+    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, *, graphiql: bool) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.engine = engine
         self.clock = clock
+        self.cipher = cipher
 
     async def get_context(self, request: Request, response: Response) -> ApiContext:  # type: ignore[override]
         request_id = request_id_for(request)
         response.headers["X-Request-ID"] = request_id
-        return ApiContext(engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id)
+        return ApiContext(
+            engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher
+        )
 
 
 class BodySizeLimit:
@@ -93,7 +97,7 @@ class BodySizeLimit:
 
 
 def create_app(
-    engine: Engine, *, clock: Callable[[], dt.datetime] = utc_now, graphiql: bool = True,
+    engine: Engine, *, cipher: FieldCipher, clock: Callable[[], dt.datetime] = utc_now, graphiql: bool = True,
     body_bytes_max: int = request_body_bytes_max,
 ) -> ASGIApp:
     async def health(request: Request) -> JSONResponse:
@@ -105,7 +109,7 @@ def create_app(
         body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": package_version()}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    graphql_app = LoanbookGraphQL(engine, clock, graphiql=graphiql)
+    graphql_app = LoanbookGraphQL(engine, clock, cipher, graphiql=graphiql)
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),

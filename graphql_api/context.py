@@ -19,6 +19,7 @@ from graphql_api.threads import read
 from identity.model import Principal
 from identity.service import authenticate
 from ledger.actor import Actor
+from loans.pii import FieldCipher
 
 request_id_pattern = re.compile(r"^[A-Za-z0-9._:-]{1,100}$")
 
@@ -38,6 +39,7 @@ class ApiContext:
     request: Request
     response: Response
     request_id: str
+    cipher: FieldCipher = field(repr=False)
     _session: asyncio.Future[Session] | None = field(default=None, repr=False)
 
     async def authorize(self, operation: str) -> Session:
@@ -70,7 +72,7 @@ class ApiContext:
         principal = await read(self.engine, authenticate, secret, self.clock())
         if principal is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
-        return Session(principal, build_loaders(self.engine, principal.tenant_id))
+        return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher))
 
 
 def bearer_token(request: Request) -> str | None:

@@ -9,12 +9,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import uuid
+from collections.abc import Mapping
 
 import strawberry
 
 from graphql_api.scalars import encode_id
 from graphql_api.types import Money, money
 from ledger import errors as ledger_errors
+from loans import errors as loan_errors
+from loans.replay import ReplayConflict
+from loans.restructuring import RestructureNotAllowed
 
 
 @strawberry.interface(description="An expected failure: `code` is stable (switch on it), `message` is for a person.")
@@ -102,6 +106,67 @@ TransactionRetriesExhaustedError = _plain_error(
     "TransactionRetriesExhaustedError", "TRANSACTION_RETRIES_EXHAUSTED: the database stayed busy; nothing was written, try again."
 )
 
+
+def _field_error(name: str, description: str) -> type:
+    @strawberry.type(name=name, description=description)
+    class FieldError(Error):
+        field: str | None = strawberry.field(default=None, description="The input field it is about, e.g. effectiveDate.")
+
+    FieldError.__name__ = FieldError.__qualname__ = name
+    return FieldError
+
+
+def _status_error(name: str, description: str) -> type:
+    @strawberry.type(name=name, description=description)
+    class StatusError(Error):
+        status: str | None = strawberry.field(default=None, description="The loan's status (or transaction type) that refused it.")
+
+    StatusError.__name__ = StatusError.__qualname__ = name
+    return StatusError
+
+
+@strawberry.type(description="UNKNOWN_LOAN: no loan with this id in your books.")
+class UnknownLoanError(Error):
+    loan_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="UNKNOWN_BORROWER: no borrower with this id in your books.")
+class UnknownBorrowerError(Error):
+    borrower_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="UNKNOWN_TRANSACTION: the loan has no transaction with this id.")
+class UnknownTransactionError(Error):
+    transaction_id: strawberry.ID | None = None
+
+
+InvalidProductError = _field_error("InvalidProductError", "INVALID_PRODUCT: the product definition is not acceptable; `field` names the input field.")
+UnknownProductError = _plain_error("UnknownProductError", "UNKNOWN_PRODUCT: no loan product with this code (and version).")
+InvalidBorrowerError = _field_error("InvalidBorrowerError", "INVALID_BORROWER: a borrower field is not acceptable.")
+OutsideProductRangeError = _field_error(
+    "OutsideProductRangeError", "OUTSIDE_PRODUCT_RANGE: principal, term or rate outside what the product allows."
+)
+InvalidScheduleTermsError = _plain_error("InvalidScheduleTermsError", "INVALID_SCHEDULE_TERMS: no schedule can be built from these terms.")
+IllegalTransitionError = _status_error("IllegalTransitionError", "ILLEGAL_TRANSITION: the loan's status does not allow this.")
+MakerCheckerViolationError = _plain_error(
+    "MakerCheckerViolationError", "MAKER_CHECKER_VIOLATION: nobody approves an application they submitted themselves."
+)
+LoanClosedError = _status_error("LoanClosedError", "LOAN_CLOSED: the loan is no longer active (paid off, written off...).")
+WrongCurrencyError = _field_error("WrongCurrencyError", "WRONG_CURRENCY: the amount is not in the loan's currency.")
+AmountNotPositiveError = _field_error(
+    "AmountNotPositiveError", "AMOUNT_NOT_POSITIVE: the amount must be positive (and, for a payoff, cover the payoff quote)."
+)
+DateBeforeDisbursementError = _field_error("DateBeforeDisbursementError", "DATE_BEFORE_DISBURSEMENT: the date is before the loan was disbursed.")
+DateAfterBusinessDateError = _field_error(
+    "DateAfterBusinessDateError", "DATE_AFTER_BUSINESS_DATE: the date is after the loan's open business date; run close of business first."
+)
+NothingToWaiveError = _plain_error("NothingToWaiveError", "NOTHING_TO_WAIVE: less is outstanding than the waiver asks for.")
+CobOutOfOrderError = _plain_error("CobOutOfOrderError", "COB_OUT_OF_ORDER: business dates close in order, one day after the last.")
+ReplayConflictError = _plain_error(
+    "ReplayConflictError", "REPLAY_CONFLICT: the loan cannot be replayed for this change (e.g. backdating across a new schedule)."
+)
+RestructureNotAllowedError = _plain_error("RestructureNotAllowedError", "RESTRUCTURE_NOT_ALLOWED: the loan cannot be restructured or re-scheduled so.")
+
 # Every LedgerError code and the type it maps to; a test checks this covers every subclass.
 error_type_by_code: dict[str, type] = {
     ledger_errors.LedgerError.code: GenericError,
@@ -128,6 +193,26 @@ error_type_by_code: dict[str, type] = {
     ledger_errors.CrossTenantReference.code: CrossTenantReferenceError,
     ledger_errors.BatchTooLarge.code: BatchTooLargeError,
     ledger_errors.TransactionRetriesExhausted.code: TransactionRetriesExhaustedError,
+    loan_errors.LoanError.code: GenericError,
+    loan_errors.InvalidProduct.code: InvalidProductError,
+    loan_errors.UnknownProduct.code: UnknownProductError,
+    loan_errors.InvalidBorrower.code: InvalidBorrowerError,
+    loan_errors.UnknownBorrower.code: UnknownBorrowerError,
+    loan_errors.UnknownLoan.code: UnknownLoanError,
+    loan_errors.OutsideProductRange.code: OutsideProductRangeError,
+    loan_errors.IllegalTransition.code: IllegalTransitionError,
+    loan_errors.MakerChecker.code: MakerCheckerViolationError,
+    loan_errors.LoanClosed.code: LoanClosedError,
+    loan_errors.WrongCurrency.code: WrongCurrencyError,
+    loan_errors.AmountNotPositive.code: AmountNotPositiveError,
+    loan_errors.DateBeforeDisbursement.code: DateBeforeDisbursementError,
+    loan_errors.DateAfterBusinessDate.code: DateAfterBusinessDateError,
+    loan_errors.UnknownTransaction.code: UnknownTransactionError,
+    loan_errors.NothingToWaive.code: NothingToWaiveError,
+    loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
+    loan_errors.InvalidSchedule.code: InvalidScheduleTermsError,
+    ReplayConflict.code: ReplayConflictError,
+    RestructureNotAllowed.code: RestructureNotAllowedError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 
@@ -138,19 +223,41 @@ def invalid_input(message: str, field: str | None = None) -> InvalidInputError:
     return InvalidInputError(code="INVALID_INPUT", message=message, field=field)
 
 
-def error_result(exc: ledger_errors.LedgerError, allowed: tuple[type, ...]) -> Error:
-    """The typed result for a ledger error: its own type if the operation's union has it, else GenericError."""
+def error_result(
+    exc: ledger_errors.LedgerError,
+    allowed: tuple[type, ...],
+    *,
+    ids: Mapping[uuid.UUID, str] | None = None,
+    id_kind: str = "JournalEntry",
+    fields: Mapping[str, str] | None = None,
+    **known: object,
+) -> Error:
+    """The typed result for a ledger (or loan) error: its own type if the operation's union has it, else GenericError.
+
+    Messages name things by UUID; the API names them by opaque ids: `ids` gives the kind of each UUID
+    the operation knows (a loan, a borrower), any other UUID is taken to be an `id_kind`. `fields`
+    renames the domain's field names to the input's (date -> effectiveDate); `known` fills fields of
+    the error type the exception does not carry (e.g. loan_id from the input).
+    """
     if isinstance(exc, ledger_errors.CrossTenantReference):
         # Another tenant's id is reported exactly like an id that does not exist: no existence oracle.
         exc = ledger_errors.UnknownEntry(f"no journal entry with id {exc.details.get('entry')}", **exc.details)
     error_type = error_type_by_code.get(exc.code, GenericError)
     if error_type not in allowed:
         error_type = GenericError
-    # Ledger messages name entries by UUID; the API names them by their opaque ids.
-    message = _uuid_text.sub(lambda m: encode_id("JournalEntry", uuid.UUID(m.group(0))), exc.message)
+    kinds = ids or {}
+    message = _uuid_text.sub(lambda m: encode_id(kinds.get(uuid.UUID(m.group(0)), id_kind), uuid.UUID(m.group(0))), exc.message)
     extra = {f.name for f in dataclasses.fields(error_type)} - {"code", "message"}
-    values = {name: value for name, value in _details(exc).items() if name in extra}
+    found = {**known, **_details(exc)}
+    if isinstance(found.get("field"), str):
+        found["field"] = (fields or {}).get(found["field"], camel_case(found["field"]))
+    values = {name: value for name, value in found.items() if name in extra}
     return error_type(code=exc.code, message=message, **values)
+
+
+def camel_case(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
@@ -164,6 +271,10 @@ def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
         values["account_code"] = details["account"]
     if "entry" in details:
         values["entry_id"] = encode_id("JournalEntry", uuid.UUID(str(details["entry"])))
+    if "loan" in details:
+        values["loan_id"] = encode_id("Loan", uuid.UUID(str(details["loan"])))
+    if "status" in details:
+        values["status"] = str(details["status"])
     if isinstance(details.get("imbalance"), dict):
         values["imbalances"] = [money(minor, currency) for currency, minor in sorted(details["imbalance"].items())]
     return values

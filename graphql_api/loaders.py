@@ -2,6 +2,8 @@
 
 A page of entries costs the same few statements whatever its size: entries, their postings (one
 query), then accounts, balances and reversal links (one query each) as the client asks for them.
+Likewise a page of loans: loans, then installments, transactions, borrowers and products, one
+statement each (`WHERE loan_id IN (...)`), however many loans the page holds.
 """
 from __future__ import annotations
 
@@ -9,19 +11,24 @@ import datetime as dt
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 from strawberry.dataloader import DataLoader
 
-from graphql_api import reads
+from graphql_api import loan_reads, reads
+from graphql_api.loan_reads import BorrowerRecord, ProductRecord
 from graphql_api.threads import read
 from ledger.model import Account, PostedEntry
 from ledger.queries import Balance, load_accounts
+from loans.pii import FieldCipher
 
 # Bounds the IN (...) list of one batched statement.
 batch_size_max = 500
 BalanceKey = tuple[str, "dt.date | None"]
+ScheduleKey = tuple[uuid.UUID, int]  # (loan id, schedule version)
+HistoryKey = tuple[uuid.UUID, int]  # (loan id, how many of its latest transactions)
 
 
 @dataclass(frozen=True)
@@ -30,9 +37,28 @@ class Loaders:
     balances: DataLoader[BalanceKey, list[Balance]]
     entry: DataLoader[uuid.UUID, PostedEntry | None]
     reversal_id: DataLoader[uuid.UUID, uuid.UUID | None]
+    borrower: DataLoader[uuid.UUID, BorrowerRecord | None]
+    product: DataLoader[tuple[str, int], ProductRecord | None]
+    loan: DataLoader[uuid.UUID, sa.Row | None]
+    installments: DataLoader[ScheduleKey, list[sa.Row]]
+    loan_history: DataLoader[HistoryKey, list[sa.Row]]
+    loan_transaction: DataLoader[uuid.UUID, sa.Row | None]
+    loan_transaction_reversal: DataLoader[uuid.UUID, sa.Row | None]
+
+    def clear(self) -> None:
+        """Forget what this request read: a mutation just changed it."""
+        for f in fields(self):
+            getattr(self, f.name).clear_all()
 
 
-def build_loaders(engine: Engine, tenant_id: int) -> Loaders:
+def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher) -> Loaders:
+    def by_key(query) -> DataLoader:  # noqa: ANN001 - `query(conn, tenant_id, keys) -> {key: value}`; absent keys load None
+        async def load(keys: Sequence) -> list:
+            found = await read(engine, query, tenant_id, list(keys))
+            return [found.get(key) for key in keys]
+
+        return DataLoader(load_fn=load, max_batch_size=batch_size_max)
+
     async def load_accounts_batch(codes: Sequence[str]) -> list[Account | None]:
         found = await read(engine, load_accounts, tenant_id, list(codes))
         return [found.get(code) for code in codes]
@@ -47,17 +73,38 @@ def build_loaders(engine: Engine, tenant_id: int) -> Loaders:
             found.update({(code, as_of): balances for code, balances in by_code.items()})
         return [found.get(key, []) for key in keys]
 
-    async def load_entries_batch(ids: Sequence[uuid.UUID]) -> list[PostedEntry | None]:
-        found = await read(engine, reads.entries_by_id, tenant_id, list(ids))
-        return [found.get(entry_id) for entry_id in ids]
+    async def load_borrowers_batch(ids: Sequence[uuid.UUID]) -> list[BorrowerRecord | None]:
+        found = await read(engine, loan_reads.borrowers_by_id, tenant_id, cipher, list(ids))
+        return [found.get(borrower_id) for borrower_id in ids]
 
-    async def load_reversals_batch(ids: Sequence[uuid.UUID]) -> list[uuid.UUID | None]:
-        found = await read(engine, reads.reversals_of, tenant_id, list(ids))
-        return [found.get(entry_id) for entry_id in ids]
+    async def load_installments_batch(keys: Sequence[ScheduleKey]) -> list[list[sa.Row]]:
+        found = await read(engine, loan_reads.installments_by_schedule, tenant_id, list(keys))
+        return [found[key] for key in keys]
+
+    async def load_history_batch(keys: Sequence[HistoryKey]) -> list[list[sa.Row]]:
+        # One statement per distinct `last` in the request (in practice one).
+        loans_by_last: dict[int, list[uuid.UUID]] = defaultdict(list)
+        for loan_id, last in keys:
+            loans_by_last[last].append(loan_id)
+        found: dict[HistoryKey, list[sa.Row]] = {}
+        for last, loan_ids in loans_by_last.items():
+            by_loan = await read(engine, loan_reads.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
+            found.update({(loan_id, last): rows for loan_id, rows in by_loan.items()})
+        return [found[key] for key in keys]
+
+    def loader(load_fn) -> DataLoader:  # noqa: ANN001
+        return DataLoader(load_fn=load_fn, max_batch_size=batch_size_max)
 
     return Loaders(
-        account=DataLoader(load_fn=load_accounts_batch, max_batch_size=batch_size_max),
-        balances=DataLoader(load_fn=load_balances_batch, max_batch_size=batch_size_max),
-        entry=DataLoader(load_fn=load_entries_batch, max_batch_size=batch_size_max),
-        reversal_id=DataLoader(load_fn=load_reversals_batch, max_batch_size=batch_size_max),
+        account=loader(load_accounts_batch),
+        balances=loader(load_balances_batch),
+        entry=by_key(reads.entries_by_id),
+        reversal_id=by_key(reads.reversals_of),
+        borrower=loader(load_borrowers_batch),
+        product=by_key(loan_reads.products_by_key),
+        loan=by_key(loan_reads.loans_by_id),
+        installments=loader(load_installments_batch),
+        loan_history=loader(load_history_batch),
+        loan_transaction=by_key(loan_reads.transactions_by_id),
+        loan_transaction_reversal=by_key(loan_reads.reversals_of_transactions),
     )

@@ -2,6 +2,13 @@
 
 Every root field of the schema appears here or in `open_operations`; a test fails when a new field
 is added without a decision. README documents the same matrix.
+
+The shape of it: everyone reads the loan book (borrowers with masked PII, products, loans, the
+journal, the portfolio); the audit log and its verification are for auditors and admins. Writes
+follow the desk that does the work: loan officers originate (borrowers, applications, withdrawals),
+approvers decide, finance moves money and closes the business day, collectors record the money they
+collect (repayments, recoveries after write-off). Auditors change nothing. Admins do everything.
+Maker-checker on top of roles: loans.service refuses an approval by the application's submitter.
 """
 from __future__ import annotations
 
@@ -14,6 +21,18 @@ every_role = frozenset(Role)
 # Manual journal entries move money outside any loan workflow, so only finance and admins post them.
 # Maker-checker (a second person approves a manual entry before it posts) comes with issue 5.
 journal_writers = frozenset({Role.ADMIN, Role.FINANCE})
+originators = frozenset({Role.ADMIN, Role.LOAN_OFFICER})
+deciders = frozenset({Role.ADMIN, Role.APPROVER})
+# Money in and out of a loan, its terms after disbursement, and the business day's close.
+servicers = frozenset({Role.ADMIN, Role.FINANCE})
+# Cash a collector brings in: a repayment, or a recovery on a written-off loan. Reversing one is finance's.
+collectors = frozenset({Role.ADMIN, Role.FINANCE, Role.COLLECTOR})
+auditors = frozenset({Role.ADMIN, Role.AUDITOR})
+
+# Who sees a borrower's national ID, phone and bank account unmasked (on `borrower(id)` only; every
+# such read writes a borrower.pii_revealed audit event). Officers run KYC, collectors phone borrowers;
+# finance, approvers and auditors work from masked values (an auditor sees every reveal in the log).
+pii_readers = frozenset({Role.ADMIN, Role.LOAN_OFFICER, Role.COLLECTOR})
 
 open_operations = frozenset({"health"})
 
@@ -26,8 +45,37 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "journalEntries": every_role,
         "journalEntry": every_role,
         "previewSchedule": every_role,
+        "borrowers": every_role,
+        "borrower": every_role,
+        "loanProducts": every_role,
+        "loanProduct": every_role,
+        "loans": every_role,
+        "loan": every_role,
+        "loanStatement": every_role,
+        "payoffQuote": every_role,
+        "restructurePreview": every_role,
+        "portfolio": every_role,
+        "auditEvents": auditors,
+        "verifyAudit": auditors,
         "postJournalEntry": journal_writers,
         "reverseJournalEntry": journal_writers,
+        "createBorrower": originators,
+        "createLoanProduct": servicers,
+        "submitLoanApplication": originators,
+        "withdrawLoanApplication": originators,
+        "approveLoan": deciders,
+        "rejectLoan": deciders,
+        "disburseLoan": servicers,
+        "recordRepayment": collectors,
+        "reverseRepayment": servicers,
+        "payOffLoan": servicers,
+        "prepayLoan": servicers,
+        "chargeFee": servicers,
+        "waiveFee": servicers,
+        "writeOffLoan": servicers,
+        "recordRecovery": collectors,
+        "restructureLoan": servicers,
+        "runCloseOfBusiness": servicers,
     }
 )
 
@@ -35,6 +83,10 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
 def may_run(role: Role, operation: str) -> bool:
     assert operation in operation_roles, f"operation {operation!r} has no entry in the permission matrix"
     return role in operation_roles[operation]
+
+
+def may_see_pii(role: Role) -> bool:
+    return role in pii_readers
 
 
 def operations_for(role: Role) -> list[str]:

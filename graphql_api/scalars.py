@@ -110,3 +110,18 @@ def _b64decode(text: str, length_max: int) -> str | None:
 
 def _shown(text: str) -> str:
     return text if len(text) <= 60 else text[:60] + "..."
+
+
+def encode_time_cursor(kind: str, at: dt.datetime, row_id: uuid.UUID) -> str:
+    """A cursor for lists ordered newest first on (a timestamp, an id)."""
+    return encode_cursor(kind, utc(at).isoformat(), str(row_id))
+
+
+def decode_time_cursor(kind: str, text: str | None) -> tuple[dt.datetime, uuid.UUID] | None:
+    if text is None:
+        return None
+    at, row_id = decode_cursor(kind, text, 2)
+    try:
+        return utc(dt.datetime.fromisoformat(at)), uuid.UUID(row_id)
+    except ValueError:
+        raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None

@@ -18,15 +18,15 @@ from graphql_api.permissions import operations_for
 from graphql_api.scalars import encode_id, utc
 from identity.model import Principal, Role
 from ledger import model as ledger_model
-from ledger.money import currency_exponent, from_minor
+from ledger.money import currency_exponent, from_minor, to_minor
 from ledger.queries import Balance, TrialBalance as LedgerTrialBalance
 
 
 
-def mirror_enum(source: type[enum.Enum], description: str | None = None) -> type[enum.Enum]:
+def mirror_enum(source: type[enum.Enum], description: str | None = None, *, name: str | None = None) -> type[enum.Enum]:
     """A GraphQL copy of a domain enum (member names become GraphQL values), so domain classes stay free of strawberry."""
-    mirrored = enum.Enum(source.__name__, {member.name: member.name for member in source})
-    return strawberry.enum(mirrored, name=source.__name__, description=description)
+    mirrored = enum.Enum(name or source.__name__, {member.name: member.name for member in source})
+    return strawberry.enum(mirrored, name=name or source.__name__, description=description)
 
 
 def as_mirror(mirror: type[enum.Enum], member: enum.Enum) -> enum.Enum:
@@ -55,6 +55,11 @@ class Money:
 
 def money(minor: int, currency: str) -> Money:
     return Money(amount=from_minor(minor, currency), currency=currency)
+
+
+def money_from_decimal(value: Decimal, currency: str) -> Money:
+    """Money for a Decimal amount; refuses more decimals than the currency has."""
+    return money(to_minor(value, currency), currency)
 
 
 def zero(currency: str) -> Money:

@@ -16,7 +16,7 @@ from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
-from loanbook.settings import Settings
+from loanbook.settings import Settings, field_cipher
 
 demo_tenant_slug = "demo"
 demo_tenant_name = "Demo Lending Co."
@@ -43,6 +43,8 @@ def ensure_demo_tenant(engine: Engine, now: dt.datetime) -> IssuedToken | None:
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None, migrate: bool = True) -> int:
+    # Built once, before anything listens: a missing or malformed key stops the server at startup, not mid-request.
+    cipher = field_cipher(settings)
     engine = make_engine(settings.database_url)
     if migrate:
         upgrade(engine)
@@ -60,7 +62,7 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         )
     print(f"GraphQL (GraphiQL) at http://{host}:{port}/graphql; health at http://{host}:{port}/health", flush=True)
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO)
-    app = create_app(engine)
+    app = create_app(engine, cipher=cipher)
     uvicorn.run(app, host=host, port=port, log_level="debug" if settings.debug else "info")
     engine.dispose()
     return 0

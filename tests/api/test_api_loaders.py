@@ -14,10 +14,14 @@ from graphql_api.context import ApiContext
 from graphql_api.schema import schema
 from identity import service as identity_service
 from identity.model import Role
+from loans.pii import FieldCipher
 from ledger import service as ledger_service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store.transaction import run_in_transaction
 from tests.conftest import actor_for, new_tenant
+
+# Any fixed key will do: these tests write and read their own borrowers.
+test_cipher = FieldCipher(bytes(range(32)))
 
 PAGE = """
 query Page($first: Int!) {
@@ -34,10 +38,10 @@ query Page($first: Int!) {
 def context(engine: sa.Engine, token: str) -> ApiContext:
     scope = {"type": "http", "method": "POST", "path": "/graphql", "query_string": b"",
              "headers": [(b"authorization", f"Bearer {token}".encode())]}
-    return ApiContext(engine, lambda: dt.datetime.now(dt.timezone.utc), Request(scope), Response(), "test")
+    return ApiContext(engine, lambda: dt.datetime.now(dt.timezone.utc), Request(scope), Response(), "test", cipher=test_cipher)
 
 
-def statements_for_page(engine: sa.Engine, token: str, first: int) -> tuple[int, dict]:
+def statements_for_page(engine: sa.Engine, token: str, first: int, document: str = PAGE) -> tuple[int, dict]:
     seen: list[str] = []
     lock = threading.Lock()
 
@@ -47,7 +51,7 @@ def statements_for_page(engine: sa.Engine, token: str, first: int) -> tuple[int,
 
     sa.event.listen(engine, "before_cursor_execute", count)
     try:
-        result = asyncio.run(schema.execute(PAGE, variable_values={"first": first}, context_value=context(engine, token)))
+        result = asyncio.run(schema.execute(document, variable_values={"first": first}, context_value=context(engine, token)))
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert result.errors is None, result.errors

@@ -1,7 +1,6 @@
 """The schema itself, in-process: SDL freshness, the permission matrix, error coverage, scalars, masking."""
 from __future__ import annotations
 
-import inspect
 import uuid
 from decimal import Decimal
 from pathlib import Path
@@ -16,6 +15,7 @@ from graphql_api.permissions import open_operations, operation_roles
 from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, parse_decimal_text
 from graphql_api.schema import schema
 from ledger import errors as ledger_errors
+from loans import errors as loan_errors
 
 sdl_path = Path(graphql_api.__file__).parent / "schema.graphql"
 
@@ -33,10 +33,13 @@ def test_every_root_field_has_a_permission_decision():
     assert not open_operations & set(operation_roles)
 
 
-def test_every_ledger_error_code_maps_to_a_typed_error():
-    codes = {
-        cls.code for _, cls in inspect.getmembers(ledger_errors, inspect.isclass) if issubclass(cls, ledger_errors.LedgerError)
-    }
+def every_subclass(cls: type) -> set[type]:
+    return {cls} | {sub for direct in cls.__subclasses__() for sub in every_subclass(direct)}
+
+
+def test_every_ledger_and_loan_error_code_maps_to_a_typed_error():
+    # The schema imports every module that raises them (loans.service, .replay, .restructuring, .cob).
+    codes = {cls.code for cls in every_subclass(ledger_errors.LedgerError)}
     assert codes == set(error_types.error_type_by_code)
     for error_type in set(error_types.error_type_by_code.values()):
         assert schema.get_type_by_name(error_type.__strawberry_definition__.name) is not None
@@ -50,6 +53,22 @@ def test_a_cross_tenant_reference_reads_as_an_unknown_entry():
     )
     assert isinstance(result, error_types.UnknownEntryError) and result.code == "UNKNOWN_ENTRY"
     assert str(entry_id) not in result.message and result.entry_id == encode_id("JournalEntry", entry_id)
+
+
+def test_loan_errors_name_loans_by_opaque_id_and_fields_as_the_input_does():
+    loan_id, other = uuid.uuid4(), uuid.uuid4()
+    unknown = error_types.error_result(
+        loan_errors.UnknownLoan(f"no loan with id {loan_id}", loan=str(loan_id)), (error_types.UnknownLoanError,), ids={loan_id: "Loan"},
+    )
+    assert unknown.loan_id == encode_id("Loan", loan_id) and str(loan_id) not in unknown.message
+    assert encode_id("Loan", loan_id) in unknown.message
+    late = error_types.error_result(
+        loan_errors.DateAfterBusinessDate(f"{other} too late", field="date"), (error_types.DateAfterBusinessDateError,),
+        id_kind="LoanTransaction", fields={"date": "effectiveDate"},
+    )
+    assert late.field == "effectiveDate" and encode_id("LoanTransaction", other) in late.message
+    product = error_types.error_result(loan_errors.InvalidProduct("bad", field="gl_accounts"), (error_types.InvalidProductError,))
+    assert product.field == "glAccounts"
 
 
 def test_an_error_outside_the_union_keeps_its_code_as_a_generic_error():

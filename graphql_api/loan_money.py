@@ -1,0 +1,355 @@
+"""Money mutations on a loan: each one loans.service command, one transaction, one journal entry.
+
+Every payload implements `LoanMoneyPayload` (the loan after the command, the transaction it recorded,
+the allocation and the journal entry), so a client can read any of them with one fragment. An
+idempotency key is the service's own: a replay returns the original transaction (`replayed: true`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Annotated, Union
+
+import sqlalchemy as sa
+import strawberry
+from strawberry.types import Info
+
+from graphql_api import error_types as e
+from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
+from graphql_api.loan_reads import transactions_by_id
+from graphql_api.loan_products import PrepaymentModeEnum
+from graphql_api.loan_types import Allocation, Loan, LoanTransaction, domain_allocation
+from graphql_api.threads import write
+from graphql_api.types import JournalEntry
+from ledger import errors as ledger_errors
+from ledger.actor import Actor
+from loans import service
+from loans.service import MoneyResult
+from loans.store.repository import load_loan_row
+
+
+@strawberry.interface(description="What a money mutation did: the loan after it, the transaction it recorded, the journal entry it posted.")
+class LoanMoneyPayload:
+    loan: Loan
+    transaction: LoanTransaction
+    allocation: Allocation = strawberry.field(description="How the amount was applied (for a disbursement: principal financed and fee).")
+    replayed: bool = strawberry.field(description="True when the idempotency key had already done this; nothing new was written.")
+    journal_entry_id: strawberry.Private[uuid.UUID | None]
+
+    @strawberry.field(description="Null when the command moved no money in the books (e.g. a reversal that changed nothing).")
+    async def journal_entry(self, info: Info) -> JournalEntry | None:
+        if self.journal_entry_id is None:
+            return None
+        entry = await info.context.session.loaders.entry.load(self.journal_entry_id)
+        return None if entry is None else JournalEntry(entry=entry)
+
+
+def _payload(name: str, description: str) -> type:
+    @strawberry.type(name=name, description=description)
+    class Payload(LoanMoneyPayload):
+        pass
+
+    Payload.__name__ = Payload.__qualname__ = name
+    return Payload
+
+
+@strawberry.type(description="The reversing transaction, and the one it reversed.")
+class ReverseRepaymentPayload(LoanMoneyPayload):
+    @strawberry.field
+    async def reversed_transaction(self, info: Info) -> LoanTransaction:
+        original = await info.context.session.loaders.loan_transaction.load(self.transaction.row.reverses_transaction_id)
+        assert original is not None, "a reversal points at a transaction of the same loan"
+        return LoanTransaction(row=original)
+
+
+DisburseLoanPayload = _payload("DisburseLoanPayload", "The loan is ACTIVE; its schedule starts from the disbursement date.")
+RecordRepaymentPayload = _payload("RecordRepaymentPayload", "The repayment, allocated by the product's waterfall.")
+PayOffLoanPayload = _payload("PayOffLoanPayload", "The loan is PAID_OFF; cash beyond the quote stays as the borrower's credit.")
+PrepayLoanPayload = _payload("PrepayLoanPayload", "What was due is settled, principal reduced and the rest re-scheduled (a new schedule version).")
+ChargeFeePayload = _payload("ChargeFeePayload", "The fee is receivable.")
+WaiveFeePayload = _payload("WaiveFeePayload", "The fee or penalty is waived.")
+WriteOffLoanPayload = _payload("WriteOffLoanPayload", "Principal written off against the allowance (and expense beyond it).")
+RecordRecoveryPayload = _payload("RecordRecoveryPayload", "Cash recovered on a written-off loan.")
+RestructureLoanPayload = _payload("RestructureLoanPayload", "A new schedule from the outstanding balance; the old one stays readable.")
+
+_common_errors = (
+    e.InvalidInputError, e.UnknownLoanError, e.IllegalTransitionError, e.LoanClosedError, e.DateBeforeDisbursementError,
+    e.DateAfterBusinessDateError, e.ReplayConflictError, e.AccountClosedError, e.CurrencyNotAllowedError,
+    e.IdempotencyConflictError, e.TransactionRetriesExhaustedError,
+)
+_amount_errors = (e.WrongCurrencyError, e.AmountNotPositiveError, e.InvalidAmountError, e.AmountTooPreciseError, e.AmountOutOfRangeError)
+money_errors = (*_common_errors, *_amount_errors, e.GenericError)
+disburse_errors = (*_common_errors, e.OutsideProductRangeError, e.InvalidScheduleTermsError, e.GenericError)
+waive_errors = (*_common_errors, *_amount_errors, e.NothingToWaiveError, e.GenericError)
+reverse_errors = (*_common_errors, e.UnknownTransactionError, e.AlreadyReversedError, e.GenericError)
+prepay_errors = (*_common_errors, *_amount_errors, e.RestructureNotAllowedError, e.GenericError)
+restructure_errors = (
+    *_common_errors, e.RestructureNotAllowedError, e.InvalidScheduleTermsError, e.InvalidAmountError, e.OutsideProductRangeError,
+    e.GenericError,
+)
+
+def _result(name: str, payload: type, errors: tuple[type, ...]) -> object:
+    return Annotated[Union[(payload, *errors)], strawberry.union(name)]  # noqa: UP007
+
+
+DisburseLoanResult = _result("DisburseLoanResult", DisburseLoanPayload, disburse_errors)
+RecordRepaymentResult = _result("RecordRepaymentResult", RecordRepaymentPayload, money_errors)
+PayOffLoanResult = _result("PayOffLoanResult", PayOffLoanPayload, money_errors)
+PrepayLoanResult = _result("PrepayLoanResult", PrepayLoanPayload, prepay_errors)
+ChargeFeeResult = _result("ChargeFeeResult", ChargeFeePayload, money_errors)
+WaiveFeeResult = _result("WaiveFeeResult", WaiveFeePayload, waive_errors)
+WriteOffLoanResult = _result("WriteOffLoanResult", WriteOffLoanPayload, money_errors)
+RecordRecoveryResult = _result("RecordRecoveryResult", RecordRecoveryPayload, money_errors)
+ReverseRepaymentResult = _result("ReverseRepaymentResult", ReverseRepaymentPayload, reverse_errors)
+RestructureLoanResult = _result("RestructureLoanResult", RestructureLoanPayload, restructure_errors)
+
+
+@strawberry.enum(description="What a waiver forgives.")
+class WaiverKind(enum.Enum):
+    FEE = "FEE"
+    PENALTY = "PENALTY"
+
+
+def _loan_id() -> strawberry.ID:
+    return strawberry.field(description="The loan's opaque id.")
+
+
+def _day() -> dt.date:
+    return strawberry.field(
+        description="Business date: at most the loan's open business date (its last closed date + 1); an earlier date replays the loan."
+    )
+
+
+def _key() -> str | None:
+    return strawberry.field(default=None, description="Replaying the same key with the same input returns the original transaction.")
+
+
+@strawberry.input
+class DisburseLoanInput:
+    loan_id: strawberry.ID = _loan_id()
+    effective_date: dt.date = strawberry.field(description="The disbursement date; the schedule is built from it.")
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Money received from the borrower, allocated by the product's waterfall.")
+class RecordRepaymentInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal = strawberry.field(description='Positive decimal string, e.g. "888.49".')
+    currency: str = strawberry.field(description="Must be the loan's currency.")
+    effective_date: dt.date = _day()
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Settle the whole loan; see payoffQuote for the amount on a date.")
+class PayOffLoanInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal
+    currency: str
+    effective_date: dt.date = _day()
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="A partial prepayment: what is due is paid first, the rest reduces principal and the loan is re-scheduled.")
+class PrepayLoanInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal
+    currency: str
+    effective_date: dt.date = strawberry.field(description="The loan's open business date (prepayments are not backdated).")
+    mode: PrepaymentModeEnum | None = strawberry.field(default=None, description="Default: the product's prepaymentMode.")  # type: ignore[valid-type]
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class ChargeFeeInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal
+    currency: str
+    effective_date: dt.date = _day()
+    reason: str | None = strawberry.field(default=None, description="What the fee is for; kept in the audit trail.")
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input
+class WaiveFeeInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal
+    currency: str
+    effective_date: dt.date = _day()
+    reason: str = strawberry.field(description="Why; kept in the audit trail.")
+    kind: WaiverKind = WaiverKind.FEE
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Write off principal: all of it (omit amount) or part.")
+class WriteOffLoanInput:
+    loan_id: strawberry.ID = _loan_id()
+    effective_date: dt.date = _day()
+    reason: str = strawberry.field(description="Why; kept in the audit trail.")
+    amount: Decimal | None = None
+    currency: str | None = None
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Cash received on a written-off loan.")
+class RecordRecoveryInput:
+    loan_id: strawberry.ID = _loan_id()
+    amount: Decimal
+    currency: str
+    effective_date: dt.date
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="Undo a repayment (a bounced payment) or another reversible transaction; the loan is replayed without it.")
+class ReverseRepaymentInput:
+    loan_id: strawberry.ID = _loan_id()
+    transaction_id: strawberry.ID
+    effective_date: dt.date = strawberry.field(description="Business date of the reversal; not before the transaction it reverses.")
+    reason: str = strawberry.field(description="Why; kept in the audit trail.")
+    idempotency_key: str | None = _key()
+
+
+@strawberry.input(description="展期 / 分期重组: a new schedule from the outstanding balance. Try it first with restructurePreview.")
+class RestructureLoanInput:
+    loan_id: strawberry.ID = _loan_id()
+    effective_date: dt.date = strawberry.field(description="The loan's open business date.")
+    reason: str = strawberry.field(description="Why; kept in the audit trail.")
+    annual_rate: Decimal | None = None
+    term_periods: int | None = None
+    capitalise_arrears: bool = True
+    idempotency_key: str | None = _key()
+
+
+Command = Callable[[sa.Connection, Actor, uuid.UUID, "str | None"], MoneyResult]
+
+
+async def run_money_command(
+    info: Info, operation: str, loan_id_text: strawberry.ID, key_text: str | None, command: Command, payload: type,
+    errors: tuple[type, ...], *, reason: str | None = None, reason_required: bool = False,
+    ids: dict[uuid.UUID, str] | None = None, known: dict[str, object] | None = None,
+) -> object:
+    """Authorise, check the input, run `command(conn, actor, loan_id, key)` in one transaction, map the outcome."""
+    ctx = info.context
+    session = await ctx.authorize(operation)
+    try:
+        loan_id = input_id("Loan", loan_id_text, "loanId")
+        key = input_key(key_text)
+        actor = ctx.actor(reason=input_reason(reason, required=reason_required))
+    except RefusedInput as refused:
+        return refused.result
+
+    def work(conn: sa.Connection) -> tuple[MoneyResult, sa.Row, sa.Row]:
+        result = command(conn, actor, loan_id, key)
+        row = load_loan_row(conn, actor.tenant_id, result.loan_id, lock=False)
+        return result, row, transactions_by_id(conn, actor.tenant_id, [result.transaction_id])[result.transaction_id]
+
+    try:
+        result, row, transaction = await write(ctx.engine, work)
+    except ledger_errors.LedgerError as exc:
+        return e.error_result(
+            exc, errors, ids={loan_id: "Loan", **(ids or {})}, id_kind="LoanTransaction", fields={"date": "effectiveDate"},
+            **{"loan_id": loan_id_text, **(known or {})},
+        )
+    session.loaders.clear()
+    return payload(
+        loan=Loan(row=row), transaction=LoanTransaction(row=transaction), allocation=domain_allocation(result.allocation, row.currency),
+        replayed=result.replayed, journal_entry_id=result.journal_entry_id,
+    )
+
+
+async def disburse_loan(info: Info, d: DisburseLoanInput) -> DisburseLoanResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "disburseLoan", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.disburse_loan(conn, actor, loan_id, d.effective_date, key),
+        DisburseLoanPayload, disburse_errors,
+    )
+
+
+async def record_repayment(info: Info, d: RecordRepaymentInput) -> RecordRepaymentResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "recordRepayment", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.record_repayment(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        RecordRepaymentPayload, money_errors,
+    )
+
+
+async def pay_off_loan(info: Info, d: PayOffLoanInput) -> PayOffLoanResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "payOffLoan", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.pay_off_loan(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        PayOffLoanPayload, money_errors,
+    )
+
+
+async def prepay_loan(info: Info, d: PrepayLoanInput) -> PrepayLoanResult:  # type: ignore[valid-type]
+    mode = None if d.mode is None else d.mode.name
+    return await run_money_command(
+        info, "prepayLoan", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.prepay_loan(
+            conn, actor, loan_id, d.amount, d.currency, d.effective_date, mode=mode, idempotency_key=key,
+        ),
+        PrepayLoanPayload, prepay_errors,
+    )
+
+
+async def charge_fee(info: Info, d: ChargeFeeInput) -> ChargeFeeResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "chargeFee", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.charge_fee(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        ChargeFeePayload, money_errors, reason=d.reason,
+    )
+
+
+async def waive_fee(info: Info, d: WaiveFeeInput) -> WaiveFeeResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "waiveFee", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.waive_charge(
+            conn, actor, loan_id, d.kind.value, d.amount, d.currency, d.effective_date, key,
+        ),
+        WaiveFeePayload, waive_errors, reason=d.reason, reason_required=True,
+    )
+
+
+async def write_off_loan(info: Info, d: WriteOffLoanInput) -> WriteOffLoanResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "writeOffLoan", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.write_off_loan(
+            conn, actor, loan_id, d.effective_date, d.amount, d.currency, idempotency_key=key,
+        ),
+        WriteOffLoanPayload, money_errors, reason=d.reason, reason_required=True,
+    )
+
+
+async def record_recovery(info: Info, d: RecordRecoveryInput) -> RecordRecoveryResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "recordRecovery", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.record_recovery(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        RecordRecoveryPayload, money_errors,
+    )
+
+
+async def reverse_repayment(info: Info, d: ReverseRepaymentInput) -> ReverseRepaymentResult:  # type: ignore[valid-type]
+    try:
+        transaction_id = input_id("LoanTransaction", d.transaction_id, "transactionId")
+    except RefusedInput as refused:
+        await info.context.authorize("reverseRepayment")
+        return refused.result
+    return await run_money_command(
+        info, "reverseRepayment", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.reverse_transaction(conn, actor, loan_id, transaction_id, d.effective_date, key),
+        ReverseRepaymentPayload, reverse_errors, reason=d.reason, reason_required=True,
+        ids={transaction_id: "LoanTransaction"}, known={"transaction_id": d.transaction_id},
+    )
+
+
+async def restructure_loan(info: Info, d: RestructureLoanInput) -> RestructureLoanResult:  # type: ignore[valid-type]
+    return await run_money_command(
+        info, "restructureLoan", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.restructure_loan(
+            conn, actor, loan_id, d.effective_date, annual_rate=d.annual_rate, term_periods=d.term_periods,
+            capitalise_arrears=d.capitalise_arrears, idempotency_key=key,
+        ),
+        RestructureLoanPayload, restructure_errors, reason=d.reason, reason_required=True,
+    )
