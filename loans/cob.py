@@ -235,7 +235,8 @@ def _close_batch(
         net = nets.setdefault(product.currency, {})
         for code, amount in net_by_account(moves, product.gl_accounts).items():
             net[code] = net.get(code, 0) + amount
-        loan_updates.append({"id": row.id, **loan_values(state), "updated_at": actor.now,
+        values = loan_values(state)
+        loan_updates.append({"id": row.id, **values, "updated_at": actor.now,
                              "closed_on": day if state.status is not LoanStatus.ACTIVE else None})
         installment_updates += [
             (row.id, row.schedule_version, a) for b, a in zip(before.installments, state.installments) if a != b
@@ -244,7 +245,7 @@ def _close_batch(
         # detail row is written when something else happened (penalty, fee, credit, status).
         if any(totals[k] for k in ("suspended", "penalty", "late_fees", "fees", "credit")) or state.non_accrual != before.non_accrual:
             details.append((row.id, product.currency, totals))
-        snapshots.append(_snapshot(actor.tenant_id, day, row, state))
+        snapshots.append(_snapshot(actor.tenant_id, day, row, state, values))
     entry_ids = _post_batch(conn, actor, day, nets, len(rows), summary)
     _save_batch(conn, actor, loan_updates, installment_updates)
     _insert_details(conn, actor, day, details, entry_ids)
@@ -260,8 +261,7 @@ def _at(state: LoanState, day: dt.date) -> LoanState:
     return state._replace(last_cob_date=day) if state.status is LoanStatus.ACTIVE else state
 
 
-def _snapshot(tenant_id: int, day: dt.date, row: sa.Row, state: LoanState) -> dict:
-    values = loan_values(state)
+def _snapshot(tenant_id: int, day: dt.date, row: sa.Row, state: LoanState, values: dict) -> dict:
     return {
         "tenant_id": tenant_id, "business_date": day, "loan_id": row.id, "product_code": row.product_code,
         "status": values["status"], "currency": state.currency, "principal": state.principal,

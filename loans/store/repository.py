@@ -33,9 +33,7 @@ def load_loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock:
 
 
 def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
-    installments = tuple(
-        InstallmentState(*[getattr(r, name) for name in InstallmentState._fields]) for r in installment_rows
-    )
+    installments = tuple(InstallmentState._make(r[2:]) for r in installment_rows)
     return LoanState(
         currency=row.currency,
         status=LoanStatus(row.status),
@@ -57,7 +55,10 @@ def load_installments(
     that day, and leaving them out keeps COB reading one or two rows per loan, not the whole schedule.
     """
     t = loan_installments
-    query = sa.select(t).where(t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids)))
+    # Columns in InstallmentState's field order, so each row becomes a state with one _make.
+    query = sa.select(t.c.loan_id, t.c.schedule_version, *[t.c[name] for name in InstallmentState._fields]).where(
+        t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids))
+    )
     if open_before is not None:
         query = query.where(
             t.c.accrual_start < open_before,
