@@ -17,7 +17,7 @@ from graphql_api.scalars import encode_id
 from graphql_api.types import Money, money
 from ledger import errors as ledger_errors
 from loans import errors as loan_errors
-from loans.replay import ReplayConflict
+from loans.replay import ReplayConflict, ReplayMismatch
 from loans.restructuring import RestructureNotAllowed
 
 
@@ -212,6 +212,7 @@ error_type_by_code: dict[str, type] = {
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
     loan_errors.InvalidSchedule.code: InvalidScheduleTermsError,
     ReplayConflict.code: ReplayConflictError,
+    ReplayMismatch.code: ReplayConflictError,  # carries its own code
     RestructureNotAllowed.code: RestructureNotAllowedError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))

@@ -23,13 +23,13 @@ from ledger import service as ledger
 from ledger.actor import Actor
 from ledger.store.transaction import run_in_transaction
 from loans import engine
-from loans.delinquency import ClassificationPolicy, default_policy
+from loans.delinquency import ClassificationPolicy
 from loans.errors import CobOutOfOrder
 from loans.posting import entry_for, net_by_account
 from loans.products import Product, product_from_json
 from loans.state import LoanState, LoanStatus
 from loans.store.bulk import insert_rows, update_rows
-from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows
+from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows, tenant_policy
 from loans.store.tables import cob_runs, loan_installments, loan_products, loan_snapshots, loan_transactions, loans
 
 batch_size_default = 1000
@@ -57,7 +57,7 @@ def run_close_of_business(
     actor_name: str = "cob",
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.timezone.utc),
     batch_size: int = batch_size_default,
-    policy: ClassificationPolicy = default_policy,
+    policy: ClassificationPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
 ) -> CobSummary:
@@ -75,6 +75,8 @@ def run_close_of_business(
     summary.resumed = status == "RESUMED"
     with db.connect() as conn:
         total = conn.execute(_pending_query(tenant_id, day, sa.func.count())).scalar() or 0
+        if policy is None:
+            policy = tenant_policy(conn, tenant_id)
         conn.rollback()
     chunks = _pending_chunks(db, tenant_id, day, batch_size)
     workers = max(1, min(workers, workers_max))
@@ -235,7 +237,7 @@ def _close_batch(
         net = nets.setdefault(product.currency, {})
         for code, amount in net_by_account(moves, product.gl_accounts).items():
             net[code] = net.get(code, 0) + amount
-        values = loan_values(state)
+        values = loan_values(state, policy)
         loan_updates.append({"id": row.id, **values, "updated_at": actor.now,
                              "closed_on": day if state.status is not LoanStatus.ACTIVE else None})
         installment_updates += [

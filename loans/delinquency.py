@@ -91,3 +91,31 @@ def provision_for(principal_minor: int, loan_class: LoanClass, policy: Classific
     """Allowance a loan of this class should carry, in minor units, rounded half-up."""
     amount = Decimal(principal_minor) * policy.provision_rates[loan_class]
     return int(amount.to_integral_value(rounding=ROUND_HALF_UP))
+
+
+def policy_to_json(policy: ClassificationPolicy) -> dict[str, object]:
+    return {
+        "special_mention_from_dpd": policy.special_mention_from_dpd,
+        "substandard_from_dpd": policy.substandard_from_dpd,
+        "doubtful_from_dpd": policy.doubtful_from_dpd,
+        "loss_from_dpd": policy.loss_from_dpd,
+        "provision_rates": {k.value: str(v) for k, v in policy.provision_rates.items()},
+    }
+
+
+def policy_from_json(data: dict) -> ClassificationPolicy:
+    rates = {LoanClass(k): Decimal(v) for k, v in data.get("provision_rates", {}).items()}
+    for loan_class, rate in rates.items():
+        if not 0 <= rate <= 1:
+            raise ValueError(f"the provision rate of {loan_class.value} must be between 0 and 1")
+    missing = set(LoanClass) - set(rates)
+    if missing:
+        defaults = ClassificationPolicy().provision_rates
+        rates.update({c: defaults[c] for c in missing})
+    return ClassificationPolicy(
+        special_mention_from_dpd=int(data.get("special_mention_from_dpd", 1)),
+        substandard_from_dpd=int(data.get("substandard_from_dpd", 91)),
+        doubtful_from_dpd=int(data.get("doubtful_from_dpd", 271)),
+        loss_from_dpd=int(data.get("loss_from_dpd", 361)),
+        provision_rates=rates,
+    )

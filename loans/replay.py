@@ -25,6 +25,12 @@ class ReplayConflict(LoanError):
     code = "REPLAY_CONFLICT"
 
 
+class ReplayMismatch(ReplayConflict):
+    """The stored state is not what replaying the loan's history gives: the books need a look."""
+
+    code = "REPLAY_STATE_MISMATCH"
+
+
 @dataclass(frozen=True, slots=True)
 class Event:
     key: object  # identifies the event (a transaction id) so its allocation can be found again
@@ -57,14 +63,18 @@ def replay(
     allocations: dict = {}
     pending = sorted(enumerate(events), key=lambda pair: (pair[1].day, pair[0]))
     index = 0
-    day = disbursed_on
-    while True:
-        while index < len(pending) and pending[index][1].day <= day:
+
+    def apply_through(last: dt.date) -> None:
+        nonlocal state, index
+        while index < len(pending) and pending[index][1].day <= last:
             state = _apply(state, product, pending[index][1], moves, allocations)
             index += 1
+
+    day = disbursed_on
+    apply_through(day)
+    while day < through:
         day += dt.timedelta(days=1)
-        if day > through:
-            break
+        apply_through(day)  # a day's events happen during the day, before its close of business
         if state.status is LoanStatus.ACTIVE:
             state, day_moves, _ = engine.close_day(state, product, day, policy)
             moves += day_moves

@@ -21,6 +21,7 @@ from ledger.money import from_minor, parse_decimal, to_minor
 from ledger.queries import account_roles, load_accounts
 from ledger.store.audit_log import record_event
 from loans import engine
+from loans.delinquency import ClassificationPolicy, policy_from_json, policy_to_json
 from loans.booking import Application, installments_from, schedule_for, terms_for, terms_from_json, terms_to_json
 from loans.engine import Allocation, Movement
 from loans.errors import (
@@ -38,15 +39,15 @@ from loans.errors import (
     WrongCurrency,
 )
 from loans import restructuring
-from loans.replay import Event, ReplayConflict, difference, replay
+from loans.replay import Event, ReplayConflict, ReplayMismatch, difference, replay
 from schedules import Schedule, ScheduleTerms
 from schedules.regenerate import PrepaymentMode
 from loans.pii import FieldCipher, check_borrower_fields
 from loans.posting import entry_for, net_by_account
 from loans.products import Product, parse_product, product_from_json, product_to_json
 from loans.state import LoanState, LoanStatus, check_transition
-from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state
-from loans.store.tables import borrowers, loan_products, loan_transactions, loans, suspense_receipts
+from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state, tenant_policy
+from loans.store.tables import borrowers, loan_policies, loan_products, loan_transactions, loans, suspense_receipts
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +153,29 @@ def reveal_borrower(conn: Connection, actor: Actor, cipher: FieldCipher, borrowe
     }
 
 
+def set_classification_policy(conn: Connection, actor: Actor, values: Mapping[str, object]) -> ClassificationPolicy:
+    """Set the tenant's five-tier boundaries (lowest DPD of each class) and provision rates.
+
+    Takes effect from the next close of business; classes already stored are not rewritten.
+    """
+    before = tenant_policy(conn, actor.tenant_id)
+    try:
+        policy = policy_from_json({**policy_to_json(before), **dict(values)})
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        raise InvalidProduct(f"classification policy: {exc}", field="classification") from None
+    text = canonical_json(policy_to_json(policy))
+    exists = conn.execute(sa.select(loan_policies.c.tenant_id).where(loan_policies.c.tenant_id == actor.tenant_id)).first()
+    if exists:
+        conn.execute(sa.update(loan_policies).where(loan_policies.c.tenant_id == actor.tenant_id).values(
+            classification=text, updated_at=actor.now, updated_by=actor.name))
+    else:
+        conn.execute(sa.insert(loan_policies).values(
+            tenant_id=actor.tenant_id, classification=text, updated_at=actor.now, updated_by=actor.name))
+    record_event(conn, actor, "loan_policy.changed", "loan_policy", actor.tenant_id,
+                 before=policy_to_json(before), after=policy_to_json(policy))
+    return policy
+
+
 # ---------------------------------------------------------------- lifecycle
 
 
@@ -235,7 +259,7 @@ def disburse_loan(
     version = row.schedule_version + 1
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id).values(
-            **loan_values(state), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
+            **loan_values(state, tenant_policy(conn, actor.tenant_id)), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
             schedule_terms=canonical_json(terms_to_json(schedule.terms)), updated_at=actor.now,
         )
     )
@@ -399,7 +423,7 @@ def _save_schedule(
     insert_installments(conn, actor.tenant_id, row.id, version, after.installments)
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id).values(
-            **loan_values(after), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
+            **loan_values(after, tenant_policy(conn, actor.tenant_id)), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
             updated_at=actor.now,
         )
     )
@@ -506,7 +530,9 @@ def _money_command(
         # Replay the loan with the new event in its place; post only what changes.
         events = _load_events(conn, actor.tenant_id, loan_id)
         added = Event("new", kind, day, minor)
-        new_state, moves, allocations = _replayed_change(row, state, product, events, [*events, added])
+        new_state, moves, allocations = _replayed_change(
+            row, state, product, events, [*events, added], tenant_policy(conn, actor.tenant_id)
+        )
         allocation = allocations["new"]
     else:
         new_state, moves, allocation = apply(state, product, minor)  # type: ignore[arg-type]
@@ -550,7 +576,9 @@ def reverse_transaction(
         raise DateBeforeDisbursement(f"a reversal cannot be dated before the transaction it reverses ({target.effective_date})", field="date")
     product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
     events = _load_events(conn, actor.tenant_id, loan_id)
-    new_state, moves, _ = _replayed_change(row, state, product, events, [e for e in events if e.key != transaction_id])
+    new_state, moves, _ = _replayed_change(
+        row, state, product, events, [e for e in events if e.key != transaction_id], tenant_policy(conn, actor.tenant_id)
+    )
     _save(conn, actor, row, state, new_state, day)
     return _book_money(
         conn, actor, product, loan_id, "REVERSAL", day, target.amount, Allocation(), moves, new_state, idempotency_key,
@@ -565,8 +593,8 @@ def _load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[E
     t = loan_transactions
     rows = conn.execute(
         sa.select(t.c.id, t.c.type, t.c.effective_date, t.c.amount, t.c.details, t.c.reverses_transaction_id)
-        .where(t.c.tenant_id == tenant_id, t.c.loan_id == loan_id)
-        .order_by(t.c.recorded_at, t.c.id)
+        .where(t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.sequence.is_not(None))
+        .order_by(t.c.sequence)
     ).all()
     reversed_ids = {r.reverses_transaction_id for r in rows if r.reverses_transaction_id}
     events = []
@@ -579,16 +607,17 @@ def _load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[E
 
 
 def _replayed_change(
-    row: sa.Row, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event]
+    row: sa.Row, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event],
+    policy: ClassificationPolicy,
 ) -> tuple[LoanState, list[Movement], dict]:
     if row.schedule_version != 1:
         raise ReplayConflict("loans with a regenerated schedule cannot be replayed yet")
     installments = installments_from(schedule_for(product, _booked_application(row)))
     through = row.last_cob_date
-    old = replay(product, installments, row.disbursed_on, old_events, through)
+    old = replay(product, installments, row.disbursed_on, old_events, through, policy)
     if old.state != state:
-        raise ReplayConflict("the loan's stored state differs from a replay of its history; run loanbook verify")
-    new = replay(product, installments, row.disbursed_on, new_events, through)
+        raise ReplayMismatch("the loan's stored state differs from a replay of its history; run loanbook verify")
+    new = replay(product, installments, row.disbursed_on, new_events, through, policy)
     return new.state, difference(old.movements, new.movements), new.allocations
 
 
@@ -636,9 +665,15 @@ def _book_money(
     )
     entry = ledger.post_entry(conn, actor, draft) if draft else None
     transaction_id = uuid.uuid4()
+    sequence = conn.execute(
+        sa.update(loans)
+        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id)
+        .values(transactions_recorded=loans.c.transactions_recorded + 1)
+        .returning(loans.c.transactions_recorded)
+    ).scalar_one()
     conn.execute(
         sa.insert(loan_transactions).values(
-            tenant_id=actor.tenant_id, id=transaction_id, loan_id=loan_id, type=kind, effective_date=day,
+            tenant_id=actor.tenant_id, id=transaction_id, loan_id=loan_id, sequence=sequence, type=kind, effective_date=day,
             currency=product.currency, amount=amount, principal=allocation.principal, interest=allocation.interest,
             fee=allocation.fee, penalty=allocation.penalty, overpayment=allocation.overpayment,
             journal_entry_id=entry.id if entry else None, idempotency_key=idempotency_key,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Sequence
 
@@ -9,10 +10,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.actor import Actor
-from loans.delinquency import bucket_for, class_for
+from loans.delinquency import ClassificationPolicy, bucket_for, class_for, default_policy, policy_from_json
 from loans.errors import UnknownLoan
 from loans.state import InstallmentState, LoanState, LoanStatus
-from loans.store.tables import loan_installments, loans
+from loans.store.tables import loan_installments, loan_policies, loans
 
 pool_columns = (
     "principal", "interest", "interest_suspended", "fee", "charges", "penalty", "penalty_suspended",
@@ -92,14 +93,14 @@ def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, ve
     )
 
 
-def loan_values(state: LoanState) -> dict:
+def loan_values(state: LoanState, policy: ClassificationPolicy = default_policy) -> dict:
     return {
         **{name: getattr(state, name) for name in pool_columns},
         "status": state.status.value,
         "non_accrual": state.non_accrual,
         "dpd": state.dpd,
         "bucket": bucket_for(state.dpd).value,
-        "loan_class": class_for(state.dpd).value,
+        "loan_class": class_for(state.dpd, policy).value,
         "last_cob_date": state.last_cob_date,
     }
 
@@ -108,7 +109,7 @@ def save_state(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, a
     conn.execute(
         sa.update(loans)
         .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id)
-        .values(**loan_values(after), updated_at=actor.now, **extra)
+        .values(**loan_values(after, tenant_policy(conn, actor.tenant_id)), updated_at=actor.now, **extra)
     )
     changed = [a for b, a in zip(before.installments, after.installments) if a != b]
     save_installments(conn, actor.tenant_id, [(row.id, row.schedule_version, i) for i in changed])
@@ -136,3 +137,9 @@ def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[
             for loan_id, version, i in changed
         ],
     )
+
+
+def tenant_policy(conn: Connection, tenant_id: int) -> ClassificationPolicy:
+    """The tenant's classification boundaries and provision rates (the defaults when none are set)."""
+    text = conn.execute(sa.select(loan_policies.c.classification).where(loan_policies.c.tenant_id == tenant_id)).scalar()
+    return default_policy if text is None else policy_from_json(json.loads(text))

@@ -84,6 +84,8 @@ loans = sa.Table(
     sa.Column("bucket", sa.String(12), nullable=False, server_default="CURRENT"),
     sa.Column("loan_class", sa.String(16), nullable=False, server_default="NORMAL"),
     sa.Column("last_cob_date", sa.Date(), nullable=True),
+    # How many money transactions the loan has recorded: each takes the next number, under the row lock.
+    sa.Column("transactions_recorded", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("updated_at", Timestamp, nullable=False),
     sa.ForeignKeyConstraint(["tenant_id", "borrower_id"], ["borrowers.tenant_id", "borrowers.id"]),
@@ -126,6 +128,8 @@ loan_transactions = sa.Table(
     sa.Column("tenant_id", Id, primary_key=True),
     sa.Column("id", sa.Uuid(), primary_key=True),
     sa.Column("loan_id", sa.Uuid(), nullable=False),
+    # The order money transactions happened in, per loan (replays apply them in this order).
+    sa.Column("sequence", sa.Integer(), nullable=True),
     sa.Column("type", sa.String(24), nullable=False),
     sa.Column("effective_date", sa.Date(), nullable=False),
     sa.Column("currency", sa.String(3), nullable=False),
@@ -167,6 +171,16 @@ suspense_receipts = sa.Table(
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.UniqueConstraint("tenant_id", "idempotency_key"),
+)
+
+# Per-tenant classification boundaries and provision rates (JSON); absent means the defaults.
+loan_policies = sa.Table(
+    "loan_policies",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True, autoincrement=False),
+    sa.Column("classification", sa.Text(), nullable=False),
+    sa.Column("updated_at", Timestamp, nullable=False),
+    sa.Column("updated_by", sa.String(200), nullable=False),
 )
 
 cob_runs = sa.Table(

@@ -93,6 +93,7 @@ def upgrade() -> None:
     sa.Column('bucket', sa.String(length=12), server_default='CURRENT', nullable=False),
     sa.Column('loan_class', sa.String(length=16), server_default='NORMAL', nullable=False),
     sa.Column('last_cob_date', sa.Date(), nullable=True),
+    sa.Column('transactions_recorded', sa.Integer(), server_default='0', nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['tenant_id', 'borrower_id'], ['borrowers.tenant_id', 'borrowers.id'], name=op.f('fk_loans_tenant_id_borrowers')),
@@ -126,6 +127,7 @@ def upgrade() -> None:
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('id', sa.Uuid(), nullable=False),
     sa.Column('loan_id', sa.Uuid(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=True),
     sa.Column('type', sa.String(length=24), nullable=False),
     sa.Column('effective_date', sa.Date(), nullable=False),
     sa.Column('currency', sa.String(length=3), nullable=False),
@@ -168,6 +170,14 @@ def upgrade() -> None:
     sa.Column('loan_class', sa.String(length=16), nullable=False),
     sa.Column('non_accrual', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('tenant_id', 'business_date', 'loan_id', name=op.f('pk_loan_snapshots'))
+    )
+    op.create_table('loan_policies',
+    sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('classification', sa.Text(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_by', sa.String(length=200), nullable=False),
+    sa.ForeignKeyConstraint(['tenant_id'], ['tenants.id'], name=op.f('fk_loan_policies_tenant_id_tenants')),
+    sa.PrimaryKeyConstraint('tenant_id', name=op.f('pk_loan_policies'))
     )
     op.create_table('suspense_receipts',
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),

@@ -13,6 +13,7 @@ from ledger.verify import verify_books
 from loans import errors, service
 from loans.cob import run_close_of_business
 from loans.pii import FieldCipher
+from loans.replay import ReplayConflict, ReplayMismatch
 from loans.state import LoanStatus
 from loans.verify import verify_subledger
 from loanbook.db import make_engine
@@ -26,6 +27,7 @@ operations = st.lists(
         st.tuples(st.just("waive"), st.integers(1, 10_000)),
         st.tuples(st.just("payoff"), st.just(0)),
         st.tuples(st.just("write_off"), st.just(0)),
+        st.tuples(st.just("reverse"), st.integers(0, 10)),
     ),
     min_size=1,
     max_size=12,
@@ -53,6 +55,7 @@ def exercise(engine, method, order, ops):
     run_in_transaction(engine, lambda c: service.decide_application(c, approver, loan, LoanStatus.APPROVED))
     run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan, dt.date(2026, 1, 31)))
     day = dt.date(2026, 1, 31)
+    reversible = []
     for kind, value in ops:
         try:
             if kind == "cob":
@@ -62,7 +65,13 @@ def exercise(engine, method, order, ops):
                 continue
             business_day = day + dt.timedelta(days=1)
             if kind == "repay":
-                run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan, money(value), "CNY", business_day))
+                paid = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan, money(value), "CNY", business_day))
+                reversible.append(paid.transaction_id)
+            elif kind == "reverse":
+                if not reversible:
+                    continue
+                target = reversible.pop(value % len(reversible))
+                run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan, target, business_day))
             elif kind == "fee":
                 run_in_transaction(engine, lambda c: service.charge_fee(c, officer, loan, money(value), "CNY", business_day))
             elif kind == "waive":
@@ -73,7 +82,11 @@ def exercise(engine, method, order, ops):
                 run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan, money(quote.total), "CNY", business_day))
             elif kind == "write_off":
                 run_in_transaction(engine, lambda c: service.write_off_loan(c, officer, loan, business_day))
-        except (errors.LoanClosed, errors.NothingToWaive):
+        except ReplayMismatch:
+            raise
+        except (errors.LoanClosed, errors.NothingToWaive, ReplayConflict):
+            # Refusals a user can meet: a closed loan, nothing to waive, or a history that no longer
+            # replays (a reversal that would break a later payoff). Each left the books untouched.
             pass
         except ledger_errors.LedgerError as exc:  # anything else is a bug in the sequence or the code
             raise AssertionError(f"{kind} {value}: {exc}") from exc

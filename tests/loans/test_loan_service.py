@@ -160,3 +160,20 @@ def test_pii_is_encrypted_at_rest_and_revealed_with_an_audit_event(book, cipher)
     with engine.connect() as conn:
         actions = conn.execute(sa.text("SELECT action, reason FROM audit_events WHERE tenant_id = :t AND action = 'borrower.pii_revealed'"), {"t": tenant_id}).all()
     assert [tuple(a) for a in actions] == [("borrower.pii_revealed", "KYC review")]
+
+
+def test_tenant_classification_policy_drives_class_and_provision(book):
+    engine, tenant_id, officer, _, _ = book
+    run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {
+        "special_mention_from_dpd": 1, "substandard_from_dpd": 4, "doubtful_from_dpd": 60, "loss_from_dpd": 90,
+        "provision_rates": {"SUBSTANDARD": "0.30"},
+    }))
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))  # 5 days past due
+    with engine.connect() as conn:
+        row = conn.execute(sa.select(loans).where(loans.c.id == loan_id)).one()
+    assert (row.dpd, row.loan_class, row.allowance) == (5, "SUBSTANDARD", 300000)
+    with pytest.raises(errors.InvalidProduct):
+        run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"doubtful_from_dpd": 2}))
+    check_books(engine, tenant_id)
