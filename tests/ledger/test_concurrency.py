@@ -7,7 +7,6 @@ import random
 import threading
 
 import pytest
-import sqlalchemy as sa
 
 from ledger import errors, queries, service
 from ledger.model import EntryDraft, credit, debit
