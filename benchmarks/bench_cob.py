@@ -51,7 +51,7 @@ def now() -> dt.datetime:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loans", type=int, default=100_000)
-    parser.add_argument("--batch-size", type=int, default=1000)
+    parser.add_argument("--batch-size", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=2, help="COB worker processes (this machine has 2 cores)")
     parser.add_argument("--days", type=int, default=2, help="consecutive business dates to close (each timed)")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")

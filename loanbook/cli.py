@@ -109,7 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("cob", help="close of business: accrue, age, penalise, classify and provision every active loan")
     p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="the business date to close (YYYY-MM-DD)")
     p.add_argument("--tenant", help="only this tenant (slug); default every tenant")
-    p.add_argument("--batch-size", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=2000)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes closing batches at once (PostgreSQL)")
     p.set_defaults(handler=cmd_cob)
 

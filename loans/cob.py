@@ -32,7 +32,7 @@ from loans.store.bulk import insert_rows, update_rows
 from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows, tenant_policy
 from loans.store.tables import cob_runs, loan_installments, loan_products, loan_snapshots, loan_transactions, loans
 
-batch_size_default = 1000
+batch_size_default = 2000
 batch_size_max = 5000
 
 
