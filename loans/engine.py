@@ -86,14 +86,23 @@ def _recognises_income(state: LoanState, product: Product) -> bool:
 
 def accrue_to(state: LoanState, product: Product, day: dt.date) -> tuple[LoanState, list[Movement], int, int]:
     """Bring every installment's interest accrual up to `day`; returns (state, moves, recognised, suspended)."""
+    return _accrue(state, product, day, due_only=False)
+
+
+def accrue_to_due(state: LoanState, product: Product, day: dt.date) -> tuple[LoanState, list[Movement], int, int]:
+    """Accrue in full the interest of installments already due (a payment or COB may run ahead of accrual)."""
+    return _accrue(state, product, day, due_only=True)
+
+
+def _accrue(state: LoanState, product: Product, day: dt.date, *, due_only: bool) -> tuple[LoanState, list[Movement], int, int]:
     recognised = suspended = 0
     changed = list(state.installments)
     for index, inst in enumerate(changed):
-        if inst.accrual_start >= day:
+        if (inst.due_date > day) if due_only else (inst.accrual_start >= day):
             break
         if inst.interest_accrued >= inst.interest:
             continue
-        delta = _accrual_target(inst, day) - inst.interest_accrued
+        delta = (inst.interest if due_only else _accrual_target(inst, day)) - inst.interest_accrued
         if delta > 0:
             changed[index] = inst._replace(interest_accrued=inst.interest_accrued + delta)
             if _recognises_income(state, product):
@@ -102,7 +111,8 @@ def accrue_to(state: LoanState, product: Product, day: dt.date) -> tuple[LoanSta
                 suspended += delta
     if not recognised and not suspended:
         return state, [], 0, 0
-    state = state._replace(installments=tuple(changed),
+    state = state._replace(
+        installments=tuple(changed),
         interest=state.interest + recognised,
         interest_suspended=state.interest_suspended + suspended,
     )
@@ -127,29 +137,6 @@ def recognise_due(state: LoanState, product: Product, day: dt.date) -> tuple[Loa
     elif changed != list(state.installments):
         state = state._replace(installments=tuple(changed))
     return state, moves, fees
-
-
-def accrue_to_due(state: LoanState, product: Product, day: dt.date) -> tuple[LoanState, list[Movement], int, int]:
-    """Accrue in full the interest of installments already due (a payment or COB may run ahead of accrual)."""
-    recognised = suspended = 0
-    changed = list(state.installments)
-    for index, inst in enumerate(changed):
-        if inst.due_date > day:
-            break
-        delta = inst.interest - inst.interest_accrued
-        if delta > 0:
-            changed[index] = inst._replace(interest_accrued=inst.interest)
-            if _recognises_income(state, product):
-                recognised += delta
-            else:
-                suspended += delta
-    if not recognised and not suspended:
-        return state, [], 0, 0
-    state = state._replace(installments=tuple(changed),
-        interest=state.interest + recognised,
-        interest_suspended=state.interest_suspended + suspended,
-    )
-    return state, ([("interest_receivable", "interest_income", recognised)] if recognised else []), recognised, suspended
 
 
 # ---------------------------------------------------------------- payments
