@@ -14,6 +14,7 @@ import datetime as dt
 from typing import NamedTuple
 from decimal import ROUND_HALF_UP, Decimal
 
+from ledger.money import format_amount, to_minor
 from loans.delinquency import ClassificationPolicy, class_for, default_policy, provision_for
 from loans.errors import AmountNotPositive, LoanClosed, NothingToWaive
 from loans.products import AccountingBasis, AllocationOrder, Product
@@ -330,8 +331,6 @@ def _provision(state: LoanState, dpd: int, policy: ClassificationPolicy) -> tupl
 
 
 def _minor(amount: Decimal, product: Product) -> int:
-    from ledger.money import to_minor
-
     return to_minor(amount, product.currency)
 
 
@@ -353,12 +352,12 @@ def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Mov
     if kind == "PENALTY":
         available = state.penalty + state.penalty_suspended
         if amount > available:
-            raise NothingToWaive(f"only {available} minor units of penalty are outstanding")
+            raise NothingToWaive(f"only {format_amount(available, state.currency)} {state.currency} of penalty is outstanding")
         recognised = min(amount, state.penalty)
         moves = [("penalty_income", "penalty_receivable", recognised)] if recognised else []
         return state._replace(penalty=state.penalty - recognised, penalty_suspended=state.penalty_suspended - (amount - recognised)), moves
     if amount > state.fee:
-        raise NothingToWaive(f"only {state.fee} minor units of fees are outstanding")
+        raise NothingToWaive(f"only {format_amount(state.fee, state.currency)} {state.currency} of fees is outstanding")
     from_charges = min(amount, state.charges)
     left = amount - from_charges
     changed = list(state.installments)
@@ -395,7 +394,10 @@ def pay_off(state: LoanState, product: Product, amount: int, day: dt.date) -> tu
     """
     needed = payoff_quote(state, product, day).total
     if amount < needed:
-        raise AmountNotPositive(f"a payoff on {day} needs {needed} minor units, got {amount}")
+        raise AmountNotPositive(
+            f"a payoff on {day} needs {format_amount(needed, state.currency)} {state.currency}, "
+            f"got {format_amount(amount, state.currency)}"
+        )
     state, moves, _, _ = accrue_to(state, product, day)
     state, due_moves, _ = recognise_due(state, product, day)
     moves += due_moves
