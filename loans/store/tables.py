@@ -42,6 +42,7 @@ borrowers = sa.Table(
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Index("ix_borrowers_national_id_index", "tenant_id", "national_id_index"),
+    sa.Index("ix_borrowers_tenant_created", "tenant_id", "created_at", "id"),  # newest-first pages
 )
 
 loans = sa.Table(
@@ -97,6 +98,7 @@ loans = sa.Table(
     # (not last_cob_date) and free space in each page, PostgreSQL updates in place (HOT).
     sa.Index("ix_loans_tenant_status", "tenant_id", "status"),
     sa.Index("ix_loans_tenant_borrower", "tenant_id", "borrower_id"),
+    sa.Index("ix_loans_tenant_created", "tenant_id", "created_at", "id"),  # newest-first pages
 )
 
 loan_installments = sa.Table(

@@ -33,6 +33,7 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('tenant_id', 'id', name=op.f('pk_borrowers'))
     )
     op.create_index('ix_borrowers_national_id_index', 'borrowers', ['tenant_id', 'national_id_index'], unique=False)
+    op.create_index('ix_borrowers_tenant_created', 'borrowers', ['tenant_id', 'created_at', 'id'], unique=False)
     op.create_table('cob_runs',
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('business_date', sa.Date(), nullable=False),
@@ -103,6 +104,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_loans_tenant_borrower', 'loans', ['tenant_id', 'borrower_id'], unique=False)
     op.create_index('ix_loans_tenant_status', 'loans', ['tenant_id', 'status'], unique=False)
+    op.create_index('ix_loans_tenant_created', 'loans', ['tenant_id', 'created_at', 'id'], unique=False)
     op.create_table('loan_installments',
     sa.Column('tenant_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('loan_id', sa.Uuid(), nullable=False),
