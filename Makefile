@@ -28,6 +28,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_ledger.py
 	$(BIN)/python benchmarks/bench_schedules.py
 	$(BIN)/python benchmarks/bench_cob.py
+	$(BIN)/python benchmarks/bench_api.py
 
 sdl: install
 	$(BIN)/python -m graphql_api.print_schema > graphql_api/schema.graphql

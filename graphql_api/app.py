@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
 from graphql_api.context import ApiContext, request_id_for
@@ -45,6 +46,32 @@ class LoanbookGraphQL(GraphQL):
         return ApiContext(
             engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher
         )
+
+    async def parse_http_body(self, request):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
+        """strawberry's parsing, then refuse NUL characters in variables (400, like other malformed bodies).
+
+        No field accepts them and PostgreSQL cannot store them in text: left in, a NUL in any string argument
+        failed its statement and surfaced as an unexpected error. NUL in the document's own string literals is
+        a validation error (graphql_api.errors.RefuseNulCharacters); a raw one is a syntax error.
+        """
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if any(contains_nul(part) for part in (item.variables, item.operation_name, item.extensions)):
+                raise HTTPException(400, "The request contains a NUL character (U+0000), which no field accepts.")
+        return data
+
+
+def contains_nul(value: object, depth: int = 0) -> bool:
+    """True when a string anywhere in this parsed JSON value (keys included) holds a NUL character."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if depth > 100:  # the JSON parser bounds nesting anyway; do not recurse without limit
+        return True
+    if isinstance(value, dict):
+        return any(contains_nul(k, depth + 1) or contains_nul(v, depth + 1) for k, v in value.items())
+    if isinstance(value, list):
+        return any(contains_nul(v, depth + 1) for v in value)
+    return False
 
 
 class BodySizeLimit:

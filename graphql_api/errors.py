@@ -7,7 +7,7 @@ keeps the traceback.
 """
 from __future__ import annotations
 
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import MaskErrors
 
 masked_message = "Unexpected error."
@@ -87,3 +87,15 @@ class MaskUnexpectedErrors(MaskErrors):
             original_error=None,
             extensions={"code": masked_code},
         )
+
+
+class RefuseNulCharacters(ValidationRule):
+    """A document error for a string literal holding NUL (U+0000, e.g. written "\\u0000").
+
+    No field accepts it and PostgreSQL cannot store it in text: left in, it failed the statement that
+    received it and came back as an unexpected error. (NUL in variables is refused at the HTTP layer.)
+    """
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        if "\x00" in node.value:
+            self.report_error(GraphQLError("String values may not contain NUL characters (U+0000).", node))

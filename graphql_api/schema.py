@@ -13,7 +13,7 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -32,7 +32,7 @@ from graphql_api.error_types import all_error_types
 from graphql_api.borrowers import Borrower
 from graphql_api.loan_products import LoanProduct
 from graphql_api.loan_types import Loan, LoanStatusEnum
-from graphql_api.errors import MaskUnexpectedErrors, should_mask_error
+from graphql_api.errors import MaskUnexpectedErrors, RefuseNulCharacters, should_mask_error
 from graphql_api.scalars import DecimalScalar
 from graphql_api.threads import read
 from graphql_api.types import Account, Connection, Health, JournalEntry, Me, TrialBalance
@@ -310,6 +310,7 @@ schema = LoanbookSchema(
         lambda: QueryDepthLimiter(max_depth=query_depth_max),
         lambda: MaxAliasesLimiter(max_alias_count=aliases_max),
         lambda: MaxTokensLimiter(max_token_count=tokens_max),
+        lambda: AddValidationRules([RefuseNulCharacters]),
         MaskUnexpectedErrors,
     ],
 )
