@@ -332,12 +332,7 @@ def prepay_loan(
 
     REDUCE_INSTALLMENT keeps the maturity; REDUCE_TERM keeps the installment. Default: the product's.
     """
-    row = load_loan_row(conn, actor.tenant_id, loan_id)
-    if currency != row.currency:
-        raise WrongCurrency(f"the loan is in {row.currency}, not {currency}", field="currency")
-    minor = to_minor(amount, row.currency)
-    if minor <= 0:
-        raise AmountNotPositive("the amount must be positive", field="amount")
+    minor = _loan_amount(load_loan_row(conn, actor.tenant_id, loan_id), amount, currency)
     request = {"type": "PREPAYMENT", "loan": str(loan_id), "amount": minor, "currency": currency, "date": day.isoformat(), "mode": mode}
     replay = _replay(conn, actor, idempotency_key, request)
     if replay:
@@ -512,11 +507,7 @@ def _money_command(
     row = load_loan_row(conn, actor.tenant_id, loan_id)
     minor = None
     if amount is not None or not optional_amount:
-        if currency != row.currency:
-            raise WrongCurrency(f"the loan is in {row.currency}, not {currency}", field="currency")
-        minor = to_minor(amount, row.currency)
-        if minor <= 0:
-            raise AmountNotPositive("the amount must be positive", field="amount")
+        minor = _loan_amount(row, amount, currency)
     request = {"type": kind, "loan": str(loan_id), "amount": minor, "currency": currency, "date": day.isoformat()}
     replay = _replay(conn, actor, idempotency_key, request)
     if replay:
@@ -629,6 +620,16 @@ def _booked_application(row: sa.Row) -> Application:
 def _save(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, day: dt.date) -> None:
     closed = after.status in (LoanStatus.PAID_OFF, LoanStatus.WRITTEN_OFF)
     save_state(conn, actor, row, before, after, closed_on=(row.closed_on or day) if closed else None)
+
+
+def _loan_amount(row: sa.Row, amount: object, currency: str | None) -> int:
+    """A positive amount in the loan's own currency, in minor units (floats and over-precision refused)."""
+    if currency != row.currency:
+        raise WrongCurrency(f"the loan is in {row.currency}, not {currency}", field="currency")
+    minor = to_minor(amount, row.currency)
+    if minor <= 0:
+        raise AmountNotPositive("the amount must be positive", field="amount")
+    return minor
 
 
 def _check_date(row: sa.Row, day: dt.date) -> bool:
