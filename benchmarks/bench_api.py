@@ -42,7 +42,7 @@ from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
-from loanbook.db import make_engine  # noqa: E402
+from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 from loans import service  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
@@ -337,39 +337,33 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     name = f"loanbook_bench_api_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    db_url = sa.make_url(args.pg_url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(db_url, pool_size=4)
-    processes: list[subprocess.Popen] = []
-    try:
-        upgrade(engine)
-        key = new_key_text()
-        loan_ids = seed(engine, args.loans, FieldCipher(key_from_text(key)))
-        env = {**os.environ, "LOANBOOK_DATABASE_URL": db_url, "LOANBOOK_ENCRYPTION_KEY": key, "PYTHONUNBUFFERED": "1"}
-        with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
-            workdir = Path(tmp)
-            token = subprocess.run(
-                [sys.executable, "-m", "loanbook.cli", "token", "create", "--tenant", "bench", "--role", "admin", "--name", "bench-admin"],
-                env=env, cwd=workdir, check=True, capture_output=True, text=True,
-            ).stdout.strip()
-            graphql_process, graphql_base = start(
-                [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate"], env, workdir, "graphql")
-            processes.append(graphql_process)
-            raw_process, raw_base = start(
-                [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory", "bench_api:raw_app",
-                 "--log-level", "warning", "--no-access-log"], env, workdir, "raw")
-            processes.append(raw_process)
-            asyncio.run(run(args, token, graphql_base, raw_base, loan_ids, workdir))
-    finally:
-        for process in processes:
-            stop(process)
-        engine.dispose()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(args.pg_url, name, keep=args.keep) as db_url:
+        engine = make_engine(db_url, pool_size=4)
+        processes: list[subprocess.Popen] = []
+        try:
+            upgrade(engine)
+            key = new_key_text()
+            loan_ids = seed(engine, args.loans, FieldCipher(key_from_text(key)))
+            env = {**os.environ, "LOANBOOK_DATABASE_URL": db_url, "LOANBOOK_ENCRYPTION_KEY": key, "PYTHONUNBUFFERED": "1"}
+            with tempfile.TemporaryDirectory(prefix="bench_api_") as tmp:
+                workdir = Path(tmp)
+                token = subprocess.run(
+                    [sys.executable, "-m", "loanbook.cli", "token", "create", "--tenant", "bench", "--role", "admin",
+                     "--name", "bench-admin"],
+                    env=env, cwd=workdir, check=True, capture_output=True, text=True,
+                ).stdout.strip()
+                graphql_process, graphql_base = start(
+                    [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate"], env, workdir, "graphql")
+                processes.append(graphql_process)
+                raw_process, raw_base = start(
+                    [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory",
+                     "bench_api:raw_app", "--log-level", "warning", "--no-access-log"], env, workdir, "raw")
+                processes.append(raw_process)
+                asyncio.run(run(args, token, graphql_base, raw_base, loan_ids, workdir))
+        finally:
+            for process in processes:
+                stop(process)
+            engine.dispose()
     return 0
 
 

@@ -29,7 +29,7 @@ from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
-from loanbook.db import make_engine  # noqa: E402
+from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 from loans import service  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
@@ -58,20 +58,14 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
     name = f"loanbook_bench_cob_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(sa.make_url(args.pg_url).set(database=name).render_as_string(hide_password=False), pool_size=4)
-    try:
-        upgrade(engine)
-        tenant_id = seed(engine, args.loans)
-        run(engine, tenant_id, args.loans, args.batch_size, args.workers, args.days)
-    finally:
-        engine.dispose()
-        if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(args.pg_url, name, keep=args.keep) as url:
+        engine = make_engine(url, pool_size=4)
+        try:
+            upgrade(engine)
+            tenant_id = seed(engine, args.loans)
+            run(engine, tenant_id, args.loans, args.batch_size, args.workers, args.days)
+        finally:
+            engine.dispose()
     return 0
 
 

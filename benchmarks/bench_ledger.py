@@ -12,7 +12,6 @@ they would on a single-box deployment, and pgbench runs under the same condition
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import datetime as dt
 import multiprocessing as mp
@@ -25,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -40,7 +39,7 @@ from ledger.model import AccountType, EntryDraft, credit, debit  # noqa: E402
 from ledger.store.sealer import seal_pending  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
 from ledger.verify import verify_books  # noqa: E402
-from loanbook.db import make_engine  # noqa: E402
+from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 
 nan = math.nan
@@ -82,20 +81,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 # --- databases -----------------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def scratch_database(admin_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
-    # The admin engine is disposed at once: no connection stays open while clients are forked.
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
-    finally:
-        if not keep:
-            with admin.connect() as conn:
-                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 def utc_now() -> dt.datetime:

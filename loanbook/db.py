@@ -1,6 +1,8 @@
 """Engine construction for PostgreSQL (psycopg 3) and the embedded SQLite default."""
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -50,3 +52,22 @@ def _sqlite_engine(parsed: sa.URL, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+@contextlib.contextmanager
+def scratch_database(admin_url: str, name: str, *, keep: bool = False) -> Iterator[str]:
+    """A new PostgreSQL database on the server of `admin_url`, dropped afterwards (unless `keep`).
+
+    For test runs and benchmarks, which each work in a database of their own. The admin engine
+    holds no connection between the two statements, so nothing is inherited by forked processes.
+    """
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        if not keep:
+            with admin.connect() as conn:
+                conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from ledger import service
 from ledger.actor import Actor
 from ledger.store.transaction import run_in_transaction
-from loanbook.db import make_engine
+from loanbook.db import make_engine, scratch_database
 from loanbook.migrate import upgrade
 
 pg_admin_url = os.environ.get("LOANBOOK_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -49,10 +49,6 @@ def _start_pg_if_stopped() -> None:
         )
 
 
-def _pg_database(name: str) -> str:
-    return sa.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
-
-
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this run, migrated; dropped afterwards."""
@@ -63,20 +59,11 @@ def pg_url() -> Iterator[str]:
         if in_ci:
             pytest.fail(message + " (CI=true: PostgreSQL tests are never skipped)")
         pytest.skip(message)
-    name = f"loanbook_test_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    url = _pg_database(name)
-    engine = make_engine(url)
-    upgrade(engine)
-    engine.dispose()
-    try:
+    with scratch_database(pg_admin_url, f"loanbook_test_{os.getpid()}_{uuid.uuid4().hex[:8]}") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        engine.dispose()
         yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -119,19 +106,13 @@ def fresh_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[sa.
         engine.dispose()
         return
     request.getfixturevalue("pg_url")  # skips or fails exactly like the shared database
-    name = f"loanbook_fresh_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(_pg_database(name))
-    upgrade(engine)
-    try:
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(pg_admin_url, f"loanbook_fresh_{uuid.uuid4().hex[:12]}") as url:
+        engine = make_engine(url)
+        upgrade(engine)
+        try:
+            yield engine
+        finally:
+            engine.dispose()
 
 
 def new_tenant(engine: sa.Engine, prefix: str = "t") -> int:
