@@ -121,8 +121,11 @@ class PostedEntry:
     content_hash: str
 
 
-def validate_draft(draft: EntryDraft) -> None:
-    """Raise the typed error for the first problem a user could have caused."""
+def validate_draft(draft: EntryDraft) -> str:
+    """Raise the typed error for the first problem a user could have caused.
+
+    Returns the metadata's canonical JSON, which posting stores and hashes (computed once).
+    """
     if not isinstance(draft.effective_date, dt.date) or isinstance(draft.effective_date, dt.datetime):
         raise errors.InvalidEntry("effective_date must be a date (the business date), not a timestamp")
     if len(draft.postings) < 2:
@@ -133,7 +136,7 @@ def validate_draft(draft: EntryDraft) -> None:
         raise errors.InvalidEntry(f"description is longer than {description_length_max} characters")
     if draft.idempotency_key is not None and not 0 < len(draft.idempotency_key) <= idempotency_key_length_max:
         raise errors.InvalidEntry(f"idempotency key must be 1 to {idempotency_key_length_max} characters")
-    canonical_metadata(draft.metadata)
+    metadata_text = canonical_metadata(draft.metadata)
     totals: dict[str, int] = {}
     for posting in draft.postings:
         if not isinstance(posting.amount_minor, int) or isinstance(posting.amount_minor, bool):
@@ -146,6 +149,7 @@ def validate_draft(draft: EntryDraft) -> None:
     if unbalanced:
         described = ", ".join(f"{c} debits exceed credits by {format_amount(t, c)}" for c, t in sorted(unbalanced.items()))
         raise errors.UnbalancedEntry(f"entry does not balance: {described}", imbalance=unbalanced)
+    return metadata_text
 
 
 def check_accounts(draft: EntryDraft, accounts: Mapping[str, Account]) -> None:
@@ -194,27 +198,36 @@ def canonical_json(value: object) -> str:
     return _canonical_encoder.encode(value)
 
 
-def request_hash(draft: EntryDraft) -> str:
-    """SHA-256 of what the caller asked for, so a replayed idempotency key can be compared."""
-    body = {
-        "effective_date": draft.effective_date.isoformat(),
-        "description": draft.description,
-        "metadata": dict(draft.metadata),
-        "postings": [[p.account_code, p.currency, p.amount_minor] for p in draft.postings],
-        "reverses": str(draft.reverses_entry_id) if draft.reverses_entry_id else None,
-    }
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+def request_hash(draft: EntryDraft, metadata_text: str | None = None) -> str:
+    """SHA-256 of what the caller asked for, so a replayed idempotency key can be compared.
+
+    The canonical JSON of {description, effective_date, metadata, postings, reverses}, written out
+    by hand in sorted-key order because every posted entry pays for it (tests hold it equal to
+    canonical_json of the same object). `metadata_text` is canonical_metadata(draft.metadata).
+    """
+    if metadata_text is None:
+        metadata_text = canonical_json(dict(draft.metadata))
+    postings = ",".join(
+        f"[{_json_string(p.account_code)},{_json_string(p.currency)},{int(p.amount_minor)}]" for p in draft.postings
+    )
+    reverses = f'"{draft.reverses_entry_id}"' if draft.reverses_entry_id else "null"
+    body = (
+        f'{{"description":{_json_string(draft.description)},"effective_date":"{draft.effective_date.isoformat()}",'
+        f'"metadata":{metadata_text},"postings":[{postings}],"reverses":{reverses}}}'
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
 
 
 def content_hash(entry_id: uuid.UUID, request_digest: str, actor: str) -> str:
     """SHA-256 of a posted entry's content; recorded in its (hash-chained) audit event.
 
     `loanbook verify` recomputes it from the stored rows, so a posting altered behind the database's
-    back no longer matches the chained record of what was posted.
+    back no longer matches the chained record of what was posted. The text is canonical_json of
+    {"actor", "id", "request"}, written out by hand (the keys are already in sorted order).
     """
-    body = {
-        "id": str(entry_id),
-        "actor": actor,
-        "request": request_digest,
-    }
-    return hashlib.sha256(canonical_json(body).encode()).hexdigest()
+    body = f'{{"actor":{_json_string(actor)},"id":"{entry_id}","request":"{request_digest}"}}'
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+# The string encoder JSONEncoder(ensure_ascii=False) itself uses (the C one where available).
+_json_string = json.encoder.encode_basestring

@@ -26,7 +26,6 @@ from ledger.model import (
     EntryDraft,
     PostedEntry,
     account_code_length_max,
-    canonical_metadata,
     check_accounts,
     content_hash,
     normal_balance_of,
@@ -37,7 +36,7 @@ from ledger.model import (
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, get_entry, load_accounts
 from ledger.store.audit_log import event_rows, record_event
-from ledger.store.journal import accounts_for_posting, write_entries
+from ledger.store.journal import StaleChart, accounts_for_posting, write_entries
 from ledger.store.tables import (
     account_balances,
     accounts,
@@ -180,21 +179,31 @@ def post_entries(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -
     """Post many entries in the caller's transaction: all of them or, on any error, none."""
     if len(drafts) > entries_per_batch_max:
         raise errors.BatchTooLarge(f"at most {entries_per_batch_max} entries per batch")
-    for draft in drafts:
-        validate_draft(draft)
+    metadata_texts = [validate_draft(draft) for draft in drafts]
     codes = sorted({p.account_code for d in drafts for p in d.postings})
+    chart = _checked_chart(conn, actor, drafts, codes)
+    replays = _find_replays(conn, actor, drafts)
+    entries: list[PostedEntry | None] = [replays.get(d.idempotency_key) if d.idempotency_key else None for d in drafts]
+    fresh = [i for i, entry in enumerate(entries) if entry is None]
+    _check_reversal_targets(conn, actor, [drafts[i] for i in fresh])
+    if fresh:
+        fresh_drafts, fresh_texts = [drafts[i] for i in fresh], [metadata_texts[i] for i in fresh]
+        try:
+            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart)
+        except StaleChart:
+            # An account changed (was closed) since it was cached; nothing was written. Check afresh.
+            chart = _checked_chart(conn, actor, drafts, codes)
+            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart)
+        for i, entry in zip(fresh, posted):
+            entries[i] = entry
+    return entries  # type: ignore[return-value]
+
+
+def _checked_chart(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], codes: list[str]) -> dict[str, Account]:
     chart = accounts_for_posting(conn, actor.tenant_id, codes)
     for draft in drafts:
         check_accounts(draft, chart)
-    replays = _find_replays(conn, actor, drafts)
-    entries: list[PostedEntry | None] = [replays.get(d.idempotency_key) if d.idempotency_key else None for d in drafts]
-    fresh = [(i, d) for i, d in enumerate(drafts) if entries[i] is None]
-    _check_reversal_targets(conn, actor, [d for _, d in fresh])
-    if fresh:
-        posted = _insert_entries(conn, actor, [d for _, d in fresh], {c: a.balance_slots for c, a in chart.items()})
-        for (i, _), entry in zip(fresh, posted):
-            entries[i] = entry
-    return entries  # type: ignore[return-value]
+    return chart
 
 
 def reverse_entry(
@@ -284,18 +293,20 @@ def _check_reversal_targets(conn: Connection, actor: Actor, drafts: Sequence[Ent
 
 
 def _insert_entries(
-    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], slots: dict[str, int]
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account]
 ) -> list[PostedEntry]:
+    tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
     entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
-    for draft in drafts:
+    for draft, metadata_text in zip(drafts, metadata_texts):
         entry_id = uuid.uuid4()
-        request_digest = request_hash(draft)
-        digest = content_hash(entry_id, request_digest, actor.name)
+        day = draft.effective_date
+        request_digest = request_hash(draft, metadata_text)
+        digest = content_hash(entry_id, request_digest, actor_name)
         entry_rows.append(
             {
-                "tenant_id": actor.tenant_id, "id": entry_id, "effective_date": draft.effective_date,
-                "recorded_at": actor.now, "description": draft.description,
-                "metadata": canonical_metadata(draft.metadata), "actor": actor.name,
+                "tenant_id": tenant_id, "id": entry_id, "effective_date": day,
+                "recorded_at": now, "description": draft.description,
+                "metadata": metadata_text, "actor": actor_name,
                 "idempotency_key": draft.idempotency_key, "request_hash": request_digest,
                 "reverses_entry_id": draft.reverses_entry_id, "content_hash": digest,
             }
@@ -303,21 +314,21 @@ def _insert_entries(
         for line_no, p in enumerate(draft.postings, start=1):
             posting_rows.append(
                 {
-                    "tenant_id": actor.tenant_id, "entry_id": entry_id, "line_no": line_no,
+                    "tenant_id": tenant_id, "entry_id": entry_id, "line_no": line_no,
                     "account_code": p.account_code, "currency": p.currency, "amount_minor": p.amount_minor,
-                    "effective_date": draft.effective_date,
+                    "effective_date": day,
                 }
             )
-            movements.append((p.account_code, p.currency, draft.effective_date, p.amount_minor))
+            movements.append((p.account_code, p.currency, day, p.amount_minor))
         events.append(_posted_event(entry_id, draft, digest))
         posted.append(
             PostedEntry(
-                actor.tenant_id, entry_id, draft.effective_date, actor.now, draft.description,
-                dict(draft.metadata), actor.name, tuple(draft.postings), draft.idempotency_key,
+                tenant_id, entry_id, day, now, draft.description,
+                dict(draft.metadata), actor_name, tuple(draft.postings), draft.idempotency_key,
                 draft.reverses_entry_id, digest,
             )
         )
-    write_entries(conn, actor, entry_rows, posting_rows, movements, slots, event_rows(actor, events))
+    write_entries(conn, actor, chart, entry_rows, posting_rows, movements, event_rows(actor, events))
     return posted
 
 

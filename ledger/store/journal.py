@@ -20,7 +20,7 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection
 
 from ledger.actor import Actor
-from ledger.model import Account
+from ledger.model import Account, AccountStatus
 from ledger.queries import account_from_row, load_accounts
 from ledger.store.audit_log import awaiting_seal
 from ledger.store.balances import Movement, apply_movements, balance_rows
@@ -36,20 +36,28 @@ _upsert_counter = """
 # Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
 journal_batch_sql = f"""
-WITH entry_rows AS (
+WITH guard AS MATERIALIZED (
+    SELECT count(*) = cardinality(%(codes)s::text[]) AS ok
+    FROM unnest(%(codes)s::text[], %(currencies)s::text[], %(slots)s::int[]) AS c(code, currencies, slots)
+    JOIN accounts AS a ON a.tenant_id = %(tenant)s AND a.code = c.code
+    WHERE a.status = 'OPEN' AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
+), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
     SELECT %(tenant)s, r.id, r.effective_date, %(now)s, r.description, r.metadata, %(actor)s,
            r.idempotency_key, r.request_hash, r.reverses_entry_id, r.content_hash
     FROM json_populate_recordset(NULL::journal_entries, %(entries)s::json) AS r
+    WHERE (SELECT ok FROM guard)
 ), posting_rows AS (
     INSERT INTO postings (tenant_id, entry_id, line_no, account_code, currency, amount_minor, effective_date)
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
+    WHERE (SELECT ok FROM guard)
 ), current_rows AS (
     INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
     SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
     FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
+    WHERE (SELECT ok FROM guard)
     ORDER BY r.ordinality
     {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
     RETURNING 1
@@ -58,7 +66,7 @@ WITH entry_rows AS (
         (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
     SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
     FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
-    WHERE (SELECT count(*) FROM current_rows) >= 0
+    WHERE (SELECT count(*) FROM current_rows) >= 0 AND (SELECT ok FROM guard)
     ORDER BY r.ordinality
     {_upsert_counter.format(key="tenant_id, account_code, currency, grain, period_start, slot")}
 ), event_rows AS (
@@ -67,11 +75,12 @@ WITH entry_rows AS (
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
            r.reason, %(request_id)s
     FROM json_populate_recordset(NULL::audit_events, %(events)s::json) AS r
+    WHERE (SELECT ok FROM guard)
     RETURNING id
 ), unsealed_rows AS (
     INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
 )
-SELECT CASE WHEN %(seal)s THEN {try_lock_sql("tenant")} ELSE false END
+SELECT g.ok, CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql("tenant")} ELSE false END FROM guard AS g
 """
 
 _chart_sql = """
@@ -91,49 +100,81 @@ def _as_sqlalchemy_errors(conn: Connection, statement: str, params: object) -> I
         ) from exc
 
 
+class StaleChart(Exception):
+    """The accounts a posting was checked against changed before it was written (nothing was)."""
+
+
+# The tenant's open accounts, by (database, tenant): posting checks drafts against these without a
+# round trip, and the posting statement itself confirms (the `guard` above) that every account is
+# still open with the same currencies and slots, writing nothing if not. Accounts never change
+# except by closing, so a stale copy costs one reload, never a wrong posting.
+_chart_cache: dict[tuple[str, int], dict[str, Account]] = {}
+chart_cache_accounts_max = 100_000
+
+
 def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:
-    """The tenant's accounts with these codes; on PostgreSQL read straight off the driver."""
+    """The tenant's accounts with these codes; on PostgreSQL from the process's chart cache."""
     if conn.dialect.name != "postgresql":
         return load_accounts(conn, tenant_id, codes)
-    raw = conn.connection.driver_connection
-    with raw.cursor(row_factory=namedtuple_row) as cursor:
-        with _as_sqlalchemy_errors(conn, _chart_sql, None):
-            cursor.execute(_chart_sql, (tenant_id, list(codes)))
-        return {row.code: account_from_row(row) for row in cursor.fetchall()}
+    key = (conn.engine.url.render_as_string(), tenant_id)
+    cached = _chart_cache.get(key)
+    if cached is None:
+        if sum(len(c) for c in _chart_cache.values()) > chart_cache_accounts_max:
+            _chart_cache.clear()
+        cached = _chart_cache[key] = {}
+    missing = [code for code in codes if code not in cached]
+    if missing:
+        raw = conn.connection.driver_connection
+        with raw.cursor(row_factory=namedtuple_row) as cursor:
+            with _as_sqlalchemy_errors(conn, _chart_sql, None):
+                cursor.execute(_chart_sql, (tenant_id, missing))
+            found = {row.code: account_from_row(row) for row in cursor.fetchall()}
+        # Only open accounts are kept: a closed one is read afresh every time it is named.
+        cached.update((code, account) for code, account in found.items() if account.status is AccountStatus.OPEN)
+        return {code: found.get(code) or cached[code] for code in codes if code in found or code in cached}
+    return {code: cached[code] for code in codes}
+
+
+def forget_chart(conn: Connection, tenant_id: int) -> None:
+    _chart_cache.pop((conn.engine.url.render_as_string(), tenant_id), None)
 
 
 def write_entries(
     conn: Connection,
     actor: Actor,
+    accounts: Mapping[str, Account],
     entry_rows: Sequence[dict],
     posting_rows: Sequence[dict],
     movements: Sequence[Movement],
-    slots: Mapping[str, int],
     events: Sequence[dict],
 ) -> None:
     """Insert entries, postings and audit events and move the balances, in the caller's transaction.
 
-    `entry_rows` and `events` carry the actor's timestamp and name (asserted), so they travel once.
+    `accounts` are those the drafts were checked against; on PostgreSQL the statement confirms
+    they are unchanged and raises StaleChart, having written nothing, if not. `entry_rows` and
+    `events` carry the actor's timestamp and name (asserted), so they travel once.
     """
     assert all(r["recorded_at"] is actor.now and r["actor"] == actor.name for r in entry_rows)
     assert all(e["occurred_at"] is actor.now and e["actor"] == actor.name and e["request_id"] == actor.request_id for e in events)
-    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    slots = {code: account.balance_slots for code, account in accounts.items()}
     if conn.dialect.name == "postgresql":
-        _write_postgresql(conn, actor, entry_rows, posting_rows, movements, slots, events)
-    else:
-        conn.execute(sa.insert(journal_entries), list(entry_rows))
-        conn.execute(sa.insert(postings), list(posting_rows))
-        apply_movements(conn, actor.tenant_id, movements, slots)
-        conn.execute(sa.insert(audit_events), list(events))
-        conn.execute(
-            sa.insert(audit_unsealed),
-            [{"tenant_id": e["tenant_id"], "event_id": e["id"], "occurred_at": e["occurred_at"]} for e in events],
-        )
+        _write_postgresql(conn, actor, accounts, entry_rows, posting_rows, movements, slots, events)
+        return
+    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    conn.execute(sa.insert(journal_entries), list(entry_rows))
+    conn.execute(sa.insert(postings), list(posting_rows))
+    apply_movements(conn, actor.tenant_id, movements, slots)
+    conn.execute(sa.insert(audit_events), list(events))
+    conn.execute(
+        sa.insert(audit_unsealed),
+        [{"tenant_id": e["tenant_id"], "event_id": e["id"], "occurred_at": e["occurred_at"]} for e in events],
+    )
 
 
 def _write_postgresql(
     conn: Connection,
     actor: Actor,
+    accounts: Mapping[str, Account],
     entry_rows: Sequence[dict],
     posting_rows: Sequence[dict],
     movements: Sequence[Movement],
@@ -141,8 +182,12 @@ def _write_postgresql(
     events: Sequence[dict],
 ) -> None:
     counters = balance_rows(movements, slots)
+    chart = list(accounts.values())
     params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
+        "codes": [a.code for a in chart],
+        "currencies": [",".join(a.currencies) if a.currencies else None for a in chart],
+        "slots": [a.balance_slots for a in chart],
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
         "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
@@ -150,11 +195,15 @@ def _write_postgresql(
             counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
         ),
         "events": _json(events, _event_fields),
+        "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
     }
-    params["seal"] = bool(conn.info.get(SEAL_IN_TRANSACTION))
     with conn.connection.driver_connection.cursor() as cursor:
         with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
-            is_sealer = cursor.execute(journal_batch_sql, params).fetchone()[0]
+            written, is_sealer = cursor.execute(journal_batch_sql, params).fetchone()
+    if not written:
+        forget_chart(conn, actor.tenant_id)
+        raise StaleChart()
+    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
         # so they commit already sealed and run_in_transaction has nothing left to do for them.

@@ -109,6 +109,19 @@ def test_bad_input_gets_a_typed_error_and_writes_nothing(engine, actor, case):
     assert snapshot(engine, actor.tenant_id) == before
 
 
+def test_an_account_closed_after_posting_refuses_the_next_posting(engine, actor):
+    """On PostgreSQL posting checks drafts against a cached chart; the write itself re-checks it."""
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1160", "Old bank", "ASSET", parent_code="1000"))
+    post(engine, actor, debit("1160", "1", "CNY"), credit("3100", "1", "CNY"))  # now cached
+    post(engine, actor, debit("3100", "1", "CNY"), credit("1160", "1", "CNY"))
+    run_in_transaction(engine, lambda c: service.close_account(c, actor, "1160"))
+    before = snapshot(engine, actor.tenant_id)
+    with pytest.raises(errors.AccountClosed):
+        post(engine, actor, debit("1160", "1", "CNY"), credit("3100", "1", "CNY"))
+    assert snapshot(engine, actor.tenant_id) == before
+    post(engine, actor, debit("1100", "1", "CNY"), credit("3100", "1", "CNY"))  # the rest of the chart still posts
+
+
 def test_closed_account_and_currency_restrictions(engine, actor):
     run_in_transaction(engine, lambda c: service.open_account(c, actor, "1150", "USD bank", "ASSET", parent_code="1000", currencies=["USD"]))
     run_in_transaction(engine, lambda c: service.open_account(c, actor, "1160", "Old bank", "ASSET", parent_code="1000"))

@@ -2,7 +2,11 @@
 import datetime as dt
 import uuid
 
+import hashlib
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ledger import errors
 from ledger.audit import AuditEvent, chain_hash, genesis_hash
@@ -14,6 +18,7 @@ from ledger.model import (
     NormalBalance,
     Posting,
     check_accounts,
+    canonical_json,
     content_hash,
     credit,
     debit,
@@ -123,6 +128,32 @@ def test_request_hash_changes_with_any_field():
     assert request_hash(base) == request_hash(draft(*base.postings, description="x"))
     entry_id = uuid.uuid4()
     assert content_hash(entry_id, request_hash(base), "a") != content_hash(entry_id, request_hash(base), "b")
+
+
+_text = st.text(max_size=30)
+_scalar = st.none() | st.booleans() | st.integers(-(10**18), 10**18) | _text
+
+
+@given(
+    description=_text,
+    metadata=st.dictionaries(_text, _scalar, max_size=4),
+    legs=st.lists(st.tuples(_text.filter(bool), st.sampled_from(["CNY", "JPY", "KWD"]), st.integers(-(10**15), 10**15)), min_size=1, max_size=5),
+    reverses=st.none() | st.uuids(),
+    actor=_text,
+    day=st.dates(),
+)
+def test_hand_written_hashes_equal_canonical_json_of_the_same_object(description, metadata, legs, reverses, actor, day):
+    """request_hash and content_hash write their JSON by hand for speed: it must be canonical_json's."""
+    entry = EntryDraft(day, tuple(Posting(c, cur, a) for c, cur, a in legs), description, metadata, reverses_entry_id=reverses)
+    reference = {
+        "effective_date": day.isoformat(), "description": description, "metadata": dict(metadata),
+        "postings": [[c, cur, a] for c, cur, a in legs], "reverses": str(reverses) if reverses else None,
+    }
+    digest = hashlib.sha256(canonical_json(reference).encode()).hexdigest()
+    assert request_hash(entry) == digest == request_hash(entry, canonical_json(dict(metadata)))
+    entry_id = uuid.uuid4()
+    expected = hashlib.sha256(canonical_json({"id": str(entry_id), "actor": actor, "request": digest}).encode()).hexdigest()
+    assert content_hash(entry_id, digest, actor) == expected
 
 
 def test_chain_hash_covers_every_field():
