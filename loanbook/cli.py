@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
+import threading
 import datetime as dt
 import sys
 import uuid
@@ -14,7 +16,7 @@ from ledger import errors, queries, service
 from ledger.actor import Actor
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
-from ledger.store.sealer import seal_pending
+from ledger.store.sealer import follow, seal_all_pending, seal_pending
 from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
@@ -34,7 +36,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
-    settings = Settings.from_env()
+    try:
+        settings = Settings.from_env()
+    except ValueError as exc:
+        print(f"error: configuration: {exc}", file=sys.stderr)
+        return 2
     try:
         return args.handler(args, settings)
     except errors.LedgerError as exc:
@@ -114,6 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_cob)
 
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
+    p.add_argument("--follow", action="store_true", help="keep sealing as events commit, until interrupted (a sidecar sealer)")
+    p.add_argument("--interval", type=float, default=0.02, help="with --follow: seconds between polls of an empty queue")
     p.set_defaults(handler=cmd_seal)
 
     p = sub.add_parser("verify", help="recompute the audit chain, entry balances and stored balances; exit 1 on any discrepancy")
@@ -259,9 +267,17 @@ class _progress:
 
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
-    with engine.connect() as conn:
-        tenant_ids = list(conn.execute(sa.select(tenants.c.id)).scalars())
-    sealed = sum(seal_pending(engine, tenant_id) for tenant_id in tenant_ids)
+    if args.follow:
+        if not args.interval > 0:
+            print("error: --interval must be a positive number of seconds", file=sys.stderr)
+            return 2
+        stop = threading.Event()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, lambda *_: stop.set())
+        print(f"sealing audit events as they commit (polling every {args.interval:g}s); Ctrl-C stops", flush=True)
+        sealed = follow(engine, stop, interval=args.interval)
+    else:
+        sealed = seal_all_pending(engine)
     print(f"sealed {sealed} audit event(s)")
     return 0
 

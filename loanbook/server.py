@@ -14,6 +14,7 @@ from identity.model import IssuedToken, Role
 from ledger import service as ledger_service
 from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
+from ledger.store.sealer import BackgroundSealer
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings, field_cipher
@@ -63,6 +64,11 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     print(f"GraphQL (GraphiQL) at http://{host}:{port}/graphql; health at http://{host}:{port}/health", flush=True)
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO)
     app = create_app(engine, cipher=cipher)
-    uvicorn.run(app, host=host, port=port, log_level="debug" if settings.debug else "info")
+    sealer = BackgroundSealer(engine).start() if settings.seal_mode == "background" else None
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="debug" if settings.debug else "info")
+    finally:
+        if sealer is not None:
+            sealer.stop()  # seals what committed before shutdown
     engine.dispose()
     return 0

@@ -9,6 +9,7 @@ from pathlib import Path
 default_database_path = Path("var") / "loanbook.db"
 default_key_path = Path("var") / "encryption.key"
 log = logging.getLogger(__name__)
+seal_modes = ("commit", "background")
 
 
 @dataclass(frozen=True)
@@ -19,6 +20,13 @@ class Settings:
     debug: bool = False
     # URL-safe base64 of 32 bytes; encrypts borrowers' national ID, phone and bank account at rest.
     encryption_key: str | None = field(default=None, repr=False)
+    # "commit": a request returns once its audit events are sealed into the hash chain;
+    # "background": it returns at commit and the server's sealer thread chains them moments later.
+    seal_mode: str = "commit"
+
+    def __post_init__(self) -> None:
+        if self.seal_mode not in seal_modes:
+            raise ValueError(f"LOANBOOK_SEAL_MODE must be one of {', '.join(seal_modes)}, not {self.seal_mode!r}")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -30,6 +38,7 @@ class Settings:
             port=int(env.get("PORT", "8000")),
             debug=env.get("LOANBOOK_DEBUG", "") in ("1", "true", "yes"),
             encryption_key=env.get("LOANBOOK_ENCRYPTION_KEY") or None,
+            seal_mode=env.get("LOANBOOK_SEAL_MODE") or "commit",
         )
 
 

@@ -12,14 +12,22 @@ in that batch and, if not, tries once more, queueing for the lock after a few lo
 read of the queue and the head takes its snapshot after the lock was granted, so a batch never
 holds an already sealed event.
 Other databases (SQLite) serialise writers anyway: there a plain transaction is the lock.
+
+Sealing may instead be left to a background sealer (`loanbook seal --follow`, or the thread
+`loanbook serve` starts with LOANBOOK_SEAL_MODE=background), as Blnk does: an engine registered
+with `seal_in_background` commits without waiting, and the sealer chains the queue within its poll
+interval. The queue row commits with the event, so no committed event escapes the chain either way.
 """
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
 import json
+import logging
+import threading
 import time
 import uuid
+import weakref
 from collections.abc import Collection, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -28,6 +36,8 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger.audit import AuditEvent, chain_hash
 from ledger.store.tables import audit_chain, audit_chain_heads, audit_events, audit_unsealed
+
+log = logging.getLogger(__name__)
 
 seal_batch_max = 5000
 # First key of the two-key advisory lock; the second is the tenant id.
@@ -62,6 +72,72 @@ def seal_committed(conn: Connection, tenant_id: int, event_ids: Collection[uuid.
         _pg_seal_committed(conn.connection.driver_connection, tenant_id, list(event_ids))
     else:
         _generic_seal_after_commit(conn.engine, tenant_id, event_ids)
+
+
+# --- background sealing --------------------------------------------------------------------------
+
+_sealed_in_background: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def seal_in_background(engine: Engine) -> None:
+    """From now on run_in_transaction on this engine commits without sealing: a sealer follows."""
+    _sealed_in_background.add(engine)
+
+
+def sealed_in_background(engine: Engine) -> bool:
+    return engine in _sealed_in_background
+
+
+def seal_all_pending(engine: Engine) -> int:
+    """One pass over every tenant with pending events; returns how many events were sealed."""
+    with engine.connect() as conn:
+        tenant_ids = list(conn.execute(sa.select(audit_unsealed.c.tenant_id).distinct()).scalars())
+        conn.rollback()
+    return sum(seal_pending(engine, tenant_id) for tenant_id in sorted(tenant_ids))
+
+
+def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> int:
+    """Seal every tenant's queue until `stop` is set, polling every `interval` seconds when idle.
+
+    Returns the number of events sealed. A failed pass (the database restarting, say) is logged
+    and tried again after a pause: the queue keeps what was not sealed.
+    """
+    sealed_total = 0
+    while not stop.is_set():
+        try:
+            sealed = seal_all_pending(engine)
+        except sa.exc.DBAPIError:
+            log.exception("sealing pass failed; trying again")
+            stop.wait(1.0)
+            continue
+        sealed_total += sealed
+        if not sealed:
+            stop.wait(interval)
+    sealed_total += seal_all_pending(engine)  # what committed before we were stopped
+    return sealed_total
+
+
+class BackgroundSealer:
+    """A thread following the queue for an engine registered with seal_in_background."""
+
+    def __init__(self, engine: Engine, *, interval: float = 0.02) -> None:
+        self.engine, self.interval = engine, interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="loanbook-sealer", daemon=True)
+        self.sealed = 0
+
+    def _run(self) -> None:
+        self.sealed = follow(self.engine, self._stop, interval=self.interval)
+
+    def start(self) -> BackgroundSealer:
+        seal_in_background(self.engine)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        _sealed_in_background.discard(self.engine)
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import TransactionRetriesExhausted
-from ledger.store.sealer import seal_committed
+from ledger.store.sealer import seal_committed, sealed_in_background
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,11 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     A connection found dead before COMMIT was sent is retried on a fresh one (the server rolled
     that transaction back); one lost during COMMIT is not, since it may have committed. Sealing
     runs on the same connection right after commit, outside the retry loop: the work committed.
+    On an engine registered with ledger.store.sealer.seal_in_background, the background sealer
+    does that instead and this returns right after commit.
     """
+    if seal and sealed_in_background(engine):
+        seal = False  # a background sealer follows the queue (ledger.store.sealer.BackgroundSealer)
     for attempt in range(1, attempts_max + 1):
         committing = False
         conn = engine.connect()

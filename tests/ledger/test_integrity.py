@@ -10,7 +10,9 @@ from alembic.migration import MigrationContext
 
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
-from ledger.store.sealer import seal_pending
+import threading
+
+from ledger.store.sealer import BackgroundSealer, seal_all_pending, seal_in_background, seal_pending
 from ledger.store.tables import metadata
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import verify_books
@@ -131,6 +133,70 @@ def test_every_committed_event_is_sealed_after_commit(fresh_engine):
         events = conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar()
         assert conn.execute(sa.text("SELECT max(seq) FROM audit_chain")).scalar() == events
     assert seal_pending(fresh_engine, tenant_id) == 0
+
+
+def _queue_and_chain(engine):
+    with engine.connect() as conn:
+        return (
+            conn.execute(sa.text("SELECT count(*) FROM audit_unsealed")).scalar(),
+            conn.execute(sa.text("SELECT count(*) FROM audit_events")).scalar(),
+            conn.execute(sa.text("SELECT count(*) FROM audit_chain")).scalar(),
+        )
+
+
+@both
+def test_an_engine_sealed_in_background_commits_without_sealing_and_the_queue_keeps_the_events(fresh_engine):
+    tenant_id, _ = seed(fresh_engine)
+    seal_in_background(fresh_engine)  # ...but no sealer runs yet
+    seed(fresh_engine)
+    queued, events, chained = _queue_and_chain(fresh_engine)
+    assert queued > 0 and chained == events - queued
+    assert problems(fresh_engine)  # verify names the events awaiting the seal
+    assert seal_all_pending(fresh_engine) == queued
+    assert _queue_and_chain(fresh_engine) == (0, events, events)
+    assert problems(fresh_engine) == []
+
+
+@both
+def test_the_background_sealer_chains_what_concurrent_writers_commit(fresh_engine):
+    tenant_ids = [new_tenant(fresh_engine) for _ in range(2)]
+    sealer = BackgroundSealer(fresh_engine, interval=0.005).start()
+
+    def writer(tenant_id):
+        actor = actor_for(tenant_id)
+        for i in range(15):
+            draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", f"{i + 1}", "CNY"), credit("3100", f"{i + 1}", "CNY")))
+            run_in_transaction(fresh_engine, lambda c, d=draft: service.post_entry(c, actor, d))
+
+    threads = [threading.Thread(target=writer, args=(t,)) for t in tenant_ids for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    sealer.stop()
+    queued, events, chained = _queue_and_chain(fresh_engine)
+    assert (queued, chained) == (0, events) and sealer.sealed >= 60
+    assert problems(fresh_engine) == []
+    # Stopped, the engine seals before returning again.
+    seed(fresh_engine)
+    assert _queue_and_chain(fresh_engine)[0] == 0
+
+
+@both
+def test_seal_follow_cli_seals_then_stops_on_a_signal(fresh_engine, monkeypatch, capsys):
+    tenant_id, _ = seed(fresh_engine)
+    seal_in_background(fresh_engine)
+    seed(fresh_engine)
+    queued = _queue_and_chain(fresh_engine)[0]
+    monkeypatch.setenv("LOANBOOK_DATABASE_URL", fresh_engine.url.render_as_string(hide_password=False))
+    import loanbook.cli as cli
+
+    handlers = {}
+    monkeypatch.setattr(cli.signal, "signal", lambda signum, handler: handlers.setdefault(signum, handler))
+    threading.Timer(0.3, lambda: handlers[cli.signal.SIGTERM](cli.signal.SIGTERM, None)).start()
+    assert cli_main(["seal", "--follow", "--interval", "0.01"]) == 0
+    assert f"sealed {queued} audit event(s)" in capsys.readouterr().out
+    assert _queue_and_chain(fresh_engine)[0] == 0
 
 
 @both
