@@ -12,9 +12,9 @@ Other databases take the portable path, one executemany per table.
 from __future__ import annotations
 
 import contextlib
-import json
 from collections.abc import Iterator, Mapping, Sequence
 
+import orjson
 import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection
@@ -216,13 +216,13 @@ _entry_fields = ("id", "effective_date", "description", "metadata", "idempotency
                  "reverses_entry_id", "content_hash")
 _posting_fields = ("entry_id", "line_no", "account_code", "currency", "amount_minor", "effective_date")
 _event_fields = ("id", "action", "entity_type", "entity_id", "before", "after", "reason")
-_json_encoder = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
 
 
+# Transport only (PostgreSQL parses it back into typed rows; hashes never see this text): orjson
+# writes UUIDs and dates natively, several times faster than the standard library's `default=str`.
 def _json(rows: Sequence[dict], fields: tuple[str, ...]) -> str:
-    # UUIDs and dates go through `default=str`: their text forms are what PostgreSQL parses back.
-    return _json_encoder.encode([{f: row[f] for f in fields} for row in rows])
+    return orjson.dumps([{f: row[f] for f in fields} for row in rows]).decode()
 
 
 def _json_tuples(rows: Sequence[tuple], fields: tuple[str, ...]) -> str:
-    return _json_encoder.encode([dict(zip(fields, row)) for row in rows])
+    return orjson.dumps([dict(zip(fields, row)) for row in rows]).decode()

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import logging
 import threading
 import time
@@ -30,6 +29,7 @@ import uuid
 import weakref
 from collections.abc import Collection, Iterator, Sequence
 
+import orjson
 import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
@@ -271,7 +271,8 @@ def _pg_chain_pending(raw, tenant_id: int) -> list[uuid.UUID]:  # type: ignore[n
     return [link[1] for link in links]
 
 
-_links_json = json.JSONEncoder(separators=(",", ":")).encode
+def _links_json(links: list[dict]) -> str:
+    return orjson.dumps(links).decode()
 
 
 def _chain(last_seq: int, last_hash: str, rows: Sequence) -> tuple[int, list[tuple[int, uuid.UUID, str, str]]]:

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from ledger import errors
-from ledger.audit import AuditEvent, chain_hash, genesis_hash
+from ledger.audit import AuditEvent, canonical_event, canonical_event_reference, chain_hash, genesis_hash
 from ledger.model import (
     Account,
     AccountStatus,
@@ -154,6 +154,20 @@ def test_hand_written_hashes_equal_canonical_json_of_the_same_object(description
     entry_id = uuid.uuid4()
     expected = hashlib.sha256(canonical_json({"id": str(entry_id), "actor": actor, "request": digest}).encode()).hexdigest()
     assert content_hash(entry_id, digest, actor) == expected
+
+
+@given(
+    texts=st.lists(st.none() | _text, min_size=5, max_size=5),
+    required=st.lists(_text, min_size=4, max_size=4),
+    tenant=st.integers(1, 2**31 - 1),
+    moment=st.datetimes(timezones=st.just(dt.timezone.utc)),
+    event_id=st.uuids(),
+)
+def test_hand_written_canonical_event_equals_canonical_json(texts, required, tenant, moment, event_id):
+    before, after, reason, request_id, _ = texts
+    actor, action, entity_type, entity_id = required
+    event = AuditEvent(tenant, event_id, moment, actor, action, entity_type, entity_id, before, after, reason, request_id)
+    assert canonical_event(event) == canonical_event_reference(event)
 
 
 def test_chain_hash_covers_every_field():
