@@ -9,6 +9,7 @@ from anyio import to_thread
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.store.transaction import run_in_transaction
+from loanbook.db import read_connection
 
 T = TypeVar("T")
 
@@ -17,7 +18,7 @@ async def read(engine: Engine, query: Callable[..., T], *args: object) -> T:
     """`query(conn, *args)` on a fresh connection in a worker thread."""
 
     def work() -> T:
-        with engine.connect() as conn:
+        with read_connection(engine) as conn:
             return query(conn, *args)
 
     return await to_thread.run_sync(work)

@@ -9,6 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 sqlite_busy_timeout_ms = 30_000
+# Execution option marking a connection that only reads: on SQLite its transactions begin deferred.
+read_only_option = "loanbook_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -48,10 +50,17 @@ def _sqlite_engine(parsed: sa.URL, *, echo: bool) -> Engine:
     @sa.event.listens_for(engine, "begin")
     def _on_begin(conn):  # type: ignore[no-untyped-def]
         # Take the write lock up front: a deferred transaction that later writes can fail with
-        # SQLITE_BUSY instead of waiting, which would surface a lock error to the caller.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # SQLITE_BUSY instead of waiting, which would surface a lock error to the caller. A
+        # connection from read_connection() never writes, so it begins deferred and, in WAL mode,
+        # reads its snapshot while writers carry on.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(read_only_option) else "BEGIN IMMEDIATE")
 
     return engine
+
+
+def read_connection(engine: Engine) -> sa.Connection:
+    """A connection for reading only: on SQLite it does not take the write lock (use it in `with`)."""
+    return engine.connect().execution_options(**{read_only_option: True})
 
 
 @contextlib.contextmanager
