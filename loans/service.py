@@ -460,19 +460,23 @@ def receive_unidentified(
 def apply_receipt(
     conn: Connection, actor: Actor, receipt_id: uuid.UUID, loan_id: uuid.UUID, day: dt.date, idempotency_key: str | None = None,
 ) -> MoneyResult:
-    """Apply an unidentified receipt to a loan as a repayment out of suspense (Dr suspense, Cr receivables)."""
+    """Apply an unidentified receipt to a loan as a repayment out of suspense (Dr suspense, Cr receivables).
+
+    A receipt stands applied once at a time: reversing that repayment puts the money back in suspense
+    (Dr receivables, Cr suspense) and the receipt can then be applied again, to this loan or another.
+    """
     receipt = conn.execute(
-        sa.select(suspense_receipts).where(suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.id == receipt_id)
+        sa.select(suspense_receipts)
+        .where(suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.id == receipt_id)
+        .with_for_update()  # concurrent applications of one receipt queue here (SQLite serialises writers anyway)
     ).first()
     if receipt is None:
         raise UnknownTransaction(f"no unidentified receipt {receipt_id}")
-    used = conn.execute(
-        sa.select(loan_transactions.c.id).where(
-            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.receipt_id == receipt_id
+    standing = _standing_application(conn, actor.tenant_id, receipt_id)
+    if standing is not None:
+        raise ledger_errors.AlreadyReversed(
+            f"receipt {receipt_id} is already applied (transaction {standing}); reverse that repayment to apply it again"
         )
-    ).first()
-    if used is not None:
-        raise ledger_errors.AlreadyReversed(f"receipt {receipt_id} was already applied (transaction {used.id})")
     amount = from_minor(receipt.amount, receipt.currency)
     result = _money_command(
         conn, actor, loan_id, "SUSPENSE_REPAYMENT", amount, receipt.currency, max(day, receipt.received_on), idempotency_key,
@@ -486,6 +490,25 @@ def apply_receipt(
         )
     )
     return result
+
+
+def _standing_application(conn: Connection, tenant_id: int, receipt_id: uuid.UUID) -> uuid.UUID | None:
+    """The repayment that currently applies the receipt: one of its applications not reversed since."""
+    t = loan_transactions
+    applied = [
+        uuid.UUID(json.loads(details)["transaction"])
+        for details in conn.execute(
+            sa.select(t.c.details).where(t.c.tenant_id == tenant_id, t.c.receipt_id == receipt_id, t.c.type == "RECEIPT_APPLIED")
+        ).scalars()
+    ]
+    if not applied:
+        return None
+    reversed_ids = set(
+        conn.execute(
+            sa.select(t.c.reverses_transaction_id).where(t.c.tenant_id == tenant_id, t.c.reverses_transaction_id.in_(applied))
+        ).scalars()
+    )
+    return next((transaction for transaction in applied if transaction not in reversed_ids), None)
 
 
 def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date) -> Allocation:

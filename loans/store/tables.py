@@ -147,14 +147,15 @@ loan_transactions = sa.Table(
     sa.Column("request_hash", sa.String(64), nullable=True),
     # A reversal points at the transaction it undoes; a transaction is reversed at most once.
     sa.Column("reverses_transaction_id", sa.Uuid(), nullable=True),
-    # A repayment out of suspense names the unidentified receipt it applies; a receipt applies once.
+    # The RECEIPT_APPLIED marker names the unidentified receipt a repayment out of suspense applied; a
+    # receipt stands applied once at a time (apply_receipt locks it), again only after that is reversed.
     sa.Column("receipt_id", sa.Uuid(), nullable=True),
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.ForeignKeyConstraint(["tenant_id", "loan_id"], ["loans.tenant_id", "loans.id"]),
     sa.UniqueConstraint("tenant_id", "idempotency_key"),
     sa.UniqueConstraint("tenant_id", "reverses_transaction_id"),
-    sa.UniqueConstraint("tenant_id", "receipt_id"),
+    sa.Index("ix_loan_transactions_receipt", "tenant_id", "receipt_id"),
     sa.Index("ix_loan_transactions_loan", "tenant_id", "loan_id", "effective_date"),
 )
 
@@ -220,7 +221,6 @@ loan_snapshots = sa.Table(
 
 register_retryable_unique("loan_transactions", "tenant_id", "idempotency_key")
 register_retryable_unique("loan_transactions", "tenant_id", "reverses_transaction_id")
-register_retryable_unique("loan_transactions", "tenant_id", "receipt_id")
 register_retryable_unique("suspense_receipts", "tenant_id", "idempotency_key")
 
 immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+import sqlalchemy as sa
 
 from ledger import errors as ledger_errors
 from ledger.store.transaction import run_in_transaction
@@ -93,3 +94,42 @@ def test_an_unidentified_receipt_waits_in_suspense_then_repays_a_loan(book):
     with engine.connect() as conn:
         assert sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "2200")) == 0
     check_books(engine, tenant_id)
+
+
+def test_a_reversed_suspense_repayment_returns_the_money_to_suspense_and_the_receipt_applies_again(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
+    receipt = run_in_transaction(engine, lambda c: service.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
+    applied = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    undone = run_in_transaction(
+        engine, lambda c: service.reverse_transaction(c, officer, loan_id, applied.transaction_id, D(2026, 2, 15))
+    )
+    reversal = lines(engine, tenant_id, undone.journal_entry_id)
+    assert ("2200", -88849) in reversal  # the money is back in suspense, not paid out of the bank
+    assert all(code != "1100" for code, _ in reversal)
+    from ledger import queries
+
+    def suspense():
+        with engine.connect() as conn:
+            return sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "2200"))
+
+    assert suspense() == -88849
+    check_books(engine, tenant_id)
+    again = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    assert lines(engine, tenant_id, again.journal_entry_id)[0] == ("2200", 88849)
+    assert suspense() == 0
+    with pytest.raises(ledger_errors.AlreadyReversed):
+        run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    check_books(engine, tenant_id)
+
+
+@pytest.mark.parametrize("statement", ["UPDATE loan_transactions SET amount = amount + 1", "DELETE FROM loan_transactions"])
+def test_loan_transactions_stay_insert_only_after_the_migrations(book, statement):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    with pytest.raises(sa.exc.DBAPIError, match="immutable"):
+        with engine.begin() as conn:
+            conn.execute(sa.text(statement))
