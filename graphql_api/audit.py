@@ -26,6 +26,7 @@ filter_text_length_max = 200
 # Audit entity types whose ids the API hands out (opaque) and their id kinds.
 entity_kinds = {
     "loan": "Loan", "borrower": "Borrower", "journal_entry": "JournalEntry", "journal_entry_request": "JournalEntryRequest",
+    "close_of_business_run": "CloseOfBusinessRun",
 }
 
 

@@ -173,6 +173,12 @@ DateAfterBusinessDateError = _field_error(
 )
 NothingToWaiveError = _plain_error("NothingToWaiveError", "NOTHING_TO_WAIVE: less is outstanding than the waiver asks for.")
 CobOutOfOrderError = _plain_error("CobOutOfOrderError", "COB_OUT_OF_ORDER: business dates close in order, one day after the last.")
+
+
+@strawberry.type(description="COB_ALREADY_RUNNING: a close of business run of your books is queued or running; `runId` is that run.")
+class CobAlreadyRunningError(Error):
+    run_id: strawberry.ID | None = None
+
 ReplayConflictError = _plain_error(
     "ReplayConflictError", "REPLAY_CONFLICT: the loan cannot be replayed for this change (e.g. backdating across a new schedule)."
 )
@@ -221,6 +227,7 @@ error_type_by_code: dict[str, type] = {
     loan_errors.UnknownTransaction.code: UnknownTransactionError,
     loan_errors.NothingToWaive.code: NothingToWaiveError,
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
+    loan_errors.CobAlreadyRunning.code: CobAlreadyRunningError,
     loan_errors.InvalidSchedule.code: InvalidScheduleTermsError,
     ReplayConflict.code: ReplayConflictError,
     ReplayMismatch.code: ReplayConflictError,  # carries its own code

@@ -25,6 +25,8 @@ every_role = frozenset(Role)
 # decision, so the approver role (loans) does not check the books. Reversals post at once (see README).
 journal_writers = frozenset({Role.ADMIN, Role.FINANCE})
 journal_checkers = frozenset({Role.ADMIN, Role.FINANCE})
+# Close of business runs (jobs) are finance's to start and follow; auditors see them too.
+cob_run_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 # Pending and decided requests are the finance desk's work queue; auditors see them too.
 journal_request_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 originators = frozenset({Role.ADMIN, Role.LOAN_OFFICER})
@@ -87,6 +89,8 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "recordRecovery": collectors,
         "restructureLoan": servicers,
         "runCloseOfBusiness": servicers,
+        "closeOfBusinessRun": cob_run_readers,
+        "closeOfBusinessRuns": cob_run_readers,
     }
 )
 

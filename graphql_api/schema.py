@@ -197,6 +197,16 @@ class Query:
     async def portfolio(self, info: Info, as_of: dt.date) -> list[loan_queries.Portfolio]:
         return await loan_queries.portfolio(info, as_of)
 
+    @strawberry.field(description="One close of business run (a background job); null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_run(self, info: Info, id: strawberry.ID) -> close_of_business.CloseOfBusinessRun | None:  # noqa: A002
+        return await close_of_business.close_of_business_run(info, id)
+
+    @strawberry.field(description="Close of business runs, newest requested first. `first` is at most 100. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_runs(
+        self, info: Info, first: int = close_of_business.runs_page_size_default, after: str | None = None
+    ) -> Connection[close_of_business.CloseOfBusinessRun]:
+        return await close_of_business.close_of_business_runs(info, first, after)
+
     @strawberry.field(description="The audit log, newest first, filtered by entity, action, actor and date (UTC). Roles: ADMIN, AUDITOR.")
     async def audit_events(
         self,
@@ -326,7 +336,10 @@ class Mutation:
     ) -> loan_money.RestructureLoanResult:  # type: ignore[valid-type]
         return await loan_money.restructure_loan(info, input)
 
-    @strawberry.mutation(description="Close a business date for every active loan: accrue, age, penalise, classify, provision. Roles: ADMIN, FINANCE.")
+    @strawberry.mutation(
+        description="Close a business date for every active loan (accrue, age, penalise, classify, provision) as a background run. "
+        "Answers when the run has finished unless `wait: false`, then at once with the run to poll. Roles: ADMIN, FINANCE."
+    )
     async def run_close_of_business(
         self, info: Info, input: close_of_business.RunCloseOfBusinessInput  # noqa: A002
     ) -> close_of_business.RunCloseOfBusinessResult:

@@ -113,6 +113,8 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "restructurePreview": ("query($i: RestructurePreviewInput!) { restructurePreview(input: $i) { __typename } }",
                                {"i": {"loanId": desk.shared("active", desk.active), "effectiveDate": DISBURSED_ON, "termPeriods": 24}}),
         "portfolio": ('{ portfolio(asOf: "2026-01-15") { currency } }', {}),
+        "closeOfBusinessRuns": ("{ closeOfBusinessRuns(first: 1) { edges { node { id status } } } }", {}),
+        "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
     }
