@@ -26,12 +26,15 @@ from ledger.errors import LedgerError
 from ledger.store.audit_log import record_event
 from ledger.store.transaction import run_in_transaction
 from loans.cob import check_business_date, run_close_of_business
-from loans.errors import CobAlreadyRunning
+from loans.errors import CobAlreadyRunning, CobOutOfOrder
 from loans.store.tables import close_of_business_runs as runs
 
 log = logging.getLogger(__name__)
 
 heartbeat_stale_after = dt.timedelta(minutes=10)
+# A business day closes once it has begun somewhere: the clock's UTC date plus one day (UTC+14 is a day ahead).
+# Without this bound, one mistyped year (8026 for 2026) would age every loan through millennia, day by day.
+business_date_lead_max = dt.timedelta(days=1)
 loan_errors_kept_max = 100
 error_message_length_max = 500
 runs_page_size_max = 100
@@ -84,6 +87,9 @@ class CobRun:
 
 def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
     """A QUEUED run of `day` for the actor's tenant; COB_OUT_OF_ORDER or COB_ALREADY_RUNNING instead."""
+    today = actor.now.astimezone(dt.timezone.utc).date()
+    if day > today + business_date_lead_max:
+        raise CobOutOfOrder(f"business date {day} has not begun yet (today is {today} UTC); close dates as they end")
     check_business_date(conn, actor.tenant_id, day)
     active = conn.execute(
         sa.select(runs).where(runs.c.tenant_id == actor.tenant_id, runs.c.status.in_(active_statuses)).with_for_update()

@@ -39,6 +39,8 @@ def test_one_run_at_a_time_then_the_next_date(book):
     assert cob_runs.execute_run(engine, tenant_id, first.id, clock=clock) == done
     with pytest.raises(CobOutOfOrder):
         requested(engine, tenant_id, D(2026, 1, 18))
+    with pytest.raises(CobOutOfOrder, match="has not begun"):
+        requested(engine, tenant_id, clock().date() + dt.timedelta(days=2))
     again = cob_runs.execute_run(engine, tenant_id, requested(engine, tenant_id, D(2026, 1, 16)).id, clock=clock)
     assert again.status is RunStatus.SUCCEEDED and again.already_done
     with engine.connect() as conn:
