@@ -5,9 +5,10 @@ opens connections at import time.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.engine import Engine
 from starlette.applications import Starlette
@@ -18,6 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
+from graphql_api.cob_runner import CobRunner
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.schema import database_reachable, package_version, schema
 from graphql_api.threads import read
@@ -34,17 +36,21 @@ def utc_now() -> dt.datetime:
 
 
 class LoanbookGraphQL(GraphQL):
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, *, graphiql: bool) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, cob_runner: CobRunner, *, graphiql: bool,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.engine = engine
         self.clock = clock
         self.cipher = cipher
+        self.cob_runner = cob_runner
 
     async def get_context(self, request: Request, response: Response) -> ApiContext:  # type: ignore[override]
         request_id = request_id_for(request)
         response.headers["X-Request-ID"] = request_id
         return ApiContext(
-            engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher
+            engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher,
+            cob_runner=self.cob_runner,
         )
 
     async def parse_http_body(self, request):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
@@ -136,11 +142,20 @@ def create_app(
         body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": package_version()}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    graphql_app = LoanbookGraphQL(engine, clock, cipher, graphiql=graphiql)
+    cob_runner = CobRunner(engine, clock)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        # Running close of business jobs stop after their current batch; the date resumes on its next run.
+        cob_runner.stop()
+
+    graphql_app = LoanbookGraphQL(engine, clock, cipher, cob_runner, graphiql=graphiql)
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
         ],
+        lifespan=lifespan,
     )
     return BodySizeLimit(app, body_bytes_max)

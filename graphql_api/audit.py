@@ -24,7 +24,10 @@ audit_page_size_default = 50
 discrepancies_shown_max = 1000
 filter_text_length_max = 200
 # Audit entity types whose ids the API hands out (opaque) and their id kinds.
-entity_kinds = {"loan": "Loan", "borrower": "Borrower", "journal_entry": "JournalEntry"}
+entity_kinds = {
+    "loan": "Loan", "borrower": "Borrower", "journal_entry": "JournalEntry", "journal_entry_request": "JournalEntryRequest",
+    "close_of_business_run": "CloseOfBusinessRun",
+}
 
 
 @strawberry.type(description="One audit event: who did what to which entity, when, and why. Sealed into a hash chain after commit.")
@@ -55,7 +58,7 @@ class AuditEvent:
     def entity_key(self) -> str:
         return self.row.entity_id
 
-    @strawberry.field(description="The entity's opaque API id, for loans, borrowers and journal entries.")
+    @strawberry.field(description="The entity's opaque API id, for loans, borrowers, journal entries and their requests.")
     def entity_id(self) -> strawberry.ID | None:
         kind = entity_kinds.get(self.row.entity_type)
         if kind is None:
@@ -91,13 +94,13 @@ class AuditEvent:
 
 
 def entity_filter(entity_id: str) -> tuple[str, str]:
-    """(entity_type, entity key) for an opaque loan, borrower or journal entry id."""
+    """(entity_type, entity key) for an opaque loan, borrower, journal entry or journal entry request id."""
     for entity_type, kind in entity_kinds.items():
         try:
             return entity_type, str(decode_id(kind, entity_id))
         except BadUserInput:
             continue
-    raise BadUserInput(f"entityId must be the id of a loan, a borrower or a journal entry, got {entity_id[:60]!r}")
+    raise BadUserInput(f"entityId must be the id of a loan, a borrower, a journal entry or a request, got {entity_id[:60]!r}")
 
 
 async def audit_events(

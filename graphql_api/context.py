@@ -12,6 +12,7 @@ from sqlalchemy.engine import Engine
 from starlette.requests import Request
 from starlette.responses import Response
 
+from graphql_api.cob_runner import CobRunner
 from graphql_api.errors import Forbidden, Unauthenticated
 from graphql_api.loaders import Loaders, build_loaders
 from graphql_api.permissions import may_run
@@ -40,6 +41,7 @@ class ApiContext:
     response: Response
     request_id: str
     cipher: FieldCipher = field(repr=False)
+    cob_runner: CobRunner = field(repr=False)
     _session: asyncio.Future[Session] | None = field(default=None, repr=False)
 
     async def authorize(self, operation: str) -> Session:

@@ -19,6 +19,7 @@ from ledger import errors as ledger_errors
 from loans import errors as loan_errors
 from loans.replay import ReplayConflict, ReplayMismatch
 from loans.restructuring import RestructureNotAllowed
+from manual_entries import errors as request_errors
 
 
 @strawberry.interface(description="An expected failure: `code` is stable (switch on it), `message` is for a person.")
@@ -147,10 +148,20 @@ OutsideProductRangeError = _field_error(
     "OutsideProductRangeError", "OUTSIDE_PRODUCT_RANGE: principal, term or rate outside what the product allows."
 )
 InvalidScheduleTermsError = _plain_error("InvalidScheduleTermsError", "INVALID_SCHEDULE_TERMS: no schedule can be built from these terms.")
-IllegalTransitionError = _status_error("IllegalTransitionError", "ILLEGAL_TRANSITION: the loan's status does not allow this.")
-MakerCheckerViolationError = _plain_error(
-    "MakerCheckerViolationError", "MAKER_CHECKER_VIOLATION: nobody approves an application they submitted themselves."
+IllegalTransitionError = _status_error(
+    "IllegalTransitionError", "ILLEGAL_TRANSITION: the status of the loan (or journal entry request) does not allow this."
 )
+MakerCheckerViolationError = _plain_error(
+    "MakerCheckerViolationError",
+    "MAKER_CHECKER_VIOLATION: nobody approves an application they submitted or a manual journal entry they created "
+    "(nor rejects their own request: the maker cancels it, and only the maker).",
+)
+
+
+@strawberry.type(description="UNKNOWN_JOURNAL_ENTRY_REQUEST: no manual journal entry request with this id in your books.")
+class UnknownJournalEntryRequestError(Error):
+    request_id: strawberry.ID | None = None
+
 LoanClosedError = _status_error("LoanClosedError", "LOAN_CLOSED: the loan is no longer active (paid off, written off...).")
 WrongCurrencyError = _field_error("WrongCurrencyError", "WRONG_CURRENCY: the amount is not in the loan's currency.")
 AmountNotPositiveError = _field_error(
@@ -162,6 +173,12 @@ DateAfterBusinessDateError = _field_error(
 )
 NothingToWaiveError = _plain_error("NothingToWaiveError", "NOTHING_TO_WAIVE: less is outstanding than the waiver asks for.")
 CobOutOfOrderError = _plain_error("CobOutOfOrderError", "COB_OUT_OF_ORDER: business dates close in order, one day after the last.")
+
+
+@strawberry.type(description="COB_ALREADY_RUNNING: a close of business run of your books is queued or running; `runId` is that run.")
+class CobAlreadyRunningError(Error):
+    run_id: strawberry.ID | None = None
+
 ReplayConflictError = _plain_error(
     "ReplayConflictError", "REPLAY_CONFLICT: the loan cannot be replayed for this change (e.g. backdating across a new schedule)."
 )
@@ -210,10 +227,14 @@ error_type_by_code: dict[str, type] = {
     loan_errors.UnknownTransaction.code: UnknownTransactionError,
     loan_errors.NothingToWaive.code: NothingToWaiveError,
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
+    loan_errors.CobAlreadyRunning.code: CobAlreadyRunningError,
     loan_errors.InvalidSchedule.code: InvalidScheduleTermsError,
     ReplayConflict.code: ReplayConflictError,
     ReplayMismatch.code: ReplayConflictError,  # carries its own code
     RestructureNotAllowed.code: RestructureNotAllowedError,
+    request_errors.UnknownEntryRequest.code: UnknownJournalEntryRequestError,
+    request_errors.IllegalTransition.code: IllegalTransitionError,
+    request_errors.MakerChecker.code: MakerCheckerViolationError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 

@@ -1,4 +1,8 @@
-"""Journal queries and mutations: parse the input, authorise, call the ledger in a thread, map the result."""
+"""Journal queries and mutations: parse the input, authorise, call the ledger in a thread, map the result.
+
+`postJournalEntry` makes a maker-checker request (manual_entries): the entry posts when another person
+approves it (graphql_api.journal_requests). Reversals post at once: see README, "Maker-checker".
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -12,6 +16,7 @@ from strawberry.types import Info
 
 from graphql_api import error_types as e
 from graphql_api.errors import BadUserInput
+from graphql_api.journal_requests import JournalEntryRequest
 from graphql_api.reads import accounts_page
 from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, utc
 from graphql_api.threads import read, write
@@ -20,6 +25,7 @@ from ledger import errors as ledger_errors
 from ledger import service as ledger_service
 from ledger.model import EntryDraft, canonical_metadata, credit, debit
 from ledger.queries import get_entry, list_entries, trial_balance
+from manual_entries import service as requests_service
 
 page_size_max = 100
 entries_page_size_default = 50
@@ -42,7 +48,9 @@ class PostJournalEntryInput:
     description: str = ""
     metadata: JSON | None = strawberry.field(default=None, description="An object of strings, integers, booleans and nulls (no floats).")
     idempotency_key: str | None = strawberry.field(
-        default=None, description="Replaying the same key with the same input returns the original entry; a different input is IDEMPOTENCY_CONFLICT."
+        default=None,
+        description="Replaying the same key with the same input returns the original request (and its entry once posted); "
+        "a different input is IDEMPOTENCY_CONFLICT. The posted entry carries the key too.",
     )
 
 
@@ -55,9 +63,11 @@ class ReverseJournalEntryInput:
     idempotency_key: str | None = None
 
 
-@strawberry.type
+@strawberry.type(description="The manual entry request: PENDING until a checker (never the maker) approves it with approveJournalEntry.")
 class PostJournalEntryPayload:
-    entry: JournalEntry
+    request: JournalEntryRequest
+    entry: JournalEntry | None = strawberry.field(description="The posted entry: null until the request is approved.")
+    replayed: bool = strawberry.field(description="True when the idempotency key had already submitted this request.")
 
 
 @strawberry.type
@@ -113,10 +123,13 @@ async def post_journal_entry(info: Info, data: PostJournalEntryInput) -> PostJou
     try:
         draft = draft_from_input(data)
         actor = ctx.actor()
-        entry = await write(ctx.engine, lambda conn: ledger_service.post_entry(conn, actor, draft))
+        request, replayed = await write(ctx.engine, lambda conn: requests_service.submit_entry(conn, actor, draft))
     except ledger_errors.LedgerError as exc:
         return e.error_result(exc, post_errors)
-    return PostJournalEntryPayload(entry=JournalEntry(entry=entry))
+    entry = None
+    if request.journal_entry_id is not None:
+        entry = JournalEntry(entry=await ctx.session.loaders.entry.load(request.journal_entry_id))
+    return PostJournalEntryPayload(request=JournalEntryRequest(request=request), entry=entry, replayed=replayed)
 
 
 async def reverse_journal_entry(info: Info, data: ReverseJournalEntryInput) -> ReverseJournalEntryResult:

@@ -8,7 +8,8 @@ journal, the portfolio); the audit log and its verification are for auditors and
 follow the desk that does the work: loan officers originate (borrowers, applications, withdrawals),
 approvers decide, finance moves money and closes the business day, collectors record the money they
 collect (repayments, recoveries after write-off). Auditors change nothing. Admins do everything.
-Maker-checker on top of roles: loans.service refuses an approval by the application's submitter.
+Maker-checker on top of roles: loans.service refuses an approval by the application's submitter, and
+manual_entries refuses an approval (or rejection) of a manual journal entry by the person who created it.
 """
 from __future__ import annotations
 
@@ -18,9 +19,16 @@ from types import MappingProxyType
 from identity.model import Role
 
 every_role = frozenset(Role)
-# Manual journal entries move money outside any loan workflow, so only finance and admins post them.
-# Maker-checker (a second person approves a manual entry before it posts) comes with issue 5.
+# Manual journal entries move money outside any loan workflow, so only finance and admins make them, and
+# they post only when a second person checks them (manual_entries: never the maker, whatever the role).
+# Checkers are finance and admins too: approving a journal entry is an accounting judgement, not a credit
+# decision, so the approver role (loans) does not check the books. Reversals post at once (see README).
 journal_writers = frozenset({Role.ADMIN, Role.FINANCE})
+journal_checkers = frozenset({Role.ADMIN, Role.FINANCE})
+# Close of business runs (jobs) are finance's to start and follow; auditors see them too.
+cob_run_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
+# Pending and decided requests are the finance desk's work queue; auditors see them too.
+journal_request_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 originators = frozenset({Role.ADMIN, Role.LOAN_OFFICER})
 deciders = frozenset({Role.ADMIN, Role.APPROVER})
 # Money in and out of a loan, its terms after disbursement, and the business day's close.
@@ -57,7 +65,12 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "portfolio": every_role,
         "auditEvents": auditors,
         "verifyAudit": auditors,
+        "journalEntryRequests": journal_request_readers,
+        "journalEntryRequest": journal_request_readers,
         "postJournalEntry": journal_writers,
+        "cancelJournalEntry": journal_writers,
+        "approveJournalEntry": journal_checkers,
+        "rejectJournalEntry": journal_checkers,
         "reverseJournalEntry": journal_writers,
         "createBorrower": originators,
         "createLoanProduct": servicers,
@@ -76,6 +89,8 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "recordRecovery": collectors,
         "restructureLoan": servicers,
         "runCloseOfBusiness": servicers,
+        "closeOfBusinessRun": cob_run_readers,
+        "closeOfBusinessRuns": cob_run_readers,
     }
 )
 

@@ -22,6 +22,7 @@ from graphql_api import (
     borrowers,
     close_of_business,
     journal,
+    journal_requests,
     loan_lifecycle,
     loan_money,
     loan_products,
@@ -103,6 +104,24 @@ class Query:
     async def journal_entry(self, info: Info, id: strawberry.ID) -> JournalEntry | None:  # noqa: A002
         return await journal.journal_entry(info, id)
 
+    @strawberry.field(
+        description="Manual journal entry requests (maker-checker), newest first; `status: PENDING` is the checkers' queue. "
+        "`first` is at most 100. Roles: ADMIN, FINANCE, AUDITOR."
+    )
+    async def journal_entry_requests(
+        self,
+        info: Info,
+        status: journal_requests.JournalEntryRequestStatus | None = None,  # type: ignore[valid-type]
+        first: int = journal_requests.requests_page_size_default,
+        after: str | None = None,
+    ) -> Connection[journal_requests.JournalEntryRequest]:
+        wanted = None if status is None else journal_requests.RequestStatus[status.name]
+        return await journal_requests.journal_entry_requests(info, wanted, first, after)
+
+    @strawberry.field(description="One manual journal entry request; null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def journal_entry_request(self, info: Info, id: strawberry.ID) -> journal_requests.JournalEntryRequest | None:  # noqa: A002
+        return await journal_requests.journal_entry_request(info, id)
+
     @strawberry.field(description="An amortization schedule for proposed terms, with the all-in annualised rate. Nothing is stored.")
     async def preview_schedule(self, info: Info, input: schedule_preview.ScheduleInput) -> schedule_preview.Schedule:  # noqa: A002
         return await schedule_preview.preview_schedule(info, input)
@@ -178,13 +197,23 @@ class Query:
     async def portfolio(self, info: Info, as_of: dt.date) -> list[loan_queries.Portfolio]:
         return await loan_queries.portfolio(info, as_of)
 
+    @strawberry.field(description="One close of business run (a background job); null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_run(self, info: Info, id: strawberry.ID) -> close_of_business.CloseOfBusinessRun | None:  # noqa: A002
+        return await close_of_business.close_of_business_run(info, id)
+
+    @strawberry.field(description="Close of business runs, newest requested first. `first` is at most 100. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_runs(
+        self, info: Info, first: int = close_of_business.runs_page_size_default, after: str | None = None
+    ) -> Connection[close_of_business.CloseOfBusinessRun]:
+        return await close_of_business.close_of_business_runs(info, first, after)
+
     @strawberry.field(description="The audit log, newest first, filtered by entity, action, actor and date (UTC). Roles: ADMIN, AUDITOR.")
     async def audit_events(
         self,
         info: Info,
         first: int = audit.audit_page_size_default,
         after: str | None = None,
-        entity_id: Annotated[strawberry.ID | None, strawberry.argument(description="A loan, borrower or journal entry id.")] = None,
+        entity_id: Annotated[strawberry.ID | None, strawberry.argument(description="A loan, borrower, journal entry or journal entry request id.")] = None,
         entity_type: str | None = None,
         action: str | None = None,
         actor: str | None = None,
@@ -202,9 +231,32 @@ class Query:
 
 @strawberry.type
 class Mutation:
-    @strawberry.mutation(description="Post a balanced manual journal entry. Roles: ADMIN, FINANCE.")
+    @strawberry.mutation(
+        description="Submit a balanced manual journal entry for a second person's check (maker-checker): it is validated now "
+        "and posts when approved with approveJournalEntry. Roles: ADMIN, FINANCE."
+    )
     async def post_journal_entry(self, info: Info, input: journal.PostJournalEntryInput) -> journal.PostJournalEntryResult:  # noqa: A002
         return await journal.post_journal_entry(info, input)
+
+    @strawberry.mutation(
+        description="Approve a pending manual entry and post it; never by its maker (MAKER_CHECKER_VIOLATION). Roles: ADMIN, FINANCE."
+    )
+    async def approve_journal_entry(
+        self, info: Info, input: journal_requests.ApproveJournalEntryInput  # noqa: A002
+    ) -> journal_requests.ApproveJournalEntryResult:
+        return await journal_requests.approve_journal_entry(info, input)
+
+    @strawberry.mutation(description="Reject a pending manual entry with a reason; never by its maker. Roles: ADMIN, FINANCE.")
+    async def reject_journal_entry(
+        self, info: Info, input: journal_requests.RejectJournalEntryInput  # noqa: A002
+    ) -> journal_requests.RejectJournalEntryResult:
+        return await journal_requests.reject_journal_entry(info, input)
+
+    @strawberry.mutation(description="Withdraw your own pending manual entry; only its maker may. Roles: ADMIN, FINANCE.")
+    async def cancel_journal_entry(
+        self, info: Info, input: journal_requests.CancelJournalEntryInput  # noqa: A002
+    ) -> journal_requests.CancelJournalEntryResult:
+        return await journal_requests.cancel_journal_entry(info, input)
 
     @strawberry.mutation(description="Post the exact mirror of an entry, linked to it; an entry is reversed once. Roles: ADMIN, FINANCE.")
     async def reverse_journal_entry(self, info: Info, input: journal.ReverseJournalEntryInput) -> journal.ReverseJournalEntryResult:  # noqa: A002
@@ -284,7 +336,10 @@ class Mutation:
     ) -> loan_money.RestructureLoanResult:  # type: ignore[valid-type]
         return await loan_money.restructure_loan(info, input)
 
-    @strawberry.mutation(description="Close a business date for every active loan: accrue, age, penalise, classify, provision. Roles: ADMIN, FINANCE.")
+    @strawberry.mutation(
+        description="Close a business date for every active loan (accrue, age, penalise, classify, provision) as a background run. "
+        "Answers when the run has finished unless `wait: false`, then at once with the run to poll. Roles: ADMIN, FINANCE."
+    )
     async def run_close_of_business(
         self, info: Info, input: close_of_business.RunCloseOfBusinessInput  # noqa: A002
     ) -> close_of_business.RunCloseOfBusinessResult:

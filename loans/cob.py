@@ -173,14 +173,15 @@ def _pending_query(tenant_id: int, day: dt.date, *columns: sa.ColumnElement) -> 
     )
 
 
-def _start_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime) -> str:
-    runs = conn.execute(
+def check_business_date(conn: Connection, tenant_id: int, day: dt.date, *, lock: bool = False) -> str:
+    """"DONE" (closed already), "RESUMED" (started, unfinished) or "STARTED" (the next date); else CobOutOfOrder."""
+    query = (
         sa.select(cob_runs.c.business_date, cob_runs.c.status)
         .where(cob_runs.c.tenant_id == tenant_id)
         .order_by(cob_runs.c.business_date.desc())
         .limit(1)
-        .with_for_update()
-    ).first()
+    )
+    runs = conn.execute(query.with_for_update() if lock else query).first()
     if runs is not None:
         if runs.business_date == day:
             return "DONE" if runs.status == "DONE" else "RESUMED"
@@ -192,8 +193,14 @@ def _start_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime)
             raise CobOutOfOrder(
                 f"business dates run in order: the next one is {runs.business_date + dt.timedelta(days=1)}, not {day}"
             )
-    conn.execute(sa.insert(cob_runs).values(tenant_id=tenant_id, business_date=day, status="RUNNING", started_at=now))
     return "STARTED"
+
+
+def _start_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime) -> str:
+    status = check_business_date(conn, tenant_id, day, lock=True)
+    if status == "STARTED":
+        conn.execute(sa.insert(cob_runs).values(tenant_id=tenant_id, business_date=day, status="RUNNING", started_at=now))
+    return status
 
 
 def _finish_run(conn: Connection, tenant_id: int, day: dt.date, now: dt.datetime, summary: CobSummary) -> None:

@@ -74,3 +74,9 @@ class CobOutOfOrder(LoanError):
 
 class InvalidSchedule(LoanError):
     code = "INVALID_SCHEDULE_TERMS"
+
+
+class CobAlreadyRunning(LoanError):
+    """A close of business run of the tenant is queued or running; `run` names it."""
+
+    code = "COB_ALREADY_RUNNING"

@@ -198,6 +198,39 @@ cob_runs = sa.Table(
     sa.Column("finished_at", Timestamp, nullable=True),
 )
 
+# Requests to close a business date, run as background jobs (loans.cob_runs): who asked, progress, outcome.
+# cob_runs above is the calendar of closed dates; a date may have several requests (one FAILED, a retry).
+# At most one request per tenant is QUEUED or RUNNING: COB closes dates in order, so a second concurrent
+# run could only wait for the first or fail; the partial unique index makes that a database fact.
+close_of_business_runs = sa.Table(
+    "close_of_business_runs",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("id", sa.Uuid(), primary_key=True),
+    sa.Column("business_date", sa.Date(), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("requested_by", sa.String(200), nullable=False),
+    sa.Column("requested_at", Timestamp, nullable=False),
+    sa.Column("started_at", Timestamp, nullable=True),
+    sa.Column("finished_at", Timestamp, nullable=True),
+    # Touched after every batch; a RUNNING run whose heartbeat is old was abandoned by a stopped server.
+    sa.Column("heartbeat_at", Timestamp, nullable=False),
+    sa.Column("loans_total", sa.Integer(), nullable=True),
+    sa.Column("loans_processed", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("entries_posted", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("entered_non_accrual", sa.Integer(), nullable=False, server_default="0"),
+    sa.Column("already_done", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("resumed", sa.Boolean(), nullable=False, server_default=sa.false()),
+    sa.Column("loan_errors", sa.Text(), nullable=False, server_default="[]"),
+    sa.Column("error_code", sa.String(60), nullable=True),
+    sa.Column("error_message", sa.String(500), nullable=True),
+    sa.Index("ix_close_of_business_runs_tenant_requested", "tenant_id", "requested_at", "id"),
+    sa.Index(
+        "uq_close_of_business_runs_tenant_id", "tenant_id", unique=True,
+        sqlite_where=sa.text("status IN ('QUEUED', 'RUNNING')"), postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING')"),
+    ),
+)
+
 # Each loan's position at the end of each closed business date: the portfolio as of any date.
 loan_snapshots = sa.Table(
     "loan_snapshots",
@@ -222,5 +255,7 @@ loan_snapshots = sa.Table(
 register_retryable_unique("loan_transactions", "tenant_id", "idempotency_key")
 register_retryable_unique("loan_transactions", "tenant_id", "reverses_transaction_id")
 register_retryable_unique("suspense_receipts", "tenant_id", "idempotency_key")
+# Two requests racing to start a run: the loser runs again and reports COB_ALREADY_RUNNING.
+register_retryable_unique("close_of_business_runs", "tenant_id")
 
 immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")

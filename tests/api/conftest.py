@@ -66,6 +66,14 @@ class ApiServer:
             tenant.tokens[role] = issued.secret
         return tenant
 
+    def another_token(self, tenant: Tenant, role: Role) -> str:
+        """One more token of `role` for the tenant: a second person at the same desk (a different actor name)."""
+        now = dt.datetime.now(dt.timezone.utc)
+        issued = run_in_transaction(
+            self.engine, lambda c: identity_service.create_token(c, tenant.id, role, actor_name="test", now=now)
+        )
+        return issued.secret
+
     def server_log(self) -> str:
         return self.stderr_path.read_text(errors="replace")
 

@@ -16,6 +16,8 @@ mutation Post($input: PostJournalEntryInput!) {
   postJournalEntry(input: $input) {
     __typename
     ... on PostJournalEntryPayload {
+      replayed
+      request { id status submittedBy }
       entry { id effectiveDate description actor idempotencyKey
               postings { lineNo accountCode side amount { amount currency } } }
     }
@@ -72,8 +74,33 @@ def capital(amount: str = "100000.00", **extra: object) -> dict:
     return entry_input(leg("1100", "DEBIT", amount), leg("3100", "CREDIT", amount), description="capital paid in", **extra)
 
 
+APPROVE = """
+mutation Approve($input: ApproveJournalEntryInput!) {
+  approveJournalEntry(input: $input) {
+    __typename
+    ... on ApproveJournalEntryPayload { replayed request { id status decidedBy }
+      entry { id effectiveDate description actor idempotencyKey postings { lineNo accountCode side amount { amount currency } } } }
+    ... on Error { code message }
+  }
+}"""
+
+
 def post(api, token: str, data: dict) -> dict:
+    """Submit a manual entry: a PENDING request (maker-checker)."""
     return api.graphql(POST, {"input": data}, token=token)["data"]["postJournalEntry"]
+
+
+def approve(api, token: str, request_id: str, **extra: object) -> dict:
+    return api.graphql(APPROVE, {"input": {"requestId": request_id, **extra}}, token=token)["data"]["approveJournalEntry"]
+
+
+def posted(api, maker: str, checker: str, data: dict) -> dict:
+    """Submit as the maker, approve as the checker: the approval payload, entry included."""
+    submitted = post(api, maker, data)
+    assert submitted["__typename"] == "PostJournalEntryPayload" and submitted["request"]["status"] == "PENDING", submitted
+    approved = approve(api, checker, submitted["request"]["id"])
+    assert approved["__typename"] == "ApproveJournalEntryPayload", approved
+    return approved
 
 
 def entry_count(api, token: str) -> int:
@@ -93,10 +120,10 @@ def test_health_is_open(api):
 
 def test_a_disbursement_shows_in_the_trial_balance(api):
     books = api.tenant(Role.FINANCE)
-    token = books.tokens[Role.FINANCE]
-    assert post(api, token, capital())["__typename"] == "PostJournalEntryPayload"
+    token, checker = books.tokens[Role.FINANCE], api.another_token(books, Role.FINANCE)
+    assert posted(api, token, checker, capital())["request"]["status"] == "APPROVED"
     # Disburse a 10,000.00 loan on 6 January: Dr loans receivable, Cr bank.
-    disbursed = post(api, token, entry_input(
+    disbursed = posted(api, token, checker, entry_input(
         leg("1200", "DEBIT", "10000.00"), leg("1100", "CREDIT", "10000.00"),
         on="2026-01-06", description="disburse L-1", metadata={"loanId": "L-1"},
     ))
@@ -161,19 +188,26 @@ def test_bad_input_comes_back_as_typed_errors_and_writes_nothing(api):
     assert entry_count(api, token) == 0
 
 
-def test_an_idempotent_replay_returns_the_original_entry(api):
-    token = api.tenant(Role.FINANCE).tokens[Role.FINANCE]
+def test_an_idempotent_replay_returns_the_original_request_and_then_its_entry(api):
+    books = api.tenant(Role.FINANCE)
+    token, checker = books.tokens[Role.FINANCE], api.another_token(books, Role.FINANCE)
     first = post(api, token, capital(idempotencyKey="capital-2026-01"))
     again = post(api, token, capital(idempotencyKey="capital-2026-01"))
-    assert again["__typename"] == "PostJournalEntryPayload" and again["entry"]["id"] == first["entry"]["id"]
+    assert again["__typename"] == "PostJournalEntryPayload" and again["request"]["id"] == first["request"]["id"]
+    assert (first["replayed"], again["replayed"], again["entry"]) == (False, True, None)
     conflict = post(api, token, capital("5.00", idempotencyKey="capital-2026-01"))
     assert conflict["__typename"] == "IdempotencyConflictError" and conflict["code"] == "IDEMPOTENCY_CONFLICT"
+    entry = approve(api, checker, first["request"]["id"])["entry"]
+    assert entry["idempotencyKey"] == "capital-2026-01", "the posted entry carries the maker's key"
+    after_approval = post(api, token, capital(idempotencyKey="capital-2026-01"))
+    assert after_approval["request"]["status"] == "APPROVED" and after_approval["entry"]["id"] == entry["id"]
     assert entry_count(api, token) == 1
 
 
 def test_a_reversal_mirrors_the_entry_once(api):
-    token = api.tenant(Role.ADMIN).tokens[Role.ADMIN]
-    original = post(api, token, capital())["entry"]["id"]
+    books = api.tenant(Role.ADMIN)
+    token = books.tokens[Role.ADMIN]
+    original = posted(api, token, api.another_token(books, Role.ADMIN), capital())["entry"]["id"]
     reverse = {"entryId": original, "effectiveDate": "2026-01-07", "reason": "posted twice by mistake", "idempotencyKey": "r-1"}
     reversed_ = api.graphql(REVERSE, {"input": reverse}, token=token)["data"]["reverseJournalEntry"]
     assert reversed_["__typename"] == "ReverseJournalEntryPayload"
@@ -192,9 +226,10 @@ def test_a_reversal_mirrors_the_entry_once(api):
 
 
 def test_another_tenant_cannot_see_or_touch_an_entry_even_with_its_id(api):
-    token_a = api.tenant(Role.ADMIN).tokens[Role.ADMIN]
+    books_a = api.tenant(Role.ADMIN)
+    token_a = books_a.tokens[Role.ADMIN]
     token_b = api.tenant(Role.ADMIN).tokens[Role.ADMIN]
-    entry_id = post(api, token_a, capital())["entry"]["id"]
+    entry_id = posted(api, token_a, api.another_token(books_a, Role.ADMIN), capital())["entry"]["id"]
     assert not re.fullmatch(r"[0-9a-f-]{36}", entry_id), "ids are opaque, not bare UUIDs"
 
     assert api.graphql(ENTRY, {"id": entry_id}, token=token_b) == {"data": {"journalEntry": None}}
@@ -214,8 +249,8 @@ def test_another_tenant_cannot_see_or_touch_an_entry_even_with_its_id(api):
 
 
 def test_an_auditor_reads_everything_and_posts_nothing(api):
-    books = api.tenant(Role.ADMIN, Role.AUDITOR)
-    post(api, books.tokens[Role.ADMIN], capital())
+    books = api.tenant(Role.ADMIN, Role.FINANCE, Role.AUDITOR)
+    posted(api, books.tokens[Role.ADMIN], books.tokens[Role.FINANCE], capital())
     refused = api.graphql(POST, {"input": capital("1.00")}, token=books.tokens[Role.AUDITOR])
     assert refused["data"] is None and error_codes(refused) == ["FORBIDDEN"]
     assert entry_count(api, books.tokens[Role.AUDITOR]) == 1
@@ -257,9 +292,10 @@ def test_unexpected_errors_are_masked(api):
 
 
 def test_pages_walk_every_entry_once(api):
-    token = api.tenant(Role.FINANCE).tokens[Role.FINANCE]
+    books = api.tenant(Role.FINANCE)
+    token, checker = books.tokens[Role.FINANCE], api.another_token(books, Role.FINANCE)
     for day in range(1, 6):
-        post(api, token, capital(f"{day}.00", on=f"2026-02-0{day}"))
+        posted(api, token, checker, capital(f"{day}.00", on=f"2026-02-0{day}"))
     seen, after, pages = [], None, 0
     while True:
         page = api.graphql(ENTRY_IDS, {"first": 2, "after": after}, token=token)["data"]["journalEntries"]

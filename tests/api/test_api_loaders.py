@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from starlette.requests import Request
 from starlette.responses import Response
 
+from graphql_api.cob_runner import CobRunner
 from graphql_api.context import ApiContext
 from graphql_api.schema import schema
 from identity import service as identity_service
@@ -38,7 +39,8 @@ query Page($first: Int!) {
 def context(engine: sa.Engine, token: str) -> ApiContext:
     scope = {"type": "http", "method": "POST", "path": "/graphql", "query_string": b"",
              "headers": [(b"authorization", f"Bearer {token}".encode())]}
-    return ApiContext(engine, lambda: dt.datetime.now(dt.timezone.utc), Request(scope), Response(), "test", cipher=test_cipher)
+    clock = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
+    return ApiContext(engine, clock, Request(scope), Response(), "test", cipher=test_cipher, cob_runner=CobRunner(engine, clock))
 
 
 def statements_for_page(engine: sa.Engine, token: str, first: int, document: str = PAGE) -> tuple[int, dict]:

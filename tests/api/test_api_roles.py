@@ -17,8 +17,26 @@ CAPITAL = {"effectiveDate": "2026-01-05", "description": "capital", "postings": 
     {"accountCode": "1100", "side": "DEBIT", "amount": "1.00", "currency": "CNY"},
     {"accountCode": "3100", "side": "CREDIT", "amount": "1.00", "currency": "CNY"},
 ]}
-POST = "mutation($i: PostJournalEntryInput!) { postJournalEntry(input: $i) { __typename ... on PostJournalEntryPayload { entry { id } } } }"
+POST = "mutation($i: PostJournalEntryInput!) { postJournalEntry(input: $i) { __typename ... on PostJournalEntryPayload { request { id } } } }"
+APPROVE = "mutation($i: ApproveJournalEntryInput!) { approveJournalEntry(input: $i) { __typename ... on ApproveJournalEntryPayload { entry { id } } } }"
 REVERSE = "mutation($i: ReverseJournalEntryInput!) { reverseJournalEntry(input: $i) { __typename } }"
+DECIDE = {
+    name: f"mutation($i: {name[0].upper() + name[1:]}Input!) {{ {name}(input: $i) {{ __typename }} }}"
+    for name in ("approveJournalEntry", "rejectJournalEntry", "cancelJournalEntry")
+}
+
+
+def pending_request(desk: Desk, maker: Role) -> str:
+    body = desk.api.graphql(POST, {"i": CAPITAL}, token=desk.tokens[maker])
+    return body["data"]["postJournalEntry"]["request"]["id"]
+
+
+def journal_decision(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
+    """A pending request `role` may decide: made by someone else to approve or reject, by `role` itself to cancel."""
+    other = Role.FINANCE if role is Role.ADMIN else Role.ADMIN
+    maker = role if name == "cancelJournalEntry" and role in (Role.ADMIN, Role.FINANCE) else other
+    extra = {"reason": "matrix"} if name == "rejectJournalEntry" else {}
+    return DECIDE[name], {"i": {"requestId": pending_request(desk, maker), **extra}}
 
 
 def cny(loan_id: str, amount: str = "1.00") -> dict:
@@ -59,13 +77,16 @@ def loan_mutation(name: str, desk: Desk) -> dict:
     }[name]()
 
 
-def operation(name: str, desk: Desk) -> tuple[str, dict]:
-    """A minimal, valid document for each root field."""
+def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
+    """A minimal, valid document for each root field, for `role` to run."""
     api, admin = desk.api, desk.tokens[Role.ADMIN]
     if name in MUTATIONS:
         return MUTATIONS[name], {"i": loan_mutation(name, desk)}
+    if name in DECIDE:
+        return journal_decision(name, desk, role)
     if name == "reverseJournalEntry":
-        entry_id = api.graphql(POST, {"i": CAPITAL}, token=admin)["data"]["postJournalEntry"]["entry"]["id"]
+        approved = api.graphql(APPROVE, {"i": {"requestId": pending_request(desk, Role.FINANCE)}}, token=admin)
+        entry_id = approved["data"]["approveJournalEntry"]["entry"]["id"]
         return REVERSE, {"i": {"entryId": entry_id, "effectiveDate": "2026-01-06", "reason": "matrix"}}
     nowhere = encode_id("Loan", uuid.uuid4())
     documents = {
@@ -77,6 +98,9 @@ def operation(name: str, desk: Desk) -> tuple[str, dict]:
         "journalEntry": ("query($id: ID!) { journalEntry(id: $id) { id } }", {"id": encode_id("JournalEntry", uuid.uuid4())}),
         "previewSchedule": ("query($i: ScheduleInput!) { previewSchedule(input: $i) { totalPayment } }", {"i": SCHEDULE}),
         "postJournalEntry": (POST, {"i": CAPITAL}),
+        "journalEntryRequests": ("{ journalEntryRequests(status: PENDING, first: 1) { edges { node { id status } } } }", {}),
+        "journalEntryRequest": ("query($id: ID!) { journalEntryRequest(id: $id) { id } }",
+                                {"id": encode_id("JournalEntryRequest", uuid.uuid4())}),
         "borrowers": ("{ borrowers(first: 1) { edges { node { id nationalId } } } }", {}),
         "borrower": ("query($id: ID!) { borrower(id: $id) { nationalId piiMasked } }", {"id": desk.shared("borrower", desk.borrower)}),
         "loanProducts": ("{ loanProducts { edges { node { code version } } } }", {}),
@@ -89,6 +113,8 @@ def operation(name: str, desk: Desk) -> tuple[str, dict]:
         "restructurePreview": ("query($i: RestructurePreviewInput!) { restructurePreview(input: $i) { __typename } }",
                                {"i": {"loanId": desk.shared("active", desk.active), "effectiveDate": DISBURSED_ON, "termPeriods": 24}}),
         "portfolio": ('{ portfolio(asOf: "2026-01-15") { currency } }', {}),
+        "closeOfBusinessRuns": ("{ closeOfBusinessRuns(first: 1) { edges { node { id status } } } }", {}),
+        "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
     }
@@ -102,7 +128,7 @@ def test_every_role_against_every_operation(api, name):
     for role in Role:
         if role in operation_roles[name] or prepared is None:
             # A fresh input for each allowed role; a refused role never gets as far as reading its input.
-            prepared = operation(name, desk)
+            prepared = operation(name, desk, role)
         document, variables = prepared
         body = api.graphql(document, variables, token=desk.tokens[role])
         codes = [e.get("extensions", {}).get("code") for e in body.get("errors", [])]
@@ -110,7 +136,8 @@ def test_every_role_against_every_operation(api, name):
             assert "errors" not in body and body["data"] is not None, (role, body)
             assert "Error" not in str(body["data"]), (role, body)
         else:
-            assert body["data"] is None and codes == ["FORBIDDEN"], (role, body)
+            # A nullable root field comes back null next to the error; a non-null one nulls `data`.
+            assert not any((body["data"] or {}).values()) and codes == ["FORBIDDEN"], (role, body)
     me = api.graphql("{ me { permissions } }", token=desk.tokens[Role.AUDITOR])["data"]["me"]
     assert "postJournalEntry" not in me["permissions"] and "journalEntries" in me["permissions"]
     assert "auditEvents" in me["permissions"] and "recordRepayment" not in me["permissions"]

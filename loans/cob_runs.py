@@ -1,0 +1,226 @@
+"""Close of business as a job: request a run (QUEUED), execute it off the request (RUNNING), record the outcome.
+
+`request_run` checks the date's order at once (COB_OUT_OF_ORDER without queueing anything) and refuses
+a second QUEUED or RUNNING run of the tenant (COB_ALREADY_RUNNING; a partial unique index backs it).
+`execute_run` is what a background worker calls: it runs `loans.cob.run_close_of_business`, whose batches
+commit one by one and resume after an interruption, touching the run's heartbeat after every batch.
+A run left RUNNING by a stopped server stops blocking once its heartbeat is `heartbeat_stale_after`
+old: the next request marks it FAILED (COB_RUN_ABANDONED) and its own run resumes the date.
+Every status change writes an audit event in the same transaction.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.actor import Actor
+from ledger.errors import LedgerError
+from ledger.store.audit_log import record_event
+from ledger.store.transaction import run_in_transaction
+from loans.cob import check_business_date, run_close_of_business
+from loans.errors import CobAlreadyRunning, CobOutOfOrder
+from loans.store.tables import close_of_business_runs as runs
+
+log = logging.getLogger(__name__)
+
+heartbeat_stale_after = dt.timedelta(minutes=10)
+# A business day closes once it has begun somewhere: the clock's UTC date plus one day (UTC+14 is a day ahead).
+# Without this bound, one mistyped year (8026 for 2026) would age every loan through millennia, day by day.
+business_date_lead_max = dt.timedelta(days=1)
+loan_errors_kept_max = 100
+error_message_length_max = 500
+runs_page_size_max = 100
+entity_type = "close_of_business_run"
+# Codes a FAILED run can carry besides the LedgerError codes close of business raises itself.
+interrupted_code = "COB_INTERRUPTED"
+abandoned_code = "COB_RUN_ABANDONED"
+internal_code = "INTERNAL_ERROR"
+
+
+class RunStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+active_statuses = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+class RunInterrupted(Exception):
+    """Raised between batches when the worker is asked to stop (the server is shutting down)."""
+
+
+@dataclass(frozen=True, slots=True)
+class CobRun:
+    tenant_id: int
+    id: uuid.UUID
+    business_date: dt.date
+    status: RunStatus
+    requested_by: str
+    requested_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime
+    loans_total: int | None
+    loans_processed: int
+    entries_posted: int
+    entered_non_accrual: int
+    already_done: bool
+    resumed: bool
+    loan_errors: tuple[str, ...]
+    error_code: str | None
+    error_message: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
+
+
+def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
+    """A QUEUED run of `day` for the actor's tenant; COB_OUT_OF_ORDER or COB_ALREADY_RUNNING instead."""
+    today = actor.now.astimezone(dt.timezone.utc).date()
+    if day > today + business_date_lead_max:
+        raise CobOutOfOrder(f"business date {day} has not begun yet (today is {today} UTC); close dates as they end")
+    check_business_date(conn, actor.tenant_id, day)
+    active = conn.execute(
+        sa.select(runs).where(runs.c.tenant_id == actor.tenant_id, runs.c.status.in_(active_statuses)).with_for_update()
+    ).first()
+    if active is not None:
+        if _utc(active.heartbeat_at) > actor.now - heartbeat_stale_after:
+            raise CobAlreadyRunning(
+                f"close of business for {active.business_date} is {active.status.lower()} (run {active.id}); "
+                "wait for it to finish", run=str(active.id),
+            )
+        _finish(conn, actor, run_from_row(active), RunStatus.FAILED, error=(
+            abandoned_code, f"no progress since {_utc(active.heartbeat_at).isoformat()}; superseded by a new run",
+        ))
+    run_id = uuid.uuid4()
+    conn.execute(
+        sa.insert(runs).values(
+            tenant_id=actor.tenant_id, id=run_id, business_date=day, status=RunStatus.QUEUED.value, requested_by=actor.name,
+            requested_at=actor.now, heartbeat_at=actor.now,
+        )
+    )
+    record_event(conn, actor, "close_of_business.requested", entity_type, run_id,
+                 after={"business_date": day.isoformat(), "status": RunStatus.QUEUED.value})
+    run = get_run(conn, actor.tenant_id, run_id)
+    assert run is not None
+    return run
+
+
+def execute_run(
+    db: Engine, tenant_id: int, run_id: uuid.UUID, *, clock: Callable[[], dt.datetime],
+    should_stop: Callable[[], bool] = lambda: False, batch_size: int | None = None,
+) -> CobRun:
+    """Run a QUEUED run to SUCCEEDED or FAILED (a run in another state is returned as it is)."""
+    run = run_in_transaction(db, lambda conn: _start(conn, tenant_id, run_id, clock()))
+    if run.status is not RunStatus.RUNNING:
+        return run
+
+    def progress(done: int, total: int) -> None:
+        run_in_transaction(db, lambda conn: _heartbeat(conn, tenant_id, run_id, clock(), done, total), seal=False)
+        if should_stop():
+            raise RunInterrupted
+
+    options = {} if batch_size is None else {"batch_size": batch_size}
+    error: tuple[str, str] | None = None
+    summary = None
+    try:
+        summary = run_close_of_business(
+            db, tenant_id, run.business_date, actor_name=run.requested_by, clock=clock, progress=progress, **options,
+        )
+    except LedgerError as exc:
+        error = (exc.code, exc.message)
+    except RunInterrupted:
+        error = (interrupted_code, "the server stopped between batches; run the date again to resume it")
+    except Exception:
+        log.exception("close of business run %s failed", run_id)
+        error = (internal_code, "unexpected error; the server log has the details")
+    actor = Actor(tenant_id, run.requested_by, clock())
+    if error is not None:
+        return run_in_transaction(db, lambda conn: _finish(conn, actor, run, RunStatus.FAILED, error=error))
+    return run_in_transaction(db, lambda conn: _finish(conn, actor, run, RunStatus.SUCCEEDED, summary=summary))
+
+
+def get_run(conn: Connection, tenant_id: int, run_id: uuid.UUID) -> CobRun | None:
+    row = conn.execute(sa.select(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)).first()
+    return None if row is None else run_from_row(row)
+
+
+def list_runs(
+    conn: Connection, tenant_id: int, *, after: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = 20,
+) -> list[CobRun]:
+    """Runs newest requested first, keyset-paginated with `after` = (requested_at, id)."""
+    query = sa.select(runs).where(runs.c.tenant_id == tenant_id)
+    if after is not None:
+        query = query.where(sa.tuple_(runs.c.requested_at, runs.c.id) < sa.tuple_(*after))
+    query = query.order_by(runs.c.requested_at.desc(), runs.c.id.desc()).limit(max(1, min(limit, runs_page_size_max + 1)))
+    return [run_from_row(row) for row in conn.execute(query)]
+
+
+def run_from_row(row: sa.Row) -> CobRun:
+    return CobRun(
+        row.tenant_id, row.id, row.business_date, RunStatus(row.status), row.requested_by, _utc(row.requested_at),
+        _utc(row.started_at), _utc(row.finished_at), _utc(row.heartbeat_at), row.loans_total, row.loans_processed,
+        row.entries_posted, row.entered_non_accrual, bool(row.already_done), bool(row.resumed),
+        tuple(json.loads(row.loan_errors)), row.error_code, row.error_message,
+    )
+
+
+def _start(conn: Connection, tenant_id: int, run_id: uuid.UUID, now: dt.datetime) -> CobRun:
+    row = conn.execute(sa.select(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id).with_for_update()).one()
+    run = run_from_row(row)
+    if run.status is not RunStatus.QUEUED:
+        return run
+    conn.execute(
+        sa.update(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)
+        .values(status=RunStatus.RUNNING.value, started_at=now, heartbeat_at=now)
+    )
+    record_event(conn, Actor(tenant_id, run.requested_by, now), "close_of_business.started", entity_type, run_id,
+                 before={"status": RunStatus.QUEUED.value}, after={"status": RunStatus.RUNNING.value})
+    return get_run(conn, tenant_id, run_id)  # type: ignore[return-value]
+
+
+def _heartbeat(conn: Connection, tenant_id: int, run_id: uuid.UUID, now: dt.datetime, done: int, total: int) -> None:
+    conn.execute(
+        sa.update(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value)
+        .values(heartbeat_at=now, loans_processed=done, loans_total=total)
+    )
+
+
+def _finish(conn: Connection, actor: Actor, run: CobRun, status: RunStatus, *, summary=None, error=None) -> CobRun:  # noqa: ANN001
+    values: dict[str, object] = {"status": status.value, "finished_at": actor.now, "heartbeat_at": actor.now}
+    if summary is not None:
+        values.update(
+            loans_processed=summary.loans_processed, entries_posted=summary.entries_posted,
+            entered_non_accrual=summary.entered_non_accrual, already_done=summary.already_done, resumed=summary.resumed,
+            loan_errors=json.dumps(list(summary.errors[:loan_errors_kept_max])),
+        )
+    if error is not None:
+        values.update(error_code=error[0], error_message=error[1][:error_message_length_max])
+    updated = conn.execute(
+        sa.update(runs).where(runs.c.tenant_id == actor.tenant_id, runs.c.id == run.id, runs.c.status.in_(active_statuses))
+        .values(**values)
+    ).rowcount
+    if updated:
+        record_event(conn, actor, f"close_of_business.{status.value.lower()}", entity_type, run.id,
+                     before={"status": run.status.value},
+                     after={"status": status.value, **({"error_code": error[0]} if error else {}),
+                            **({"loans_processed": summary.loans_processed} if summary else {})})
+    return get_run(conn, actor.tenant_id, run.id)  # type: ignore[return-value]
+
+
+def _utc(value: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands timestamps back naive (stored as UTC).
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=dt.timezone.utc)
