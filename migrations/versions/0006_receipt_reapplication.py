@@ -12,7 +12,7 @@ Create Date: 2026-11-26
 from alembic import op
 
 revision = "0006_receipt_reapplication"
-down_revision = "0003_loans"
+down_revision = "0005_close_of_business_runs"
 branch_labels = None
 depends_on = None
 
