@@ -136,6 +136,16 @@ class UnknownBorrowerError(Error):
     borrower_id: strawberry.ID | None = None
 
 
+@strawberry.type(description="UNKNOWN_RECEIPT: no unidentified receipt with this id in your books.")
+class UnknownReceiptError(Error):
+    receipt_id: strawberry.ID | None = None
+
+
+@strawberry.type(description="RECEIPT_ALREADY_APPLIED: a repayment out of suspense applies this receipt; reverse it to apply the receipt again.")
+class ReceiptAlreadyAppliedError(Error):
+    receipt_id: strawberry.ID | None = None
+
+
 @strawberry.type(description="UNKNOWN_TRANSACTION: the loan has no transaction with this id.")
 class UnknownTransactionError(Error):
     transaction_id: strawberry.ID | None = None
@@ -143,6 +153,7 @@ class UnknownTransactionError(Error):
 
 InvalidProductError = _field_error("InvalidProductError", "INVALID_PRODUCT: the product definition is not acceptable; `field` names the input field.")
 UnknownProductError = _plain_error("UnknownProductError", "UNKNOWN_PRODUCT: no loan product with this code (and version).")
+InvalidReceiptError = _field_error("InvalidReceiptError", "INVALID_RECEIPT: a receipt field is not acceptable (e.g. the reference).")
 InvalidBorrowerError = _field_error("InvalidBorrowerError", "INVALID_BORROWER: a borrower field is not acceptable.")
 OutsideProductRangeError = _field_error(
     "OutsideProductRangeError", "OUTSIDE_PRODUCT_RANGE: principal, term or rate outside what the product allows."
@@ -225,6 +236,9 @@ error_type_by_code: dict[str, type] = {
     loan_errors.DateBeforeDisbursement.code: DateBeforeDisbursementError,
     loan_errors.DateAfterBusinessDate.code: DateAfterBusinessDateError,
     loan_errors.UnknownTransaction.code: UnknownTransactionError,
+    loan_errors.UnknownReceipt.code: UnknownReceiptError,
+    loan_errors.ReceiptAlreadyApplied.code: ReceiptAlreadyAppliedError,
+    loan_errors.InvalidReceipt.code: InvalidReceiptError,
     loan_errors.NothingToWaive.code: NothingToWaiveError,
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
     loan_errors.CobAlreadyRunning.code: CobAlreadyRunningError,

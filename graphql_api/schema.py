@@ -27,6 +27,7 @@ from graphql_api import (
     loan_money,
     loan_products,
     loan_queries,
+    receipts,
     schedule_preview,
 )
 from graphql_api.error_types import all_error_types
@@ -197,6 +198,24 @@ class Query:
     async def portfolio(self, info: Info, as_of: dt.date) -> list[loan_queries.Portfolio]:
         return await loan_queries.portfolio(info, as_of)
 
+    @strawberry.field(
+        description="Unidentified receipts (money in suspense that names no loan), newest first; `status: UNAPPLIED` is the "
+        "queue to apply. `first` is at most 100."
+    )
+    async def unidentified_receipts(
+        self,
+        info: Info,
+        status: receipts.UnidentifiedReceiptStatus | None = None,  # type: ignore[valid-type]
+        first: int = receipts.receipts_page_size_default,
+        after: str | None = None,
+    ) -> Connection[receipts.UnidentifiedReceipt]:
+        wanted = None if status is None else receipts.ReceiptStatus[status.name]
+        return await receipts.unidentified_receipts(info, wanted, first, after)
+
+    @strawberry.field(description="One unidentified receipt; null if your books have none with this id.")
+    async def unidentified_receipt(self, info: Info, id: strawberry.ID) -> receipts.UnidentifiedReceipt | None:  # noqa: A002
+        return await receipts.unidentified_receipt(info, id)
+
     @strawberry.field(description="One close of business run (a background job); null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
     async def close_of_business_run(self, info: Info, id: strawberry.ID) -> close_of_business.CloseOfBusinessRun | None:  # noqa: A002
         return await close_of_business.close_of_business_run(info, id)
@@ -329,6 +348,23 @@ class Mutation:
     @strawberry.mutation(description="Record cash recovered after a write-off. Roles: ADMIN, FINANCE, COLLECTOR.")
     async def record_recovery(self, info: Info, input: loan_money.RecordRecoveryInput) -> loan_money.RecordRecoveryResult:  # type: ignore[valid-type]  # noqa: A002
         return await loan_money.record_recovery(info, input)
+
+    @strawberry.mutation(
+        description="Book money that names no loan into suspense (Dr bank, Cr suspense) until it is applied. Roles: ADMIN, FINANCE."
+    )
+    async def receive_unidentified_receipt(
+        self, info: Info, input: receipts.ReceiveUnidentifiedReceiptInput  # noqa: A002
+    ) -> receipts.ReceiveUnidentifiedReceiptResult:  # type: ignore[valid-type]
+        return await receipts.receive_unidentified_receipt(info, input)
+
+    @strawberry.mutation(
+        description="Apply an unidentified receipt to a loan as a repayment out of suspense; reverseRepayment undoes it and "
+        "returns the money to suspense. Roles: ADMIN, FINANCE."
+    )
+    async def apply_unidentified_receipt(
+        self, info: Info, input: receipts.ApplyUnidentifiedReceiptInput  # noqa: A002
+    ) -> receipts.ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
+        return await receipts.apply_unidentified_receipt(info, input)
 
     @strawberry.mutation(description="Restructure a loan onto a new schedule (展期 / 分期重组). Roles: ADMIN, FINANCE.")
     async def restructure_loan(

@@ -1,7 +1,7 @@
 """Typed loan errors; they share the ledger's interface (a stable `code` and a message)."""
 from __future__ import annotations
 
-from ledger.errors import LedgerError
+from ledger.errors import AlreadyReversed, LedgerError
 
 
 class LoanError(LedgerError):
@@ -62,6 +62,20 @@ class DateAfterBusinessDate(LoanError):
 
 class UnknownTransaction(LoanError):
     code = "UNKNOWN_TRANSACTION"
+
+
+class InvalidReceipt(LoanError):
+    code = "INVALID_RECEIPT"
+
+
+class UnknownReceipt(UnknownTransaction):
+    code = "UNKNOWN_RECEIPT"
+
+
+class ReceiptAlreadyApplied(AlreadyReversed):
+    """Kept a kind of AlreadyReversed (what apply_receipt raised before it had its own code)."""
+
+    code = "RECEIPT_ALREADY_APPLIED"
 
 
 class NothingToWaive(LoanError):

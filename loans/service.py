@@ -31,10 +31,13 @@ from loans.errors import (
     IllegalTransition,
     InvalidBorrower,
     InvalidProduct,
+    InvalidReceipt,
     LoanClosed,
     MakerChecker,
+    ReceiptAlreadyApplied,
     UnknownBorrower,
     UnknownProduct,
+    UnknownReceipt,
     UnknownTransaction,
     WrongCurrency,
 )
@@ -47,6 +50,7 @@ from loans.posting import entry_for, net_by_account
 from loans.products import Product, parse_product, product_from_json, product_to_json
 from loans.state import LoanState, LoanStatus, check_transition
 from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state, tenant_policy
+from loans.receipts import standing_applications
 from loans.store.tables import borrowers, loan_policies, loan_products, loan_transactions, loans, suspense_receipts
 
 
@@ -433,7 +437,7 @@ def receive_unidentified(
     if minor <= 0:
         raise AmountNotPositive("a receipt must be a positive amount", field="amount")
     if not reference or len(reference) > 200:
-        raise InvalidBorrower("reference must be 1 to 200 characters (the bank's narrative or payer)", field="reference")
+        raise InvalidReceipt("reference must be 1 to 200 characters (the bank's narrative or payer)", field="reference")
     if idempotency_key:
         existing = conn.execute(
             sa.select(suspense_receipts).where(
@@ -471,17 +475,36 @@ def apply_receipt(
         .with_for_update()  # concurrent applications of one receipt queue here (SQLite serialises writers anyway)
     ).first()
     if receipt is None:
-        raise UnknownTransaction(f"no unidentified receipt {receipt_id}")
-    standing = _standing_application(conn, actor.tenant_id, receipt_id)
-    if standing is not None:
-        raise ledger_errors.AlreadyReversed(
-            f"receipt {receipt_id} is already applied (transaction {standing}); reverse that repayment to apply it again"
-        )
+        raise UnknownReceipt(f"no unidentified receipt {receipt_id}", receipt_id=str(receipt_id))
+    applied_on = max(day, receipt.received_on)
     amount = from_minor(receipt.amount, receipt.currency)
+    replaying = idempotency_key is not None and conn.execute(
+        sa.select(loan_transactions.c.id).where(
+            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.idempotency_key == idempotency_key
+        )
+    ).first() is not None
+    if not replaying:
+        standing = standing_applications(conn, actor.tenant_id, [receipt_id]).get(receipt_id)
+        if standing is not None:
+            raise ReceiptAlreadyApplied(
+                f"receipt {receipt_id} is already applied (transaction {standing[0]}); reverse that repayment to apply it again",
+                receipt_id=str(receipt_id),
+            )
     result = _money_command(
-        conn, actor, loan_id, "SUSPENSE_REPAYMENT", amount, receipt.currency, max(day, receipt.received_on), idempotency_key,
-        lambda state, product, minor: engine.apply_payment(state, product, minor, max(day, receipt.received_on), source="suspense"),
+        conn, actor, loan_id, "SUSPENSE_REPAYMENT", amount, receipt.currency, applied_on, idempotency_key,
+        lambda state, product, minor: engine.apply_payment(state, product, minor, applied_on, source="suspense"),
     )
+    if result.replayed:
+        # The key's request hash covers loan, amount and date, not the receipt: check the receipt too.
+        marker = conn.execute(
+            sa.select(loan_transactions.c.receipt_id).where(
+                loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.type == "RECEIPT_APPLIED",
+                loan_transactions.c.details == canonical_json({"transaction": str(result.transaction_id)}),
+            )
+        ).scalar()
+        if marker != receipt_id:
+            raise ledger_errors.IdempotencyConflict(f"idempotency key {idempotency_key!r} was already used for a different request")
+        return result
     conn.execute(
         sa.insert(loan_transactions).values(
             tenant_id=actor.tenant_id, id=uuid.uuid4(), loan_id=loan_id, type="RECEIPT_APPLIED", effective_date=day,
@@ -490,25 +513,6 @@ def apply_receipt(
         )
     )
     return result
-
-
-def _standing_application(conn: Connection, tenant_id: int, receipt_id: uuid.UUID) -> uuid.UUID | None:
-    """The repayment that currently applies the receipt: one of its applications not reversed since."""
-    t = loan_transactions
-    applied = [
-        uuid.UUID(json.loads(details)["transaction"])
-        for details in conn.execute(
-            sa.select(t.c.details).where(t.c.tenant_id == tenant_id, t.c.receipt_id == receipt_id, t.c.type == "RECEIPT_APPLIED")
-        ).scalars()
-    ]
-    if not applied:
-        return None
-    reversed_ids = set(
-        conn.execute(
-            sa.select(t.c.reverses_transaction_id).where(t.c.tenant_id == tenant_id, t.c.reverses_transaction_id.in_(applied))
-        ).scalars()
-    )
-    return next((transaction for transaction in applied if transaction not in reversed_ids), None)
 
 
 def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date) -> Allocation:

@@ -45,6 +45,10 @@ MUTATIONS = {
             "recordRecovery", "restructureLoan",
         )},
         "reverseRepayment": MONEY_FIELDS + " ... on ReverseRepaymentPayload { reversedTransaction { id type reversedBy { id } } }",
+        "receiveUnidentifiedReceipt": "... on ReceiveUnidentifiedReceiptPayload { replayed receipt { id status receivedOn reference "
+                                      "amount { amount currency } recordedBy journalEntry { postings { accountCode side amount { amount } } } "
+                                      "appliedLoanId appliedTransaction { id } } } ... on Error { code message } ... on InvalidReceiptError { field }",
+        "applyUnidentifiedReceipt": MONEY_FIELDS + " ... on UnknownReceiptError { receiptId } ... on ReceiptAlreadyAppliedError { receiptId }",
     }.items()
 }
 CASH_PRODUCT = {
@@ -117,6 +121,12 @@ class Desk:
         paid = expect(self.api, self.tokens[Role.FINANCE], "recordRepayment",
                       {"loanId": loan_id, "amount": amount, "currency": "CNY", "effectiveDate": on})
         return loan_id, paid["transaction"]["id"]
+
+    def receipt(self, amount: str = "100.00", reference: str = "ZHANG S 0115") -> str:
+        """An unidentified receipt in suspense, booked by finance: its id."""
+        booked = expect(self.api, self.tokens[Role.FINANCE], "receiveUnidentifiedReceipt",
+                        {"amount": amount, "currency": "CNY", "receivedOn": DISBURSED_ON, "reference": reference})
+        return booked["receipt"]["id"]
 
     def written_off(self) -> str:
         loan_id = self.active()

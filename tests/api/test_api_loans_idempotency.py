@@ -31,6 +31,8 @@ def money_cases(desk: Desk) -> dict[str, tuple[Role, dict, dict]]:
         "recordRecovery": (Role.COLLECTOR, {"loanId": desk.written_off(), **cny("300.00")}, {"amount": "301.00"}),
         "reverseRepayment": (Role.FINANCE, {"loanId": repaid, "transactionId": repayment, "effectiveDate": ON, "reason": "bounced"},
                              {"effectiveDate": "2026-01-16"}),
+        "applyUnidentifiedReceipt": (Role.FINANCE, {"receiptId": desk.receipt("50.00"), "loanId": desk.active(), "effectiveDate": ON},
+                                     {"receiptId": desk.receipt("50.00", "another payer")}),
         "restructureLoan": (Role.FINANCE, {"loanId": desk.active(), "effectiveDate": ON, "termPeriods": 24, "reason": "hardship"},
                             {"termPeriods": 18}),
     }

@@ -74,6 +74,10 @@ def loan_mutation(name: str, desk: Desk) -> dict:
         "restructureLoan": lambda: {"loanId": desk.shared("restructured", desk.active), "effectiveDate": DISBURSED_ON,
                                     "termPeriods": 24, "reason": "matrix"},
         "runCloseOfBusiness": lambda: {"businessDate": "2026-01-20"},
+        "receiveUnidentifiedReceipt": lambda: {"amount": "10.00", "currency": "CNY", "receivedOn": DISBURSED_ON, "reference": "matrix"},
+        "applyUnidentifiedReceipt": lambda: {
+            "receiptId": desk.receipt("1.00"), "loanId": desk.shared("active", desk.active), "effectiveDate": DISBURSED_ON,
+        },
     }[name]()
 
 
@@ -113,6 +117,8 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "restructurePreview": ("query($i: RestructurePreviewInput!) { restructurePreview(input: $i) { __typename } }",
                                {"i": {"loanId": desk.shared("active", desk.active), "effectiveDate": DISBURSED_ON, "termPeriods": 24}}),
         "portfolio": ('{ portfolio(asOf: "2026-01-15") { currency } }', {}),
+        "unidentifiedReceipts": ("{ unidentifiedReceipts(status: UNAPPLIED, first: 1) { edges { node { id status } } } }", {}),
+        "unidentifiedReceipt": ("query($id: ID!) { unidentifiedReceipt(id: $id) { id } }", {"id": encode_id("UnidentifiedReceipt", uuid.uuid4())}),
         "closeOfBusinessRuns": ("{ closeOfBusinessRuns(first: 1) { edges { node { id status } } } }", {}),
         "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
@@ -178,3 +184,14 @@ def test_preview_schedule_over_http(api):
     as_number = api.graphql(query, {"i": {**SCHEDULE, "annualRate": 0.12}}, token=token)
     assert as_number["data"] is None and as_number["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     assert "not a JSON number" in as_number["errors"][0]["message"]
+
+
+def test_the_readme_matrix_is_the_permissions_module():
+    from pathlib import Path
+
+    from graphql_api.role_matrix import matrix_rows
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("| operation | admin |")
+    table = readme[start:readme.index("\n\n", start)].splitlines()
+    assert table == matrix_rows(), "README's role matrix is stale: paste `python -m graphql_api.role_matrix` into it"

@@ -1,0 +1,205 @@
+"""Unidentified receipts: money in the bank that names no loan, held in suspense until applied.
+
+`receiveUnidentifiedReceipt` books it (Dr bank, Cr suspense); `applyUnidentifiedReceipt` applies it to a
+loan as a repayment out of suspense (a loan money command, so its payload is a LoanMoneyPayload);
+reversing that repayment (`reverseRepayment`) returns the money to suspense and the receipt to the
+UNAPPLIED queue. `unidentifiedReceipts(status: UNAPPLIED)` is finance's work queue.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Annotated, Union
+
+import sqlalchemy as sa
+import strawberry
+from strawberry.types import Info
+
+from graphql_api import error_types as e
+from graphql_api.errors import BadUserInput
+from graphql_api.inputs import RefusedInput, input_id, input_key
+from graphql_api.loan_money import _payload, _result, money_errors, run_money_command
+from graphql_api.loan_types import LoanTransaction
+from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, utc
+from graphql_api.threads import read, write
+from graphql_api.types import Connection, JournalEntry, Money, connection, mirror_enum, money
+from ledger import errors as ledger_errors
+from loans import receipts as receipts_reads
+from loans import service
+from loans.receipts import Receipt, ReceiptStatus
+from loans.store.tables import suspense_receipts
+
+receipts_page_size_default = 50
+receipts_page_size_max = receipts_reads.receipts_page_size_max
+
+UnidentifiedReceiptStatus = mirror_enum(
+    ReceiptStatus,
+    "UNAPPLIED: the money sits in suspense; APPLIED: a repayment out of suspense stands (reverse it to apply the receipt again).",
+    name="UnidentifiedReceiptStatus",
+)
+
+
+@strawberry.type(description="Money received that names no loan (e.g. a transfer with an unreadable narrative), held in suspense.")
+class UnidentifiedReceipt:
+    receipt: strawberry.Private[Receipt]
+
+    @strawberry.field(description="Opaque id; pass it back as is (e.g. to applyUnidentifiedReceipt).")
+    def id(self) -> strawberry.ID:
+        return encode_id("UnidentifiedReceipt", self.receipt.id)
+
+    @strawberry.field
+    def status(self) -> UnidentifiedReceiptStatus:  # type: ignore[valid-type]
+        return UnidentifiedReceiptStatus[self.receipt.status.name]
+
+    @strawberry.field(description="The business date the money arrived.")
+    def received_on(self) -> dt.date:
+        return self.receipt.received_on
+
+    @strawberry.field
+    def amount(self) -> Money:
+        return money(self.receipt.amount_minor, self.receipt.currency)
+
+    @strawberry.field(description="The bank's narrative or the payer, as received.")
+    def reference(self) -> str:
+        return self.receipt.reference
+
+    @strawberry.field
+    def recorded_at(self) -> dt.datetime:
+        return utc(self.receipt.recorded_at)
+
+    @strawberry.field
+    def recorded_by(self) -> str:
+        return self.receipt.recorded_by
+
+    @strawberry.field(description="The entry that booked it: Dr bank, Cr suspense.")
+    async def journal_entry(self, info: Info) -> JournalEntry | None:
+        entry = await info.context.session.loaders.entry.load(self.receipt.journal_entry_id)
+        return None if entry is None else JournalEntry(entry=entry)
+
+    @strawberry.field(description="The loan it is applied to now; null while UNAPPLIED.")
+    def applied_loan_id(self) -> strawberry.ID | None:
+        loan_id = self.receipt.applied_loan_id
+        return None if loan_id is None else encode_id("Loan", loan_id)
+
+    @strawberry.field(description="The repayment out of suspense that applies it now (type SUSPENSE_REPAYMENT); null while UNAPPLIED.")
+    async def applied_transaction(self, info: Info) -> LoanTransaction | None:
+        if self.receipt.applied_transaction_id is None:
+            return None
+        row = await info.context.session.loaders.loan_transaction.load(self.receipt.applied_transaction_id)
+        return None if row is None else LoanTransaction(row=row)
+
+
+@strawberry.input(description="Book money that names no loan into suspense (Dr bank, Cr suspense).")
+class ReceiveUnidentifiedReceiptInput:
+    amount: Decimal
+    currency: str
+    received_on: dt.date = strawberry.field(description="The business date the money arrived.")
+    reference: str = strawberry.field(description="The bank's narrative or the payer (1-200 characters), to find the loan by later.")
+    idempotency_key: str | None = strawberry.field(default=None, description="Sending the same key again returns the same receipt.")
+
+
+@strawberry.type(description="The receipt, UNAPPLIED, and the entry that booked it.")
+class ReceiveUnidentifiedReceiptPayload:
+    receipt: UnidentifiedReceipt
+    replayed: bool = strawberry.field(description="True when the idempotency key had already booked this receipt; nothing new was written.")
+
+
+receive_errors = (
+    e.InvalidInputError, e.InvalidAmountError, e.AmountNotPositiveError, e.AmountTooPreciseError, e.AmountOutOfRangeError,
+    e.FloatAmountRefusedError, e.UnknownCurrencyError, e.InvalidReceiptError, e.IdempotencyConflictError, e.AccountClosedError,
+    e.CurrencyNotAllowedError, e.TransactionRetriesExhaustedError, e.GenericError,
+)
+ReceiveUnidentifiedReceiptResult = Annotated[
+    Union[(ReceiveUnidentifiedReceiptPayload, *receive_errors)], strawberry.union("ReceiveUnidentifiedReceiptResult")  # noqa: UP007
+]
+
+
+@strawberry.input(description="Apply an unidentified receipt to a loan: a repayment out of suspense by the product's waterfall.")
+class ApplyUnidentifiedReceiptInput:
+    receipt_id: strawberry.ID
+    loan_id: strawberry.ID
+    effective_date: dt.date = strawberry.field(
+        description="Business date of the repayment (not before the receipt arrived; a later date applies it as of that date)."
+    )
+    idempotency_key: str | None = strawberry.field(default=None, description="Sending the same key again returns the same repayment.")
+
+
+ApplyUnidentifiedReceiptPayload = _payload(
+    "ApplyUnidentifiedReceiptPayload", "The repayment out of suspense (Dr suspense, Cr what the loan owed); the receipt is APPLIED."
+)
+apply_errors = (*money_errors[:-1], e.UnknownReceiptError, e.ReceiptAlreadyAppliedError, e.GenericError)
+ApplyUnidentifiedReceiptResult = _result("ApplyUnidentifiedReceiptResult", ApplyUnidentifiedReceiptPayload, apply_errors)
+
+
+async def receive_unidentified_receipt(info: Info, d: ReceiveUnidentifiedReceiptInput) -> ReceiveUnidentifiedReceiptResult:  # type: ignore[valid-type]
+    ctx = info.context
+    session = await ctx.authorize("receiveUnidentifiedReceipt")
+    try:
+        key = input_key(d.idempotency_key)
+    except RefusedInput as refused:
+        return refused.result
+    actor = ctx.actor()
+
+    def work(conn: sa.Connection) -> tuple[Receipt, bool]:
+        replayed = key is not None and conn.execute(
+            sa.select(suspense_receipts.c.id).where(
+                suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.idempotency_key == key
+            )
+        ).first() is not None
+        receipt_id = service.receive_unidentified(conn, actor, d.amount, d.currency, d.received_on, d.reference, key)
+        return receipts_reads.receipts_by_id(conn, actor.tenant_id, [receipt_id])[receipt_id], replayed
+
+    try:
+        receipt, replayed = await write(ctx.engine, work)
+    except ledger_errors.LedgerError as exc:
+        return e.error_result(exc, receive_errors, fields={"amount": "amount", "reference": "reference"})
+    session.loaders.clear()
+    return ReceiveUnidentifiedReceiptPayload(receipt=UnidentifiedReceipt(receipt=receipt), replayed=replayed)
+
+
+async def apply_unidentified_receipt(info: Info, d: ApplyUnidentifiedReceiptInput) -> ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
+    try:
+        receipt_id = input_id("UnidentifiedReceipt", d.receipt_id, "receiptId")
+    except RefusedInput as refused:
+        await info.context.authorize("applyUnidentifiedReceipt")
+        return refused.result
+    return await run_money_command(
+        info, "applyUnidentifiedReceipt", d.loan_id, d.idempotency_key,
+        lambda conn, actor, loan_id, key: service.apply_receipt(conn, actor, receipt_id, loan_id, d.effective_date, key),
+        ApplyUnidentifiedReceiptPayload, apply_errors,
+        ids={receipt_id: "UnidentifiedReceipt"}, known={"receipt_id": d.receipt_id},
+    )
+
+
+async def unidentified_receipts(
+    info: Info, status: ReceiptStatus | None, first: int, after: str | None,
+) -> Connection[UnidentifiedReceipt]:
+    ctx = info.context
+    session = await ctx.authorize("unidentifiedReceipts")
+    if not 1 <= first <= receipts_page_size_max:
+        raise BadUserInput(f"`first` must be between 1 and {receipts_page_size_max}, got {first}")
+    position = None
+    if after is not None:
+        recorded_at, receipt_id = decode_cursor("UnidentifiedReceipt", after, 2)
+        try:
+            position = (utc(dt.datetime.fromisoformat(recorded_at)), uuid.UUID(receipt_id))
+        except ValueError:
+            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    found = await read(
+        ctx.engine,
+        lambda conn: receipts_reads.list_receipts(conn, session.principal.tenant_id, status=status, after=position, limit=first + 1),
+    )
+    items = [
+        (encode_cursor("UnidentifiedReceipt", utc(r.recorded_at).isoformat(), str(r.id)), UnidentifiedReceipt(receipt=r))
+        for r in found[:first]
+    ]
+    return connection(items, has_next=len(found) > first, has_previous=after is not None)
+
+
+async def unidentified_receipt(info: Info, receipt_id: strawberry.ID) -> UnidentifiedReceipt | None:
+    ctx = info.context
+    session = await ctx.authorize("unidentifiedReceipt")
+    wanted = decode_id("UnidentifiedReceipt", receipt_id)
+    found = await read(ctx.engine, receipts_reads.receipts_by_id, session.principal.tenant_id, [wanted])
+    return None if wanted not in found else UnidentifiedReceipt(receipt=found[wanted])
