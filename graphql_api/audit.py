@@ -26,7 +26,7 @@ filter_text_length_max = 200
 # Audit entity types whose ids the API hands out (opaque) and their id kinds.
 entity_kinds = {
     "loan": "Loan", "borrower": "Borrower", "journal_entry": "JournalEntry", "journal_entry_request": "JournalEntryRequest",
-    "close_of_business_run": "CloseOfBusinessRun",
+    "close_of_business_run": "CloseOfBusinessRun", "suspense_receipt": "UnidentifiedReceipt", "api_token": "ApiToken",
 }
 
 
@@ -100,7 +100,7 @@ def entity_filter(entity_id: str) -> tuple[str, str]:
             return entity_type, str(decode_id(kind, entity_id))
         except BadUserInput:
             continue
-    raise BadUserInput(f"entityId must be the id of a loan, a borrower, a journal entry or a request, got {entity_id[:60]!r}")
+    raise BadUserInput(f"entityId must be the opaque id of a loan, borrower, journal entry, request, close of business run, receipt or API token, got {entity_id[:60]!r}")
 
 
 async def audit_events(

@@ -19,6 +19,8 @@ from types import MappingProxyType
 from identity.model import Role
 
 every_role = frozenset(Role)
+# The chart of accounts is finance's, like manual entries (opening and closing accounts needs no checker:
+# an account moves no money, and a closed account must be empty).
 # Manual journal entries move money outside any loan workflow, so only finance and admins make them, and
 # they post only when a second person checks them (manual_entries: never the maker, whatever the role).
 # Checkers are finance and admins too: approving a journal entry is an accounting judgement, not a credit
@@ -36,6 +38,8 @@ servicers = frozenset({Role.ADMIN, Role.FINANCE})
 # Cash a collector brings in: a repayment, or a recovery on a written-off loan. Reversing one is finance's.
 collectors = frozenset({Role.ADMIN, Role.FINANCE, Role.COLLECTOR})
 auditors = frozenset({Role.ADMIN, Role.AUDITOR})
+# Who works here: issuing and revoking API tokens (people's access) is the administrator's alone.
+admins = frozenset({Role.ADMIN})
 
 # Who sees a borrower's national ID, phone and bank account unmasked (on `borrower(id)` only; every
 # such read writes a borrower.pii_revealed audit event). Officers run KYC, collectors phone borrowers;
@@ -88,6 +92,11 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "writeOffLoan": servicers,
         "recordRecovery": collectors,
         "restructureLoan": servicers,
+        "openAccount": journal_writers,
+        "closeAccount": journal_writers,
+        "apiTokens": admins,
+        "createApiToken": admins,
+        "revokeApiToken": admins,
         "unidentifiedReceipts": every_role,
         "unidentifiedReceipt": every_role,
         "receiveUnidentifiedReceipt": servicers,

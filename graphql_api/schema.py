@@ -18,6 +18,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
 from graphql_api import (
+    administration,
     audit,
     borrowers,
     close_of_business,
@@ -216,6 +217,13 @@ class Query:
     async def unidentified_receipt(self, info: Info, id: strawberry.ID) -> receipts.UnidentifiedReceipt | None:  # noqa: A002
         return await receipts.unidentified_receipt(info, id)
 
+    @strawberry.field(description="Your tenant's API tokens (never their secrets), oldest first; active ones unless `includeRevoked`. Roles: ADMIN.")
+    async def api_tokens(
+        self, info: Info, first: int = administration.tokens_page_size_default, after: str | None = None,
+        include_revoked: bool = False,
+    ) -> Connection[administration.ApiTokenType]:
+        return await administration.api_tokens(info, first, after, include_revoked)
+
     @strawberry.field(description="One close of business run (a background job); null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
     async def close_of_business_run(self, info: Info, id: strawberry.ID) -> close_of_business.CloseOfBusinessRun | None:  # noqa: A002
         return await close_of_business.close_of_business_run(info, id)
@@ -365,6 +373,26 @@ class Mutation:
         self, info: Info, input: receipts.ApplyUnidentifiedReceiptInput  # noqa: A002
     ) -> receipts.ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
         return await receipts.apply_unidentified_receipt(info, input)
+
+    @strawberry.mutation(description="Open an account in your chart of accounts. Roles: ADMIN, FINANCE.")
+    async def open_account(self, info: Info, input: administration.OpenAccountInput) -> administration.OpenAccountResult:  # type: ignore[valid-type]  # noqa: A002
+        return await administration.open_account(info, input)
+
+    @strawberry.mutation(description="Close an account whose balance is zero in every currency. Roles: ADMIN, FINANCE.")
+    async def close_account(self, info: Info, input: administration.CloseAccountInput) -> administration.CloseAccountResult:  # type: ignore[valid-type]  # noqa: A002
+        return await administration.close_account(info, input)
+
+    @strawberry.mutation(description="Issue an API token for someone at your company; the secret is in the payload, once. Roles: ADMIN.")
+    async def create_api_token(
+        self, info: Info, input: administration.CreateApiTokenInput  # noqa: A002
+    ) -> administration.CreateApiTokenResult:  # type: ignore[valid-type]
+        return await administration.create_api_token(info, input)
+
+    @strawberry.mutation(description="Revoke an API token; requests with it are refused from then on. Roles: ADMIN.")
+    async def revoke_api_token(
+        self, info: Info, input: administration.RevokeApiTokenInput  # noqa: A002
+    ) -> administration.RevokeApiTokenResult:  # type: ignore[valid-type]
+        return await administration.revoke_api_token(info, input)
 
     @strawberry.mutation(description="Restructure a loan onto a new schedule (展期 / 分期重组). Roles: ADMIN, FINANCE.")
     async def restructure_loan(

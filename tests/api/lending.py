@@ -48,6 +48,13 @@ MUTATIONS = {
         "receiveUnidentifiedReceipt": "... on ReceiveUnidentifiedReceiptPayload { replayed receipt { id status receivedOn reference "
                                       "amount { amount currency } recordedBy journalEntry { postings { accountCode side amount { amount } } } "
                                       "appliedLoanId appliedTransaction { id } } } ... on Error { code message } ... on InvalidReceiptError { field }",
+        "openAccount": "... on OpenAccountPayload { replayed account { code name type normalBalance status parentCode } } "
+                       "... on Error { code message } ... on InvalidInputError { field }",
+        "closeAccount": "... on CloseAccountPayload { replayed account { code status } } ... on Error { code message }",
+        "createApiToken": "... on CreateApiTokenPayload { replayed secret token { id name role tokenPrefix createdBy active } } "
+                          "... on Error { code message } ... on InvalidInputError { field }",
+        "revokeApiToken": "... on RevokeApiTokenPayload { replayed token { id name active revokedBy revokedAt } } "
+                          "... on Error { code message } ... on InvalidInputError { field }",
         "applyUnidentifiedReceipt": MONEY_FIELDS + " ... on UnknownReceiptError { receiptId } ... on ReceiptAlreadyAppliedError { receiptId }",
     }.items()
 }
