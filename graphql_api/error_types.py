@@ -153,6 +153,11 @@ class UnknownTransactionError(Error):
 
 InvalidProductError = _field_error("InvalidProductError", "INVALID_PRODUCT: the product definition is not acceptable; `field` names the input field.")
 UnknownProductError = _plain_error("UnknownProductError", "UNKNOWN_PRODUCT: no loan product with this code (and version).")
+InvalidClassificationPolicyError = _plain_error(
+    "InvalidClassificationPolicyError",
+    "INVALID_CLASSIFICATION_POLICY: boundaries must increase (special mention < substandard < doubtful < loss, from 1 day) "
+    "and rates lie between 0 and 1.",
+)
 InvalidReceiptError = _field_error("InvalidReceiptError", "INVALID_RECEIPT: a receipt field is not acceptable (e.g. the reference).")
 InvalidBorrowerError = _field_error("InvalidBorrowerError", "INVALID_BORROWER: a borrower field is not acceptable.")
 OutsideProductRangeError = _field_error(
@@ -239,6 +244,7 @@ error_type_by_code: dict[str, type] = {
     loan_errors.UnknownReceipt.code: UnknownReceiptError,
     loan_errors.ReceiptAlreadyApplied.code: ReceiptAlreadyAppliedError,
     loan_errors.InvalidReceipt.code: InvalidReceiptError,
+    loan_errors.InvalidClassificationPolicy.code: InvalidClassificationPolicyError,
     loan_errors.NothingToWaive.code: NothingToWaiveError,
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
     loan_errors.CobAlreadyRunning.code: CobAlreadyRunningError,

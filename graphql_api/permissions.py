@@ -92,6 +92,8 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "writeOffLoan": servicers,
         "recordRecovery": collectors,
         "restructureLoan": servicers,
+        "classificationPolicy": every_role,
+        "setClassificationPolicy": servicers,
         "openAccount": journal_writers,
         "closeAccount": journal_writers,
         "apiTokens": admins,

@@ -28,6 +28,7 @@ from graphql_api import (
     loan_money,
     loan_products,
     loan_queries,
+    policy,
     receipts,
     schedule_preview,
 )
@@ -217,6 +218,10 @@ class Query:
     async def unidentified_receipt(self, info: Info, id: strawberry.ID) -> receipts.UnidentifiedReceipt | None:  # noqa: A002
         return await receipts.unidentified_receipt(info, id)
 
+    @strawberry.field(description="Your five-tier classification boundaries (days past due) and provision rates.")
+    async def classification_policy(self, info: Info) -> policy.ClassificationPolicyType:
+        return await policy.classification_policy(info)
+
     @strawberry.field(description="Your tenant's API tokens (never their secrets), oldest first; active ones unless `includeRevoked`. Roles: ADMIN.")
     async def api_tokens(
         self, info: Info, first: int = administration.tokens_page_size_default, after: str | None = None,
@@ -373,6 +378,15 @@ class Mutation:
         self, info: Info, input: receipts.ApplyUnidentifiedReceiptInput  # noqa: A002
     ) -> receipts.ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
         return await receipts.apply_unidentified_receipt(info, input)
+
+    @strawberry.mutation(
+        description="Change the five-tier classification boundaries and provision rates, from the next close of business. "
+        "Roles: ADMIN, FINANCE."
+    )
+    async def set_classification_policy(
+        self, info: Info, input: policy.SetClassificationPolicyInput  # noqa: A002
+    ) -> policy.SetClassificationPolicyResult:  # type: ignore[valid-type]
+        return await policy.set_classification_policy(info, input)
 
     @strawberry.mutation(description="Open an account in your chart of accounts. Roles: ADMIN, FINANCE.")
     async def open_account(self, info: Info, input: administration.OpenAccountInput) -> administration.OpenAccountResult:  # type: ignore[valid-type]  # noqa: A002

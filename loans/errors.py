@@ -64,6 +64,10 @@ class UnknownTransaction(LoanError):
     code = "UNKNOWN_TRANSACTION"
 
 
+class InvalidClassificationPolicy(LoanError):
+    code = "INVALID_CLASSIFICATION_POLICY"
+
+
 class InvalidReceipt(LoanError):
     code = "INVALID_RECEIPT"
 

@@ -30,6 +30,7 @@ from loans.errors import (
     DateBeforeDisbursement,
     IllegalTransition,
     InvalidBorrower,
+    InvalidClassificationPolicy,
     InvalidProduct,
     InvalidReceipt,
     LoanClosed,
@@ -166,7 +167,7 @@ def set_classification_policy(conn: Connection, actor: Actor, values: Mapping[st
     try:
         policy = policy_from_json({**policy_to_json(before), **dict(values)})
     except (ValueError, TypeError, ArithmeticError) as exc:
-        raise InvalidProduct(f"classification policy: {exc}", field="classification") from None
+        raise InvalidClassificationPolicy(f"classification policy: {exc}", field="classification") from None
     text = canonical_json(policy_to_json(policy))
     exists = conn.execute(sa.select(loan_policies.c.tenant_id).where(loan_policies.c.tenant_id == actor.tenant_id)).first()
     if exists:

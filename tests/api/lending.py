@@ -51,6 +51,9 @@ MUTATIONS = {
         "openAccount": "... on OpenAccountPayload { replayed account { code name type normalBalance status parentCode } } "
                        "... on Error { code message } ... on InvalidInputError { field }",
         "closeAccount": "... on CloseAccountPayload { replayed account { code status } } ... on Error { code message }",
+        "setClassificationPolicy": "... on SetClassificationPolicyPayload { replayed policy { specialMentionFromDpd substandardFromDpd "
+                                   "doubtfulFromDpd lossFromDpd provisionRates { loanClass rate } } } ... on Error { code message } "
+                                   "... on InvalidInputError { field }",
         "createApiToken": "... on CreateApiTokenPayload { replayed secret token { id name role tokenPrefix createdBy active } } "
                           "... on Error { code message } ... on InvalidInputError { field }",
         "revokeApiToken": "... on RevokeApiTokenPayload { replayed token { id name active revokedBy revokedAt } } "

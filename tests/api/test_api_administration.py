@@ -87,3 +87,26 @@ def test_finance_opens_and_closes_accounts(api):
         "approveJournalEntry"]["__typename"] == "ApproveJournalEntryPayload"
     assert send(api, finance, "closeAccount", {"code": "1100"})["__typename"] == "AccountNotEmptyError"
     assert send(api, finance, "closeAccount", {"code": "1000"})["__typename"] == "InvalidAccountError"  # open children
+
+
+def test_finance_sets_the_classification_policy_that_everyone_reads(api):
+    desk = Desk(api, Role.FINANCE, Role.LOAN_OFFICER)
+    finance = desk.tokens[Role.FINANCE]
+    read = "{ classificationPolicy { specialMentionFromDpd substandardFromDpd doubtfulFromDpd lossFromDpd provisionRates { loanClass rate } } }"
+    default = api.graphql(read, token=desk.tokens[Role.LOAN_OFFICER])["data"]["classificationPolicy"]
+    assert (default["substandardFromDpd"], default["lossFromDpd"]) == (91, 361)
+    change = {"substandardFromDpd": 61, "provisionRates": [{"loanClass": "SUBSTANDARD", "rate": "0.30"}], "reason": "regulator 2026-7",
+              "idempotencyKey": "policy-2026-7"}
+    changed = send(api, finance, "setClassificationPolicy", change)
+    policy = changed["policy"]
+    assert (policy["specialMentionFromDpd"], policy["substandardFromDpd"], policy["lossFromDpd"]) == (1, 61, 361)
+    rates = {r["loanClass"]: r["rate"] for r in policy["provisionRates"]}
+    assert rates["SUBSTANDARD"] == "0.30" and rates["LOSS"] == "1" and rates["NORMAL"] == "0.01"
+    assert send(api, finance, "setClassificationPolicy", change)["replayed"] is True
+    refused = send(api, finance, "setClassificationPolicy", {"doubtfulFromDpd": 30})
+    assert refused["__typename"] == "InvalidClassificationPolicyError" and "increase" in refused["message"]
+    too_high = send(api, finance, "setClassificationPolicy", {"provisionRates": [{"loanClass": "LOSS", "rate": "1.5"}]})
+    assert too_high["__typename"] == "InvalidClassificationPolicyError"
+    twice = send(api, finance, "setClassificationPolicy", {"provisionRates": [{"loanClass": "LOSS", "rate": "1"}, {"loanClass": "LOSS", "rate": "1"}]})
+    assert (twice["__typename"], twice["field"]) == ("InvalidInputError", "provisionRates")
+    assert api.graphql(read, token=desk.tokens[Role.LOAN_OFFICER])["data"]["classificationPolicy"] == policy

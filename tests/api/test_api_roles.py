@@ -78,6 +78,7 @@ def loan_mutation(name: str, desk: Desk) -> dict:
         "closeAccount": lambda: {"code": expect(desk.api, finance, "openAccount", {
             "code": f"1190-{uuid.uuid4().hex[:8]}", "name": "To close", "type": "ASSET", "parentCode": "1000"})["account"]["code"]},
         "createApiToken": lambda: {"role": "COLLECTOR"},
+        "setClassificationPolicy": lambda: {"lossFromDpd": 365},
         "revokeApiToken": lambda: {"tokenId": expect(desk.api, desk.tokens[Role.ADMIN], "createApiToken", {"role": "AUDITOR"})["token"]["id"]},
         "receiveUnidentifiedReceipt": lambda: {"amount": "10.00", "currency": "CNY", "receivedOn": DISBURSED_ON, "reference": "matrix"},
         "applyUnidentifiedReceipt": lambda: {
@@ -122,6 +123,7 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "restructurePreview": ("query($i: RestructurePreviewInput!) { restructurePreview(input: $i) { __typename } }",
                                {"i": {"loanId": desk.shared("active", desk.active), "effectiveDate": DISBURSED_ON, "termPeriods": 24}}),
         "portfolio": ('{ portfolio(asOf: "2026-01-15") { currency } }', {}),
+        "classificationPolicy": ("{ classificationPolicy { lossFromDpd provisionRates { loanClass rate } } }", {}),
         "apiTokens": ("{ apiTokens(first: 5) { edges { node { id name role active } } } }", {}),
         "unidentifiedReceipts": ("{ unidentifiedReceipts(status: UNAPPLIED, first: 1) { edges { node { id status } } } }", {}),
         "unidentifiedReceipt": ("query($id: ID!) { unidentifiedReceipt(id: $id) { id } }", {"id": encode_id("UnidentifiedReceipt", uuid.uuid4())}),

@@ -174,6 +174,6 @@ def test_tenant_classification_policy_drives_class_and_provision(book):
     with engine.connect() as conn:
         row = conn.execute(sa.select(loans).where(loans.c.id == loan_id)).one()
     assert (row.dpd, row.loan_class, row.allowance) == (5, "SUBSTANDARD", 300000)
-    with pytest.raises(errors.InvalidProduct):
+    with pytest.raises(errors.InvalidClassificationPolicy):
         run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"doubtful_from_dpd": 2}))
     check_books(engine, tenant_id)
