@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import json
 import os
 import random
 import socket
@@ -37,6 +38,7 @@ import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench_cob import copy_rows  # noqa: E402
+from http_client import Connection, Http11Error  # noqa: E402
 from ledger import service as ledger  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
@@ -272,9 +274,33 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    wanted, total = [pid], 0.0
+    while wanted:
+        current = wanted.pop()
+        total += times.get(current, 0.0)
+        wanted.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
 class Result:
-    def __init__(self, name: str, seconds: float, latencies: list[float], failures: list[str]) -> None:
+    def __init__(self, name: str, seconds: float, latencies: list[float], failures: list[str],
+                 server_cpu: float = float("nan"), client_cpu: float = float("nan")) -> None:
         self.name, self.seconds, self.latencies, self.failures = name, seconds, sorted(latencies), failures
+        self.server_cpu, self.client_cpu = server_cpu, client_cpu  # seconds over the measured window
 
     @property
     def rps(self) -> float:
@@ -286,42 +312,56 @@ class Result:
         return self.latencies[min(len(self.latencies) - 1, int(p * len(self.latencies)))] * 1000
 
     def line(self) -> str:
+        done = max(1, len(self.latencies) + len(self.failures))
         return (f"{self.name:<34} {len(self.latencies):>7,} ok {len(self.failures):>4} failed  {self.rps:>8.1f} req/s  "
-                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies) * 1000:6.1f} ms")
+                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies) * 1000:6.1f} ms  "
+                f"CPU/request server {self.server_cpu / done * 1000:5.2f} ms client {self.client_cpu / done * 1000:5.2f} ms")
 
 
-async def load(name: str, connections: int, seconds: float, warmup: float, request) -> Result:  # noqa: ANN001
-    """`connections` loops, each on its own keep-alive connection, calling `request(client, worker, n)` until time is up.
+async def load(name: str, base: str, headers: dict[str, str], server_pid: int, connections: int, seconds: float, warmup: float,
+               request) -> Result:  # noqa: ANN001
+    """`connections` loops, each on its own keep-alive connection, calling `request(conn, worker, n)` until time is up.
 
     `request` returns None when the answer is right, else a short description. Only requests started after
-    the warm-up and finished before the end count."""
+    the warm-up and finished before the end count. CPU is sampled at the start and end of the measured window:
+    the server's process tree from /proc, this (client) process from time.process_time."""
     latencies: list[float] = []
     failures: list[str] = []
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        begin = time.perf_counter()
-        measure_from, end = begin + warmup, begin + warmup + seconds
+    clients = [Connection(base, headers) for _ in range(connections)]
+    begin = time.perf_counter()
+    measure_from, end = begin + warmup, begin + warmup + seconds
+    cpu: dict[str, float] = {}
 
-        async def worker(w: int) -> None:
-            n = 0
-            while True:
-                started = time.perf_counter()
-                if started >= end:
-                    return
-                try:
-                    problem = await request(client, w, n)
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                finished = time.perf_counter()
-                n += 1
-                if started >= measure_from and finished <= end:
-                    if problem is None:
-                        latencies.append(finished - started)
-                    else:
-                        failures.append(problem)
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu["server"], cpu["client"] = tree_cpu_seconds(server_pid), time.process_time()
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        cpu["server"], cpu["client"] = tree_cpu_seconds(server_pid) - cpu["server"], time.process_time() - cpu["client"]
 
-        await asyncio.gather(*(worker(w) for w in range(connections)))
-    result = Result(name, seconds, latencies, failures)
+    async def worker(w: int) -> None:
+        n = 0
+        while True:
+            started = time.perf_counter()
+            if started >= end:
+                return
+            try:
+                problem = await request(clients[w], w, n)
+            except (Http11Error, OSError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            finished = time.perf_counter()
+            n += 1
+            if started >= measure_from and finished <= end:
+                if problem is None:
+                    latencies.append(finished - started)
+                else:
+                    failures.append(problem)
+
+    try:
+        await asyncio.gather(sample_cpu(), *(worker(w) for w in range(connections)))
+    finally:
+        for client in clients:
+            await client.close()
+    result = Result(name, seconds, latencies, failures, cpu["server"], cpu["client"])
     if failures:
         print(f"  {name}: first failure: {failures[0][:300]}")
     return result
@@ -359,7 +399,7 @@ def main() -> int:
                     [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory",
                      "bench_api:raw_app", "--log-level", "warning", "--no-access-log"], env, workdir, "raw")
                 processes.append(raw_process)
-                asyncio.run(run(args, token, graphql_base, raw_base, loan_ids, workdir))
+                asyncio.run(run(args, token, graphql_base, graphql_process.pid, raw_base, raw_process.pid, loan_ids))
         finally:
             for process in processes:
                 stop(process)
@@ -367,7 +407,8 @@ def main() -> int:
     return 0
 
 
-async def run(args: argparse.Namespace, token: str, graphql_base: str, raw_base: str, loan_ids: list[uuid.UUID], workdir: Path) -> None:
+async def run(args: argparse.Namespace, token: str, graphql_base: str, graphql_pid: int, raw_base: str, raw_pid: int,
+              loan_ids: list[uuid.UUID]) -> None:
     from graphql_api.scalars import encode_id
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -388,44 +429,40 @@ async def run(args: argparse.Namespace, token: str, graphql_base: str, raw_base:
         print(f"check: GraphQL and raw answers are identical JSON ({term} installments, 10 transactions): "
               f"{'yes' if same else 'NO, they differ in ' + ', '.join(differ)}")
 
-    async def graphql_detail(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
-        loan_id = rng.choice(read_ids)
-        response = await client.post(f"{graphql_base}/graphql", json={"query": LOAN_DETAIL, "variables": {"id": loan_id}},
-                                     headers=headers)
-        body = response.json() if response.status_code == 200 else None
+    async def graphql_detail(conn: Connection, worker: int, n: int) -> str | None:
+        status, raw_body = await conn.post_json("/graphql", {"query": LOAN_DETAIL, "variables": {"id": rng.choice(read_ids)}})
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or "errors" in body or body["data"]["loan"] is None or len(body["data"]["loan"]["schedule"]) != term:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
-    async def raw_detail(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
-        loan_id = rng.choice(read_ids)
-        response = await client.get(f"{raw_base}/loan/{loan_id}", headers=headers)
-        body = response.json() if response.status_code == 200 else None
+    async def raw_detail(conn: Connection, worker: int, n: int) -> str | None:
+        status, raw_body = await conn.get(f"/loan/{rng.choice(read_ids)}")
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or body["data"]["loan"] is None or len(body["data"]["loan"]["schedule"]) != term:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
     run_id = uuid.uuid4().hex[:8]
 
-    async def repayment(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
+    async def repayment(conn: Connection, worker: int, n: int) -> str | None:
         data = {"loanId": repaid[worker], "amount": "1.00", "currency": "CNY", "effectiveDate": repayment_date.isoformat(),
                 "idempotencyKey": f"bench-{run_id}-{worker}-{n}"}
-        response = await client.post(f"{graphql_base}/graphql", json={"query": RECORD_REPAYMENT, "variables": {"i": data}},
-                                     headers=headers)
-        body = response.json() if response.status_code == 200 else None
+        status, raw_body = await conn.post_json("/graphql", {"query": RECORD_REPAYMENT, "variables": {"i": data}})
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or "errors" in body or body["data"]["recordRepayment"]["__typename"] != "RecordRepaymentPayload" \
                 or body["data"]["recordRepayment"]["replayed"]:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
     c, s, w = args.connections, args.seconds, args.warmup
     print(f"load: {c} concurrent connections, {s:.0f} s measured per phase after {w:.0f} s warm-up, "
           f"{len(read_ids):,} loans read at random, {len(repaid)} loans repaid (one per connection)")
-    graphql = await load("(a) GraphQL loan detail", c, s, w, graphql_detail)
+    graphql = await load("(a) GraphQL loan detail", graphql_base, headers, graphql_pid, c, s, w, graphql_detail)
     print(graphql.line())
-    raw = await load("(b) raw Starlette JSON, same SQL", c, s, w, raw_detail)
+    raw = await load("(b) raw Starlette JSON, same SQL", raw_base, headers, raw_pid, c, s, w, raw_detail)
     print(raw.line())
-    repay = await load("(c) GraphQL recordRepayment", c, s, w, repayment)
+    repay = await load("(c) GraphQL recordRepayment", graphql_base, headers, graphql_pid, c, s, w, repayment)
     print(repay.line())
     ratio = graphql.rps / raw.rps if raw.rps else float("nan")
     failed = len(graphql.failures) + len(raw.failures) + len(repay.failures)
