@@ -36,6 +36,7 @@ from graphql_api.loan_products import LoanProduct
 from graphql_api.loan_types import Loan, LoanStatusEnum
 from graphql_api.documents import ReuseValidatedDocuments
 from graphql_api.errors import MaskUnexpectedErrors, RefuseNulCharacters, should_mask_error
+from graphql_api.execution import PlainFieldExecutor
 from graphql_api.scalars import DecimalScalar
 from graphql_api.threads import read
 from graphql_api.types import Account, Connection, Health, JournalEntry, Me, TrialBalance
@@ -313,6 +314,7 @@ schema = LoanbookSchema(
     mutation=Mutation,
     types=list(all_error_types),
     config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
+    execution_context_class=PlainFieldExecutor,
     extensions=[
         lambda: MaxTokensLimiter(max_token_count=tokens_max),
         lambda: AddValidationRules(list(document_rules)),
