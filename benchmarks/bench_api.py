@@ -19,6 +19,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import math
 import os
 import random
 import socket
@@ -102,7 +103,7 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     from graphql_api import loan_reads
     from graphql_api.context import bearer_token
     from graphql_api.scalars import decode_id, encode_id
-    from graphql_api.threads import read
+    from graphql_api.threads import read_statement as read
     from identity.service import authenticate
     from ledger.money import from_minor
 
@@ -314,7 +315,7 @@ class Result:
     def line(self) -> str:
         done = max(1, len(self.latencies) + len(self.failures))
         return (f"{self.name:<34} {len(self.latencies):>7,} ok {len(self.failures):>4} failed  {self.rps:>8.1f} req/s  "
-                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies) * 1000:6.1f} ms  "
+                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies or [math.nan]) * 1000:6.1f} ms  "
                 f"CPU/request server {self.server_cpu / done * 1000:5.2f} ms client {self.client_cpu / done * 1000:5.2f} ms")
 
 

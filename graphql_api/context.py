@@ -15,7 +15,7 @@ from starlette.responses import Response
 from graphql_api.errors import Forbidden, Unauthenticated
 from graphql_api.loaders import Loaders, build_loaders
 from graphql_api.permissions import may_run
-from graphql_api.threads import read
+from graphql_api.threads import read_statement
 from identity.model import Principal
 from identity.service import authenticate
 from ledger.actor import Actor
@@ -69,7 +69,7 @@ class ApiContext:
         secret = bearer_token(self.request)
         if secret is None:
             raise Unauthenticated("sign in: send the header `Authorization: Bearer <token>`")
-        principal = await read(self.engine, authenticate, secret, self.clock())
+        principal = await read_statement(self.engine, authenticate, secret, self.clock())
         if principal is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
         return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher))
