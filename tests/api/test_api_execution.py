@@ -45,9 +45,20 @@ class Line:
 
 
 @strawberry.type
+class Pair:
+    first: Amount
+    second: Amount | None
+
+
+@strawberry.type
 class Query:
     lines: list[Line]
     optional_lines: list[Line | None]
+    pairs: list[Pair]
+
+    @strawberry.field
+    async def loaded_lines(self) -> list[Line]:
+        return self.lines + self.optional_lines[1:]
 
 
 def line(day: int, **overrides: object) -> Line:
@@ -60,6 +71,8 @@ broken_amount = Amount(amount=None, currency="CNY")  # type: ignore[arg-type]
 ROOT = Query(
     lines=[line(1), line(2, maybe_total=Amount(amount="2.50", currency="JPY"), note="n")],
     optional_lines=[line(3, number=None), line(4, total=broken_amount), line(5, maybe_total=broken_amount), line(6)],  # type: ignore[arg-type]
+    pairs=[Pair(first=Amount(amount="1", currency="JPY"), second=None), Pair(first=broken_amount, second=broken_amount),
+           Pair(first=Amount(amount="2", currency="JPY"), second=Amount(amount="3", currency="JPY"))],
 )
 DOCUMENTS = [
     "{ lines { number due total { amount currency } maybeTotal { amount } note computed } }",
@@ -70,6 +83,11 @@ DOCUMENTS = [
     "{ optionalLines { number maybeTotal { amount } } }",
     "{ optionalLines { ... on Line { due total { ... on Amount { currency } } } } }",
     "{ lines { number @skip(if: true) note @include(if: false) computed } }",
+    "{ loadedLines { number due total { amount } maybeTotal { amount currency } note } }",
+    "{ loadedLines { due total { currency } } }",
+    "{ pairs { first { amount } second { amount currency } } }",
+    "{ pairs { second { currency } } }",
+    "{ p: pairs { f: first { currency } first { amount } } }",
 ]
 
 
