@@ -45,8 +45,10 @@ from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
-from loanbook.db import make_engine, scratch_database  # noqa: E402
+from loanbook.db import make_engine, make_reader, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
+from loanbook.server import default_workers  # noqa: E402
+from loanbook.settings import Settings  # noqa: E402
 from loans import service  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
 from loans.pii import FieldCipher, key_from_text, new_key_text  # noqa: E402
@@ -103,11 +105,12 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     from graphql_api import loan_reads
     from graphql_api.context import bearer_token
     from graphql_api.scalars import decode_id, encode_id
-    from graphql_api.threads import read_statement as read
+    from graphql_api.threads import read_statement
     from identity.service import authenticate
     from ledger.money import from_minor
 
     engine = make_engine(os.environ["LOANBOOK_DATABASE_URL"])
+    reader = make_reader(engine)  # as `loanbook serve` reads
 
     def m(minor: int, currency: str) -> dict:
         return {"amount": str(from_minor(minor, currency)), "currency": currency}
@@ -117,18 +120,18 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
 
     async def loan_detail(request: Request) -> JSONResponse:
         secret = bearer_token(request)
-        principal = None if secret is None else await read(engine, authenticate, secret, now())
+        principal = None if secret is None else await read_statement(reader, authenticate, secret, now())
         if principal is None:
             return JSONResponse({"error": "unauthenticated"}, status_code=401)
         tenant_id = principal.tenant_id
         loan_id = decode_id("Loan", request.path_params["id"])
-        found = await read(engine, loan_reads.loans_by_id, tenant_id, [loan_id])
+        found = await read_statement(reader, loan_reads.loans_by_id, tenant_id, [loan_id])
         row = found.get(loan_id)
         if row is None:
             return JSONResponse({"loan": None})
         installments, history = await asyncio.gather(
-            read(engine, loan_reads.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
-            read(engine, loan_reads.transactions_by_loan, tenant_id, [row.id], 10),
+            read_statement(reader, loan_reads.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
+            read_statement(reader, loan_reads.transactions_by_loan, tenant_id, [row.id], 10),
         )
         c = row.currency
         schedule = []
@@ -238,6 +241,15 @@ def copy_transactions(engine: sa.Engine, rows: list[tuple]) -> None:
 
 
 # ---------------------------------------------------------------- servers and load
+
+
+def uvicorn_flavour() -> str:
+    """Which event loop and HTTP parser uvicorn's "auto" settings pick in this environment."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
 
 
 def free_port() -> int:
@@ -372,6 +384,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loans", type=int, default=2_000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of each server (default: what `loanbook serve` picks on PostgreSQL)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each phase")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
@@ -393,12 +407,14 @@ def main() -> int:
                      "--name", "bench-admin"],
                     env=env, cwd=workdir, check=True, capture_output=True, text=True,
                 ).stdout.strip()
+                workers = str(args.workers or default_workers(Settings(database_url=db_url)))
+                print(f"servers: {workers} worker process(es) each, uvicorn loop {uvicorn_flavour()}")
                 graphql_process, graphql_base = start(
-                    [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate"], env, workdir, "graphql")
+                    [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate", "--workers", workers], env, workdir, "graphql")
                 processes.append(graphql_process)
                 raw_process, raw_base = start(
                     [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory",
-                     "bench_api:raw_app", "--log-level", "warning", "--no-access-log"], env, workdir, "raw")
+                     "bench_api:raw_app", "--log-level", "warning", "--no-access-log", "--workers", workers], env, workdir, "raw")
                 processes.append(raw_process)
                 asyncio.run(run(args, token, graphql_base, graphql_process.pid, raw_base, raw_process.pid, loan_ids))
         finally:

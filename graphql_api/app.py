@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,9 +35,13 @@ def utc_now() -> dt.datetime:
 
 
 class LoanbookGraphQL(GraphQL):
-    def __init__(self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, *, graphiql: bool) -> None:
+    def __init__(
+        self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, *, graphiql: bool,
+        reader: Engine | AsyncEngine | None = None,
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.engine = engine
+        self.reader = reader
         self.clock = clock
         self.cipher = cipher
 
@@ -44,7 +49,8 @@ class LoanbookGraphQL(GraphQL):
         request_id = request_id_for(request)
         response.headers["X-Request-ID"] = request_id
         return ApiContext(
-            engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher
+            engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher,
+            reader=self.reader,
         )
 
     async def parse_http_body(self, request):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
@@ -125,8 +131,9 @@ class BodySizeLimit:
 
 def create_app(
     engine: Engine, *, cipher: FieldCipher, clock: Callable[[], dt.datetime] = utc_now, graphiql: bool = True,
-    body_bytes_max: int = request_body_bytes_max,
+    body_bytes_max: int = request_body_bytes_max, reader: Engine | AsyncEngine | None = None,
 ) -> ASGIApp:
+    """`reader` runs the single statements of every request (loanbook.db.make_reader); default `engine`."""
     async def health(request: Request) -> JSONResponse:
         try:
             ok = await read(engine, database_reachable)
@@ -136,7 +143,7 @@ def create_app(
         body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": package_version()}
         return JSONResponse(body, status_code=200 if ok else 503)
 
-    graphql_app = LoanbookGraphQL(engine, clock, cipher, graphiql=graphiql)
+    graphql_app = LoanbookGraphQL(engine, clock, cipher, graphiql=graphiql, reader=reader)
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -40,6 +41,8 @@ class ApiContext:
     response: Response
     request_id: str
     cipher: FieldCipher = field(repr=False)
+    # Runs the single statements of every request (token, DataLoader batches); default: `engine`.
+    reader: Engine | AsyncEngine | None = field(default=None, repr=False)
     _session: asyncio.Future[Session] | None = field(default=None, repr=False)
 
     async def authorize(self, operation: str) -> Session:
@@ -69,10 +72,11 @@ class ApiContext:
         secret = bearer_token(self.request)
         if secret is None:
             raise Unauthenticated("sign in: send the header `Authorization: Bearer <token>`")
-        principal = await read_statement(self.engine, authenticate, secret, self.clock())
+        reader = self.engine if self.reader is None else self.reader
+        principal = await read_statement(reader, authenticate, secret, self.clock())
         if principal is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
-        return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher))
+        return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher, reader))
 
 
 def bearer_token(request: Request) -> str | None:
