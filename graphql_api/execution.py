@@ -29,8 +29,10 @@ from strawberry.types.field import StrawberryField
 # How to read a field (strawberry's default resolver, getattr unless configured, and the attribute),
 # its type without NonNull, and whether it may be null.
 PlainField = tuple[Callable[[Any, str], Any], str, GraphQLLeafType | GraphQLObjectType, bool]
-# A selection set of plain fields: (response name, field, the field's own selection) for each.
-PlainSelection = list[tuple[str, PlainField, Any]]
+# A selection set of plain fields, worked out once per execution; for each field: its response name, how to
+# read it (resolver, attribute), whether it may be null, and either how to coerce it (a leaf) or its own
+# plain selection (an object).
+PlainSelection = list[tuple[str, Callable[[Any, str], Any], str, bool, Callable[[Any], Any] | None, Any]]
 # (parent type, field name) -> how to read it, or None for the general path; bounded by the schema's size.
 _plain_fields: dict[tuple[GraphQLObjectType, str], PlainField | None] = {}
 _unfinished = object()
@@ -99,10 +101,18 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
             for response_name, sub_details in grouped_field_set.items():
                 node = sub_details[0].node
                 plain = None if node.arguments else plain_field(object_type, node.name.value)
-                if plain is None or not (is_leaf_type(plain[2]) or self.plain_selection(plain[2], sub_details) is not None):
+                if plain is None:
                     selection = None
                     break
-                selection.append((response_name, plain, sub_details))
+                resolve, name, output, nullable = plain
+                if is_leaf_type(output):
+                    selection.append((response_name, resolve, name, nullable, output.coerce_output_value, None))
+                    continue
+                child = self.plain_selection(output, sub_details)
+                if child is None:
+                    selection = None
+                    break
+                selection.append((response_name, resolve, name, nullable, None, child))
         self._plain_selections[key] = (field_details_list, selection)
         return selection
 
@@ -122,10 +132,23 @@ class PlainFieldExecutor(StrawberryGraphQLCoreExecutionContext):
         return _unfinished if selection is None else self.plain_object(selection, value)
 
     def plain_object(self, selection: PlainSelection, source: Any) -> dict[str, Any] | object:
+        """The selected fields of `source` as a dict, or `_unfinished` at the first one that does not end in a value."""
         completed: dict[str, Any] = {}
-        for response_name, plain, sub_details in selection:
-            value = self.plain_value(plain, sub_details, source)
-            if value is _unfinished:
-                return _unfinished
-            completed[response_name] = value
+        try:
+            for response_name, resolve, name, nullable, coerce, child in selection:
+                value = resolve(source, name)
+                if value is None:
+                    if not nullable:
+                        return _unfinished
+                elif coerce is not None:
+                    value = coerce(value)
+                    if value is None or value is Undefined:
+                        return _unfinished
+                else:
+                    value = self.plain_object(child, value)
+                    if value is _unfinished:
+                        return _unfinished
+                completed[response_name] = value
+        except Exception:  # noqa: BLE001 - the general path reports it
+            return _unfinished
         return completed
