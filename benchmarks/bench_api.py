@@ -12,12 +12,19 @@ last 10 transactions) and returns JSON. The token comes from `loanbook token cre
 --connections concurrent HTTP/1.1 connections for --seconds on 127.0.0.1:
   (a) GraphQL loan detail, every request a random loan;  (b) the raw endpoint, same loans;
   (c) recordRepayment, each connection on its own loan, a unique idempotency key per request.
+(a) and (b) alternate in --slices slices, so outside load on a shared machine falls on both alike. Both
+servers run --workers processes (default: what `loanbook serve` picks), and one lean asyncio HTTP/1.1
+client (benchmarks/http_client.py) drives both. Each phase prints the servers' CPU per request (their
+process trees, from /proc) and the client's; the ratio is also given by CPU per request, which moves
+less than throughput when other work shares the cores.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import datetime as dt
+import json
+import math
 import os
 import random
 import socket
@@ -37,13 +44,16 @@ import httpx  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from bench_cob import copy_rows  # noqa: E402
+from http_client import Connection, Http11Error  # noqa: E402
 from ledger import service as ledger  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
-from loanbook.db import make_engine, scratch_database  # noqa: E402
+from loanbook.db import make_engine, make_reader, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
+from loanbook.server import default_workers  # noqa: E402
+from loanbook.settings import Settings  # noqa: E402
 from loans import service  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
 from loans.pii import FieldCipher, key_from_text, new_key_text  # noqa: E402
@@ -100,11 +110,12 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     from graphql_api import loan_reads
     from graphql_api.context import bearer_token
     from graphql_api.scalars import decode_id, encode_id
-    from graphql_api.threads import read
+    from graphql_api.threads import read_statement
     from identity.service import authenticate
     from ledger.money import from_minor
 
     engine = make_engine(os.environ["LOANBOOK_DATABASE_URL"])
+    reader = make_reader(engine)  # as `loanbook serve` reads
 
     def m(minor: int, currency: str) -> dict:
         return {"amount": str(from_minor(minor, currency)), "currency": currency}
@@ -114,18 +125,18 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
 
     async def loan_detail(request: Request) -> JSONResponse:
         secret = bearer_token(request)
-        principal = None if secret is None else await read(engine, authenticate, secret, now())
+        principal = None if secret is None else await read_statement(reader, authenticate, secret, now())
         if principal is None:
             return JSONResponse({"error": "unauthenticated"}, status_code=401)
         tenant_id = principal.tenant_id
         loan_id = decode_id("Loan", request.path_params["id"])
-        found = await read(engine, loan_reads.loans_by_id, tenant_id, [loan_id])
+        found = await read_statement(reader, loan_reads.loans_by_id, tenant_id, [loan_id])
         row = found.get(loan_id)
         if row is None:
             return JSONResponse({"loan": None})
         installments, history = await asyncio.gather(
-            read(engine, loan_reads.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
-            read(engine, loan_reads.transactions_by_loan, tenant_id, [row.id], 10),
+            read_statement(reader, loan_reads.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
+            read_statement(reader, loan_reads.transactions_by_loan, tenant_id, [row.id], 10),
         )
         c = row.currency
         schedule = []
@@ -237,6 +248,15 @@ def copy_transactions(engine: sa.Engine, rows: list[tuple]) -> None:
 # ---------------------------------------------------------------- servers and load
 
 
+def uvicorn_flavour() -> str:
+    """Which event loop and HTTP parser uvicorn's "auto" settings pick in this environment."""
+    import importlib.util
+
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    return f"{loop} + {http}"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -272,9 +292,33 @@ def stop(process: subprocess.Popen) -> None:
         process.wait()
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants (uvicorn's workers)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # gone meanwhile
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / tick
+    wanted, total = [pid], 0.0
+    while wanted:
+        current = wanted.pop()
+        total += times.get(current, 0.0)
+        wanted.extend(child for child, parent in parents.items() if parent == current)
+    return total
+
+
 class Result:
-    def __init__(self, name: str, seconds: float, latencies: list[float], failures: list[str]) -> None:
+    def __init__(self, name: str, seconds: float, latencies: list[float], failures: list[str],
+                 server_cpu: float = float("nan"), client_cpu: float = float("nan")) -> None:
         self.name, self.seconds, self.latencies, self.failures = name, seconds, sorted(latencies), failures
+        self.server_cpu, self.client_cpu = server_cpu, client_cpu  # seconds over the measured window
 
     @property
     def rps(self) -> float:
@@ -286,42 +330,70 @@ class Result:
         return self.latencies[min(len(self.latencies) - 1, int(p * len(self.latencies)))] * 1000
 
     def line(self) -> str:
+        done = max(1, len(self.latencies) + len(self.failures))
         return (f"{self.name:<34} {len(self.latencies):>7,} ok {len(self.failures):>4} failed  {self.rps:>8.1f} req/s  "
-                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies) * 1000:6.1f} ms")
+                f"p50 {self.pct(0.50):6.1f} ms  p99 {self.pct(0.99):6.1f} ms  mean {statistics.fmean(self.latencies or [math.nan]) * 1000:6.1f} ms  "
+                f"CPU/request server {self.server_cpu / done * 1000:5.2f} ms client {self.client_cpu / done * 1000:5.2f} ms")
 
 
-async def load(name: str, connections: int, seconds: float, warmup: float, request) -> Result:  # noqa: ANN001
-    """`connections` loops, each on its own keep-alive connection, calling `request(client, worker, n)` until time is up.
+def merged(slices: list[Result]) -> Result:
+    """One result from the slices of a phase."""
+    return Result(
+        slices[0].name, sum(r.seconds for r in slices), [t for r in slices for t in r.latencies],
+        [f for r in slices for f in r.failures], sum(r.server_cpu for r in slices), sum(r.client_cpu for r in slices),
+    )
+
+
+def cpu_ratio(graphql: Result, raw: Result) -> float:
+    """The throughput ratio if both were bound by the servers' CPU alone: raw's CPU per request over GraphQL's."""
+    per_request = [r.server_cpu / max(1, len(r.latencies) + len(r.failures)) for r in (graphql, raw)]
+    return per_request[1] / per_request[0] if per_request[0] else float("nan")
+
+
+async def load(name: str, base: str, headers: dict[str, str], server_pid: int, connections: int, seconds: float, warmup: float,
+               request) -> Result:  # noqa: ANN001
+    """`connections` loops, each on its own keep-alive connection, calling `request(conn, worker, n)` until time is up.
 
     `request` returns None when the answer is right, else a short description. Only requests started after
-    the warm-up and finished before the end count."""
+    the warm-up and finished before the end count. CPU is sampled at the start and end of the measured window:
+    the server's process tree from /proc, this (client) process from time.process_time."""
     latencies: list[float] = []
     failures: list[str] = []
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
-        begin = time.perf_counter()
-        measure_from, end = begin + warmup, begin + warmup + seconds
+    clients = [Connection(base, headers) for _ in range(connections)]
+    begin = time.perf_counter()
+    measure_from, end = begin + warmup, begin + warmup + seconds
+    cpu: dict[str, float] = {}
 
-        async def worker(w: int) -> None:
-            n = 0
-            while True:
-                started = time.perf_counter()
-                if started >= end:
-                    return
-                try:
-                    problem = await request(client, w, n)
-                except httpx.HTTPError as exc:
-                    problem = f"{type(exc).__name__}: {exc}"
-                finished = time.perf_counter()
-                n += 1
-                if started >= measure_from and finished <= end:
-                    if problem is None:
-                        latencies.append(finished - started)
-                    else:
-                        failures.append(problem)
+    async def sample_cpu() -> None:
+        await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))
+        cpu["server"], cpu["client"] = tree_cpu_seconds(server_pid), time.process_time()
+        await asyncio.sleep(max(0.0, end - time.perf_counter()))
+        cpu["server"], cpu["client"] = tree_cpu_seconds(server_pid) - cpu["server"], time.process_time() - cpu["client"]
 
-        await asyncio.gather(*(worker(w) for w in range(connections)))
-    result = Result(name, seconds, latencies, failures)
+    async def worker(w: int) -> None:
+        n = 0
+        while True:
+            started = time.perf_counter()
+            if started >= end:
+                return
+            try:
+                problem = await request(clients[w], w, n)
+            except (Http11Error, OSError) as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            finished = time.perf_counter()
+            n += 1
+            if started >= measure_from and finished <= end:
+                if problem is None:
+                    latencies.append(finished - started)
+                else:
+                    failures.append(problem)
+
+    try:
+        await asyncio.gather(sample_cpu(), *(worker(w) for w in range(connections)))
+    finally:
+        for client in clients:
+            await client.close()
+    result = Result(name, seconds, latencies, failures, cpu["server"], cpu["client"])
     if failures:
         print(f"  {name}: first failure: {failures[0][:300]}")
     return result
@@ -331,8 +403,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--loans", type=int, default=2_000)
     parser.add_argument("--connections", type=int, default=16)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes of each server (default: what `loanbook serve` picks on PostgreSQL)")
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each phase")
+    parser.add_argument("--slices", type=int, default=4, help="(a) and (b) alternate in this many slices of the measured time")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -352,14 +427,16 @@ def main() -> int:
                      "--name", "bench-admin"],
                     env=env, cwd=workdir, check=True, capture_output=True, text=True,
                 ).stdout.strip()
+                workers = str(args.workers or default_workers(Settings(database_url=db_url)))
+                print(f"servers: {workers} worker process(es) each, uvicorn loop {uvicorn_flavour()}")
                 graphql_process, graphql_base = start(
-                    [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate"], env, workdir, "graphql")
+                    [sys.executable, "-m", "loanbook.cli", "serve", "--no-migrate", "--workers", workers], env, workdir, "graphql")
                 processes.append(graphql_process)
                 raw_process, raw_base = start(
                     [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory",
-                     "bench_api:raw_app", "--log-level", "warning", "--no-access-log"], env, workdir, "raw")
+                     "bench_api:raw_app", "--log-level", "warning", "--no-access-log", "--workers", workers], env, workdir, "raw")
                 processes.append(raw_process)
-                asyncio.run(run(args, token, graphql_base, raw_base, loan_ids, workdir))
+                asyncio.run(run(args, token, graphql_base, graphql_process.pid, raw_base, raw_process.pid, loan_ids))
         finally:
             for process in processes:
                 stop(process)
@@ -367,7 +444,8 @@ def main() -> int:
     return 0
 
 
-async def run(args: argparse.Namespace, token: str, graphql_base: str, raw_base: str, loan_ids: list[uuid.UUID], workdir: Path) -> None:
+async def run(args: argparse.Namespace, token: str, graphql_base: str, graphql_pid: int, raw_base: str, raw_pid: int,
+              loan_ids: list[uuid.UUID]) -> None:
     from graphql_api.scalars import encode_id
 
     headers = {"Authorization": f"Bearer {token}"}
@@ -388,44 +466,48 @@ async def run(args: argparse.Namespace, token: str, graphql_base: str, raw_base:
         print(f"check: GraphQL and raw answers are identical JSON ({term} installments, 10 transactions): "
               f"{'yes' if same else 'NO, they differ in ' + ', '.join(differ)}")
 
-    async def graphql_detail(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
-        loan_id = rng.choice(read_ids)
-        response = await client.post(f"{graphql_base}/graphql", json={"query": LOAN_DETAIL, "variables": {"id": loan_id}},
-                                     headers=headers)
-        body = response.json() if response.status_code == 200 else None
+    async def graphql_detail(conn: Connection, worker: int, n: int) -> str | None:
+        status, raw_body = await conn.post_json("/graphql", {"query": LOAN_DETAIL, "variables": {"id": rng.choice(read_ids)}})
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or "errors" in body or body["data"]["loan"] is None or len(body["data"]["loan"]["schedule"]) != term:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
-    async def raw_detail(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
-        loan_id = rng.choice(read_ids)
-        response = await client.get(f"{raw_base}/loan/{loan_id}", headers=headers)
-        body = response.json() if response.status_code == 200 else None
+    async def raw_detail(conn: Connection, worker: int, n: int) -> str | None:
+        status, raw_body = await conn.get(f"/loan/{rng.choice(read_ids)}")
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or body["data"]["loan"] is None or len(body["data"]["loan"]["schedule"]) != term:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
     run_id = uuid.uuid4().hex[:8]
 
-    async def repayment(client: httpx.AsyncClient, worker: int, n: int) -> str | None:
+    async def repayment(conn: Connection, worker: int, n: int) -> str | None:
         data = {"loanId": repaid[worker], "amount": "1.00", "currency": "CNY", "effectiveDate": repayment_date.isoformat(),
                 "idempotencyKey": f"bench-{run_id}-{worker}-{n}"}
-        response = await client.post(f"{graphql_base}/graphql", json={"query": RECORD_REPAYMENT, "variables": {"i": data}},
-                                     headers=headers)
-        body = response.json() if response.status_code == 200 else None
+        status, raw_body = await conn.post_json("/graphql", {"query": RECORD_REPAYMENT, "variables": {"i": data}})
+        body = json.loads(raw_body) if status == 200 else None
         if body is None or "errors" in body or body["data"]["recordRepayment"]["__typename"] != "RecordRepaymentPayload" \
                 or body["data"]["recordRepayment"]["replayed"]:
-            return f"{response.status_code} {response.text[:200]}"
+            return f"{status} {raw_body[:200]!r}"
         return None
 
     c, s, w = args.connections, args.seconds, args.warmup
-    print(f"load: {c} concurrent connections, {s:.0f} s measured per phase after {w:.0f} s warm-up, "
+    print(f"load: {c} concurrent connections, {s:.0f} s measured per phase ((a) and (b) alternating in {args.slices} slices) "
+          f"after {w:.0f} s warm-up, "
           f"{len(read_ids):,} loans read at random, {len(repaid)} loans repaid (one per connection)")
-    graphql = await load("(a) GraphQL loan detail", c, s, w, graphql_detail)
+    # (a) and (b) alternate in slices, so load from outside (a shared machine) falls on both alike.
+    graphql_slices, raw_slices = [], []
+    for n in range(args.slices):
+        warmup = w if n == 0 else min(w, 0.5)
+        graphql_slices.append(await load("(a) GraphQL loan detail", graphql_base, headers, graphql_pid, c, s / args.slices, warmup,
+                                         graphql_detail))
+        raw_slices.append(await load("(b) raw Starlette JSON, same SQL", raw_base, headers, raw_pid, c, s / args.slices, warmup,
+                                     raw_detail))
+    graphql, raw = merged(graphql_slices), merged(raw_slices)
     print(graphql.line())
-    raw = await load("(b) raw Starlette JSON, same SQL", c, s, w, raw_detail)
     print(raw.line())
-    repay = await load("(c) GraphQL recordRepayment", c, s, w, repayment)
+    repay = await load("(c) GraphQL recordRepayment", graphql_base, headers, graphql_pid, c, s, w, repayment)
     print(repay.line())
     ratio = graphql.rps / raw.rps if raw.rps else float("nan")
     failed = len(graphql.failures) + len(raw.failures) + len(repay.failures)
@@ -433,7 +515,7 @@ async def run(args: argparse.Namespace, token: str, graphql_base: str, raw_base:
     def verdict(ok: bool) -> str:
         return "PASS" if ok else "FAIL"
 
-    print(f"ratio GraphQL / raw: {ratio:.2f}x")
+    print(f"ratio GraphQL / raw: {ratio:.2f}x (by CPU per request: {cpu_ratio(graphql, raw):.2f}x)")
     print(f"target: GraphQL loan detail >= {target_ratio}x the raw endpoint: {ratio:.2f}x: {verdict(ratio >= target_ratio)}")
     print(f"target: GraphQL loan detail p99 < {target_p99_ms:.0f} ms: {graphql.pct(0.99):.1f} ms: "
           f"{verdict(graphql.pct(0.99) < target_p99_ms)}")

@@ -11,6 +11,7 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -20,6 +21,7 @@ from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
 from graphql_api.cob_runner import CobRunner
+from ledger.store.sealer import BackgroundSealer
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.schema import database_reachable, package_version, schema
 from graphql_api.threads import read
@@ -38,9 +40,11 @@ def utc_now() -> dt.datetime:
 class LoanbookGraphQL(GraphQL):
     def __init__(
         self, engine: Engine, clock: Callable[[], dt.datetime], cipher: FieldCipher, cob_runner: CobRunner, *, graphiql: bool,
+        reader: Engine | AsyncEngine | None = None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if graphiql else None, allow_queries_via_get=True)
         self.engine = engine
+        self.reader = reader
         self.clock = clock
         self.cipher = cipher
         self.cob_runner = cob_runner
@@ -50,7 +54,7 @@ class LoanbookGraphQL(GraphQL):
         response.headers["X-Request-ID"] = request_id
         return ApiContext(
             engine=self.engine, clock=self.clock, request=request, response=response, request_id=request_id, cipher=self.cipher,
-            cob_runner=self.cob_runner,
+            cob_runner=self.cob_runner, reader=self.reader,
         )
 
     async def parse_http_body(self, request):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
@@ -131,8 +135,13 @@ class BodySizeLimit:
 
 def create_app(
     engine: Engine, *, cipher: FieldCipher, clock: Callable[[], dt.datetime] = utc_now, graphiql: bool = True,
-    body_bytes_max: int = request_body_bytes_max,
+    body_bytes_max: int = request_body_bytes_max, reader: Engine | AsyncEngine | None = None, seal_in_background: bool = False,
 ) -> ASGIApp:
+    """`reader` runs the single statements of every request (loanbook.db.make_reader); default `engine`.
+
+    `seal_in_background` (LOANBOOK_SEAL_MODE=background): requests return at commit and a sealer thread
+    of this process chains their audit events (ledger.store.sealer.BackgroundSealer).
+    """
     async def health(request: Request) -> JSONResponse:
         try:
             ok = await read(engine, database_reachable)
@@ -146,11 +155,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        # Running close of business jobs stop after their current batch; the date resumes on its next run.
-        cob_runner.stop()
+        # With background sealing each server process (each worker) runs one sealer for its engine;
+        # sealers of one tenant take turns on its advisory lock.
+        sealer = BackgroundSealer(engine).start() if seal_in_background else None
+        try:
+            yield
+        finally:
+            # Running close of business jobs stop after their current batch; the date resumes on its next run.
+            cob_runner.stop()
+            if sealer is not None:
+                sealer.stop()  # seals what committed before shutdown
 
-    graphql_app = LoanbookGraphQL(engine, clock, cipher, cob_runner, graphiql=graphiql)
+    graphql_app = LoanbookGraphQL(engine, clock, cipher, cob_runner, graphiql=graphiql, reader=reader)
     app = Starlette(
         routes=[
             Route("/health", health, methods=["GET"]),

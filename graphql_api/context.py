@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -16,7 +17,7 @@ from graphql_api.cob_runner import CobRunner
 from graphql_api.errors import Forbidden, Unauthenticated
 from graphql_api.loaders import Loaders, build_loaders
 from graphql_api.permissions import may_run
-from graphql_api.threads import read
+from graphql_api.threads import read_statement
 from identity.model import Principal
 from identity.service import authenticate
 from ledger.actor import Actor
@@ -42,6 +43,8 @@ class ApiContext:
     request_id: str
     cipher: FieldCipher = field(repr=False)
     cob_runner: CobRunner = field(repr=False)
+    # Runs the single statements of every request (token, DataLoader batches); default: `engine`.
+    reader: Engine | AsyncEngine | None = field(default=None, repr=False)
     _session: asyncio.Future[Session] | None = field(default=None, repr=False)
 
     async def authorize(self, operation: str) -> Session:
@@ -71,10 +74,11 @@ class ApiContext:
         secret = bearer_token(self.request)
         if secret is None:
             raise Unauthenticated("sign in: send the header `Authorization: Bearer <token>`")
-        principal = await read(self.engine, authenticate, secret, self.clock())
+        reader = self.engine if self.reader is None else self.reader
+        principal = await read_statement(reader, authenticate, secret, self.clock())
         if principal is None:
             raise Unauthenticated("the bearer token is unknown, revoked or expired")
-        return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher))
+        return Session(principal, build_loaders(self.engine, principal.tenant_id, self.cipher, reader))
 
 
 def bearer_token(request: Request) -> str | None:

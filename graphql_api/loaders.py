@@ -15,11 +15,12 @@ from dataclasses import dataclass, fields
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
 from graphql_api import loan_reads, reads
 from graphql_api.loan_reads import BorrowerRecord, ProductRecord
-from graphql_api.threads import read
+from graphql_api.threads import read, read_statement
 from ledger.model import Account, PostedEntry
 from ledger.queries import Balance, load_accounts
 from loans.pii import FieldCipher
@@ -51,16 +52,21 @@ class Loaders:
             getattr(self, f.name).clear_all()
 
 
-def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher) -> Loaders:
-    def by_key(query) -> DataLoader:  # noqa: ANN001 - `query(conn, tenant_id, keys) -> {key: value}`; absent keys load None
+def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: Engine | AsyncEngine | None = None) -> Loaders:
+    """Loaders for one request; single-statement batches run on `reader` (graphql_api.threads), default `engine`."""
+    reader = engine if reader is None else reader
+
+    # `query(conn, tenant_id, keys) -> {key: value}`; absent keys load None.
+    def by_key(query, *, one_statement: bool = True) -> DataLoader:  # noqa: ANN001
         async def load(keys: Sequence) -> list:
-            found = await read(engine, query, tenant_id, list(keys))
+            found = await (read_statement(reader, query, tenant_id, list(keys)) if one_statement
+                           else read(engine, query, tenant_id, list(keys)))
             return [found.get(key) for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=batch_size_max)
 
     async def load_accounts_batch(codes: Sequence[str]) -> list[Account | None]:
-        found = await read(engine, load_accounts, tenant_id, list(codes))
+        found = await read_statement(reader, load_accounts, tenant_id, list(codes))
         return [found.get(code) for code in codes]
 
     async def load_balances_batch(keys: Sequence[BalanceKey]) -> list[list[Balance]]:
@@ -69,16 +75,16 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher) -> Loader
             codes_by_date[as_of].append(code)
         found: dict[BalanceKey, list[Balance]] = {}
         for as_of, codes in codes_by_date.items():
-            by_code = await read(engine, reads.balances_by_account, tenant_id, sorted(set(codes)), as_of)
+            by_code = await read_statement(reader, reads.balances_by_account, tenant_id, sorted(set(codes)), as_of)
             found.update({(code, as_of): balances for code, balances in by_code.items()})
         return [found.get(key, []) for key in keys]
 
     async def load_borrowers_batch(ids: Sequence[uuid.UUID]) -> list[BorrowerRecord | None]:
-        found = await read(engine, loan_reads.borrowers_by_id, tenant_id, cipher, list(ids))
+        found = await read_statement(reader, loan_reads.borrowers_by_id, tenant_id, cipher, list(ids))
         return [found.get(borrower_id) for borrower_id in ids]
 
     async def load_installments_batch(keys: Sequence[ScheduleKey]) -> list[list[sa.Row]]:
-        found = await read(engine, loan_reads.installments_by_schedule, tenant_id, list(keys))
+        found = await read_statement(reader, loan_reads.installments_by_schedule, tenant_id, list(keys))
         return [found[key] for key in keys]
 
     async def load_history_batch(keys: Sequence[HistoryKey]) -> list[list[sa.Row]]:
@@ -88,7 +94,7 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher) -> Loader
             loans_by_last[last].append(loan_id)
         found: dict[HistoryKey, list[sa.Row]] = {}
         for last, loan_ids in loans_by_last.items():
-            by_loan = await read(engine, loan_reads.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
+            by_loan = await read_statement(reader, loan_reads.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
             found.update({(loan_id, last): rows for loan_id, rows in by_loan.items()})
         return [found[key] for key in keys]
 
@@ -98,7 +104,7 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher) -> Loader
     return Loaders(
         account=loader(load_accounts_batch),
         balances=loader(load_balances_batch),
-        entry=by_key(reads.entries_by_id),
+        entry=by_key(reads.entries_by_id, one_statement=False),  # entries, then their postings: two statements
         reversal_id=by_key(reads.reversals_of),
         borrower=loader(load_borrowers_batch),
         product=by_key(loan_reads.products_by_key),

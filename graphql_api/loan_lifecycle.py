@@ -12,7 +12,7 @@ from strawberry.types import Info
 from graphql_api import error_types as e
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.loan_types import Loan
+from graphql_api.loan_types import Loan, loan_type
 from graphql_api.threads import write
 from ledger import errors as ledger_errors
 from loans import service
@@ -121,7 +121,7 @@ async def submit_loan_application(info: Info, data: SubmitLoanApplicationInput) 
     except ledger_errors.LedgerError as exc:
         return e.error_result(exc, submit_errors, ids={borrower_id: "Borrower"}, borrower_id=data.borrower_id)
     session.loaders.clear()
-    return SubmitLoanApplicationPayload(loan=Loan(row=row), replayed=replayed)
+    return SubmitLoanApplicationPayload(loan=loan_type(row), replayed=replayed)
 
 
 async def decide(
@@ -149,7 +149,7 @@ async def decide(
     except ledger_errors.LedgerError as exc:
         return e.error_result(exc, decision_errors, ids={loan_id: "Loan"}, loan_id=loan_id_text)
     session.loaders.clear()
-    return payload(loan=Loan(row=row), replayed=replayed)
+    return payload(loan=loan_type(row), replayed=replayed)
 
 
 async def approve_loan(info: Info, data: ApproveLoanInput) -> ApproveLoanResult:  # type: ignore[valid-type]

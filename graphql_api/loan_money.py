@@ -21,7 +21,7 @@ from graphql_api import error_types as e
 from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
 from graphql_api.loan_reads import transactions_by_id
 from graphql_api.loan_products import PrepaymentModeEnum
-from graphql_api.loan_types import Allocation, Loan, LoanTransaction, domain_allocation
+from graphql_api.loan_types import Allocation, Loan, LoanTransaction, domain_allocation, loan_transaction_type, loan_type
 from graphql_api.threads import write
 from graphql_api.types import JournalEntry
 from ledger import errors as ledger_errors
@@ -62,7 +62,7 @@ class ReverseRepaymentPayload(LoanMoneyPayload):
     async def reversed_transaction(self, info: Info) -> LoanTransaction:
         original = await info.context.session.loaders.loan_transaction.load(self.transaction.row.reverses_transaction_id)
         assert original is not None, "a reversal points at a transaction of the same loan"
-        return LoanTransaction(row=original)
+        return loan_transaction_type(original)
 
 
 DisburseLoanPayload = _payload("DisburseLoanPayload", "The loan is ACTIVE; its schedule starts from the disbursement date.")
@@ -254,7 +254,7 @@ async def run_money_command(
         )
     session.loaders.clear()
     return payload(
-        loan=Loan(row=row), transaction=LoanTransaction(row=transaction), allocation=domain_allocation(result.allocation, row.currency),
+        loan=loan_type(row), transaction=loan_transaction_type(transaction), allocation=domain_allocation(result.allocation, row.currency),
         replayed=result.replayed, journal_entry_id=result.journal_entry_id,
     )
 

@@ -21,6 +21,8 @@ from graphql_api.loan_types import (
     LoanStatusEnum,
     LoanTransaction,
     domain_allocation,
+    loan_transaction_type,
+    loan_type,
 )
 from graphql_api.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor
 from graphql_api.schedule_preview import Schedule, schedule_type
@@ -51,14 +53,14 @@ async def loans(
             borrower_id=borrower, after=position, limit=first + 1,
         )
     )
-    items = [(encode_time_cursor("Loan", row.created_at, row.id), Loan(row=row)) for row in rows[:first]]
+    items = [(encode_time_cursor("Loan", row.created_at, row.id), loan_type(row)) for row in rows[:first]]
     return connection(items, has_next=len(rows) > first, has_previous=after is not None)
 
 
 async def loan(info: Info, loan_id: strawberry.ID) -> Loan | None:
     session = await info.context.authorize("loan")
     row = await session.loaders.loan.load(decode_id("Loan", loan_id))
-    return None if row is None else Loan(row=row)
+    return None if row is None else loan_type(row)
 
 
 # ---------------------------------------------------------------- statement
@@ -102,7 +104,7 @@ async def loan_statement(info: Info, loan_id: strawberry.ID, as_of: dt.date) -> 
         for line in found.installments
     ]
     return LoanStatement(
-        loan=Loan(row=found.loan), as_of=found.as_of, lines=lines, transactions=[LoanTransaction(row=t) for t in found.transactions]
+        loan=loan_type(found.loan), as_of=found.as_of, lines=lines, transactions=[loan_transaction_type(t) for t in found.transactions]
     )
 
 

@@ -7,7 +7,9 @@ can hand an unmasked value to a client by accident. Unmasked values go only thro
 """
 from __future__ import annotations
 
+import collections
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -24,6 +26,21 @@ from loans.store.tables import borrowers, loan_installments, loan_products, loan
 # A loan's history is read newest first; this bounds `transactions(last:)` on a loan.
 transactions_last_max = 200
 sensitive_fields = ("national_id", "phone", "bank_account")
+
+
+@functools.cache
+def _record_type(columns: tuple[str, ...]) -> type:
+    return collections.namedtuple("Record", columns)
+
+
+def records(result: sa.Result) -> list[tuple]:
+    """The rows as named tuples (attributes by column name, like a Row).
+
+    SQLAlchemy's Row reads a column by name in about 1 us, a named tuple in about 40 ns, and the
+    types of a loan detail read ~1,400 columns: a millisecond per request, saved for ~0.5 us a row.
+    """
+    make = _record_type(tuple(result.keys()))._make
+    return [make(row) for row in result]
 
 
 @dataclass(frozen=True)
@@ -120,28 +137,46 @@ def loans_page(
         query = query.where(loans.c.borrower_id == borrower_id)
     if after is not None:
         query = query.where(sa.tuple_(loans.c.created_at, loans.c.id) < sa.tuple_(*after))
-    return list(conn.execute(query.order_by(loans.c.created_at.desc(), loans.c.id.desc()).limit(limit)).all())
+    return records(conn.execute(query.order_by(loans.c.created_at.desc(), loans.c.id.desc()).limit(limit)))
+
+
+# The statements every loan read runs, built once (on first use) with bound parameters: building a
+# select, and above all the windowed subquery's column proxies, cost more CPU than running it.
+
+
+@functools.cache
+def _loans_by_id_query() -> sa.Select:
+    return sa.select(loans).where(loans.c.tenant_id == sa.bindparam("tenant_id"), loans.c.id.in_(sa.bindparam("ids", expanding=True)))
 
 
 def loans_by_id(conn: Connection, tenant_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
-    rows = conn.execute(sa.select(loans).where(loans.c.tenant_id == tenant_id, loans.c.id.in_(list(ids)))).all()
+    rows = records(conn.execute(_loans_by_id_query(), {"tenant_id": tenant_id, "ids": list(ids)}))
     return {row.id: row for row in rows}
+
+
+@functools.cache
+def _installments_query() -> sa.Select:
+    t = loan_installments
+    return (
+        sa.select(t)
+        .where(
+            t.c.tenant_id == sa.bindparam("tenant_id"),
+            t.c.loan_id.in_(sa.bindparam("loan_ids", expanding=True)),
+            t.c.schedule_version.in_(sa.bindparam("versions", expanding=True)),
+        )
+        .order_by(t.c.loan_id, t.c.schedule_version, t.c.number)
+    )
 
 
 def installments_by_schedule(
     conn: Connection, tenant_id: int, keys: Sequence[tuple[uuid.UUID, int]]
 ) -> dict[tuple[uuid.UUID, int], list[sa.Row]]:
     """Installments of each (loan, schedule version), in number order: one statement for any number of loans."""
-    t = loan_installments
-    rows = conn.execute(
-        sa.select(t)
-        .where(
-            t.c.tenant_id == tenant_id,
-            t.c.loan_id.in_(sorted({loan_id for loan_id, _ in keys})),
-            t.c.schedule_version.in_(sorted({version for _, version in keys})),
-        )
-        .order_by(t.c.loan_id, t.c.schedule_version, t.c.number)
-    ).all()
+    rows = records(conn.execute(_installments_query(), {
+        "tenant_id": tenant_id,
+        "loan_ids": sorted({loan_id for loan_id, _ in keys}),
+        "versions": sorted({version for _, version in keys}),
+    }))
     grouped: dict[tuple[uuid.UUID, int], list[sa.Row]] = {key: [] for key in keys}
     for row in rows:
         key = (row.loan_id, row.schedule_version)
@@ -150,16 +185,22 @@ def installments_by_schedule(
     return grouped
 
 
-def transactions_by_loan(conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], last: int) -> dict[uuid.UUID, list[sa.Row]]:
-    """The `last` most recently recorded transactions of each loan, newest first, in one statement."""
+@functools.cache
+def _latest_transactions_query() -> sa.Select:
     t = loan_transactions
     rank = sa.func.row_number().over(partition_by=t.c.loan_id, order_by=(t.c.recorded_at.desc(), t.c.id.desc()))
     ranked = (
-        sa.select(t, rank.label("recency")).where(t.c.tenant_id == tenant_id, t.c.loan_id.in_(list(loan_ids))).subquery()
+        sa.select(t, rank.label("recency"))
+        .where(t.c.tenant_id == sa.bindparam("tenant_id"), t.c.loan_id.in_(sa.bindparam("loan_ids", expanding=True)))
+        .subquery()
     )
-    rows = conn.execute(
-        sa.select(ranked).where(ranked.c.recency <= last).order_by(ranked.c.loan_id, ranked.c.recency)
-    ).all()
+    return sa.select(ranked).where(ranked.c.recency <= sa.bindparam("last")).order_by(ranked.c.loan_id, ranked.c.recency)
+
+
+def transactions_by_loan(conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], last: int) -> dict[uuid.UUID, list[sa.Row]]:
+    """The `last` most recently recorded transactions of each loan, newest first, in one statement."""
+    query = _latest_transactions_query()
+    rows = records(conn.execute(query, {"tenant_id": tenant_id, "loan_ids": list(loan_ids), "last": last}))
     grouped: dict[uuid.UUID, list[sa.Row]] = {loan_id: [] for loan_id in loan_ids}
     for row in rows:
         grouped[row.loan_id].append(row)
@@ -168,7 +209,7 @@ def transactions_by_loan(conn: Connection, tenant_id: int, loan_ids: Sequence[uu
 
 def transactions_by_id(conn: Connection, tenant_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
     t = loan_transactions
-    rows = conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id, t.c.id.in_(list(ids)))).all()
+    rows = records(conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id, t.c.id.in_(list(ids)))))
     return {row.id: row for row in rows}
 
 

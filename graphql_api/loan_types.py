@@ -69,318 +69,224 @@ def domain_allocation(a: DomainAllocation, currency: str) -> Allocation:
     return allocation_type(a.penalty, a.fee, a.interest, a.principal, a.overpayment, currency)
 
 
+# The hot types below (a loan detail is ~640 fields, 36 installments of them) hold their values as plain
+# attributes, computed when the object is built: strawberry resolves a plain attribute with one getattr,
+# while a method resolver costs an Info object, argument conversion and an extension chain per field,
+# which was about a third of a loan-detail request's CPU. Methods remain only for fields that load
+# (DataLoaders) or parse (JSON) what a client may never ask for.
+
+
 @strawberry.type(description="One installment of a loan's schedule and what has been paid of it.")
 class Installment:
-    row: strawberry.Private[sa.Row]
-    currency: strawberry.Private[str]
-    business_date: strawberry.Private[dt.date | None]
+    number: int
+    due_date: dt.date
+    accrual_start: dt.date
+    accrual_end: dt.date
+    principal: Money
+    interest: Money
+    fee: Money
+    total: Money = strawberry.field(description="Principal + interest + fee.")
+    principal_paid: Money
+    interest_paid: Money
+    fee_paid: Money
+    interest_accrued: Money = strawberry.field(description="Interest accrued on it so far (recognised or suspended).")
+    outstanding: Money = strawberry.field(description="What is still owed of it.")
+    status: InstallmentStatus
 
-    @strawberry.field
-    def number(self) -> int:
-        return self.row.number
 
-    @strawberry.field
-    def due_date(self) -> dt.date:
-        return self.row.due_date
-
-    @strawberry.field
-    def accrual_start(self) -> dt.date:
-        return self.row.accrual_start
-
-    @strawberry.field
-    def accrual_end(self) -> dt.date:
-        return self.row.accrual_end
-
-    @strawberry.field
-    def principal(self) -> Money:
-        return money(self.row.principal, self.currency)
-
-    @strawberry.field
-    def interest(self) -> Money:
-        return money(self.row.interest, self.currency)
-
-    @strawberry.field
-    def fee(self) -> Money:
-        return money(self.row.fee, self.currency)
-
-    @strawberry.field(description="Principal + interest + fee.")
-    def total(self) -> Money:
-        return money(self.row.principal + self.row.interest + self.row.fee, self.currency)
-
-    @strawberry.field
-    def principal_paid(self) -> Money:
-        return money(self.row.principal_paid, self.currency)
-
-    @strawberry.field
-    def interest_paid(self) -> Money:
-        return money(self.row.interest_paid, self.currency)
-
-    @strawberry.field
-    def fee_paid(self) -> Money:
-        return money(self.row.fee_paid, self.currency)
-
-    @strawberry.field(description="Interest accrued on it so far (recognised or suspended).")
-    def interest_accrued(self) -> Money:
-        return money(self.row.interest_accrued, self.currency)
-
-    @strawberry.field(description="What is still owed of it.")
-    def outstanding(self) -> Money:
-        return money(self._outstanding(), self.currency)
-
-    @strawberry.field
-    def status(self) -> InstallmentStatus:
-        if self._outstanding() == 0:
-            return InstallmentStatus.PAID
-        if self.business_date is not None and self.row.due_date < self.business_date:
-            return InstallmentStatus.OVERDUE
-        return InstallmentStatus.DUE
-
-    def _outstanding(self) -> int:
-        r = self.row
-        return (r.principal - r.principal_paid) + (r.interest - r.interest_paid) + (r.fee - r.fee_paid)
+def installment_type(row: sa.Row, currency: str, business_date: dt.date | None) -> Installment:
+    outstanding = (row.principal - row.principal_paid) + (row.interest - row.interest_paid) + (row.fee - row.fee_paid)
+    if outstanding == 0:
+        status = InstallmentStatus.PAID
+    elif business_date is not None and row.due_date < business_date:
+        status = InstallmentStatus.OVERDUE
+    else:
+        status = InstallmentStatus.DUE
+    return Installment(
+        number=row.number, due_date=row.due_date, accrual_start=row.accrual_start, accrual_end=row.accrual_end,
+        principal=money(row.principal, currency), interest=money(row.interest, currency), fee=money(row.fee, currency),
+        total=money(row.principal + row.interest + row.fee, currency), principal_paid=money(row.principal_paid, currency),
+        interest_paid=money(row.interest_paid, currency), fee_paid=money(row.fee_paid, currency),
+        interest_accrued=money(row.interest_accrued, currency), outstanding=money(outstanding, currency), status=status,
+    )
 
 
 @strawberry.type(description="A loan's pools: what the borrower owes, by kind, and what is held against it.")
 class LoanBalances:
-    row: strawberry.Private[sa.Row]
+    principal: Money = strawberry.field(description="Principal outstanding (loans receivable).")
+    interest: Money = strawberry.field(description="Interest recognised and unpaid.")
+    interest_suspended: Money = strawberry.field(description="Interest accrued while non-accrual: owed, but not in income.")
+    fee: Money = strawberry.field(description="Fees fallen due and unpaid, including late fees and charges.")
+    penalty: Money
+    penalty_suspended: Money
+    overpayment: Money = strawberry.field(description="The borrower's credit balance (money received beyond what was owed).")
+    allowance: Money = strawberry.field(description="Provision held against the loan.")
+    written_off: Money
+    recovered: Money
+    total_outstanding: Money = strawberry.field(description="Principal + interest + fee + penalty (recognised and suspended).")
 
-    def _m(self, minor: int) -> Money:
-        return money(minor, self.row.currency)
 
-    @strawberry.field(description="Principal outstanding (loans receivable).")
-    def principal(self) -> Money:
-        return self._m(self.row.principal)
+def loan_balances_type(row: sa.Row) -> LoanBalances:
+    c = row.currency
+    total = row.principal + row.interest + row.interest_suspended + row.fee + row.penalty + row.penalty_suspended
+    return LoanBalances(
+        principal=money(row.principal, c), interest=money(row.interest, c), interest_suspended=money(row.interest_suspended, c),
+        fee=money(row.fee, c), penalty=money(row.penalty, c), penalty_suspended=money(row.penalty_suspended, c),
+        overpayment=money(row.overpayment, c), allowance=money(row.allowance, c), written_off=money(row.written_off, c),
+        recovered=money(row.recovered, c), total_outstanding=money(total, c),
+    )
 
-    @strawberry.field(description="Interest recognised and unpaid.")
-    def interest(self) -> Money:
-        return self._m(self.row.interest)
 
-    @strawberry.field(description="Interest accrued while non-accrual: owed, but not in income.")
-    def interest_suspended(self) -> Money:
-        return self._m(self.row.interest_suspended)
+# Resolvers of LoanTransaction's fields that load or parse; `root` is the LoanTransaction.
 
-    @strawberry.field(description="Fees fallen due and unpaid, including late fees and charges.")
-    def fee(self) -> Money:
-        return self._m(self.row.fee)
 
-    @strawberry.field
-    def penalty(self) -> Money:
-        return self._m(self.row.penalty)
+def transaction_details(root: LoanTransaction) -> JSON | None:
+    return None if root.row.details is None else json.loads(root.row.details)
 
-    @strawberry.field
-    def penalty_suspended(self) -> Money:
-        return self._m(self.row.penalty_suspended)
 
-    @strawberry.field(description="The borrower's credit balance (money received beyond what was owed).")
-    def overpayment(self) -> Money:
-        return self._m(self.row.overpayment)
+async def transaction_journal_entry(root: LoanTransaction, info: Info) -> JournalEntry | None:
+    if root.row.journal_entry_id is None:
+        return None
+    entry = await info.context.session.loaders.entry.load(root.row.journal_entry_id)
+    return None if entry is None else JournalEntry(entry=entry)
 
-    @strawberry.field(description="Provision held against the loan.")
-    def allowance(self) -> Money:
-        return self._m(self.row.allowance)
 
-    @strawberry.field
-    def written_off(self) -> Money:
-        return self._m(self.row.written_off)
+async def transaction_reverses(root: LoanTransaction, info: Info) -> LoanTransaction | None:
+    if root.row.reverses_transaction_id is None:
+        return None
+    original = await info.context.session.loaders.loan_transaction.load(root.row.reverses_transaction_id)
+    return None if original is None else loan_transaction_type(original)
 
-    @strawberry.field
-    def recovered(self) -> Money:
-        return self._m(self.row.recovered)
 
-    @strawberry.field(description="Principal + interest + fee + penalty (recognised and suspended).")
-    def total_outstanding(self) -> Money:
-        r = self.row
-        return self._m(r.principal + r.interest + r.interest_suspended + r.fee + r.penalty + r.penalty_suspended)
+async def transaction_reversed_by(root: LoanTransaction, info: Info) -> LoanTransaction | None:
+    reversal = await info.context.session.loaders.loan_transaction_reversal.load(root.row.id)
+    return None if reversal is None else loan_transaction_type(reversal)
 
 
 @strawberry.type(description="A money movement of a loan, with how it was allocated and the journal entry it posted.")
 class LoanTransaction:
     row: strawberry.Private[sa.Row]
-
-    @strawberry.field(description="Opaque id; pass it back as is (e.g. to reverseRepayment).")
-    def id(self) -> strawberry.ID:
-        return encode_id("LoanTransaction", self.row.id)
-
-    @strawberry.field(
+    id: strawberry.ID = strawberry.field(description="Opaque id; pass it back as is (e.g. to reverseRepayment).")
+    type: str = strawberry.field(
         description="DISBURSEMENT, REPAYMENT, PAYOFF, PREPAYMENT, FEE_CHARGE, FEE_WAIVER, PENALTY_WAIVER, WRITE_OFF, "
         "RECOVERY, RESTRUCTURE, REVERSAL, CLOSE_OF_BUSINESS (the day's accruals and penalties), and more as servicing grows."
     )
-    def type(self) -> str:
-        return self.row.type
+    effective_date: dt.date
+    amount: Money
+    allocation: Allocation
 
-    @strawberry.field
-    def effective_date(self) -> dt.date:
-        return self.row.effective_date
+    details: JSON | None = strawberry.field(
+        resolver=transaction_details,
+        description="Details the servicing engine recorded (e.g. a close of business's accruals), as JSON.",
+    )
+    journal_entry: JournalEntry | None = strawberry.field(resolver=transaction_journal_entry)
+    reverses: LoanTransaction | None = strawberry.field(
+        resolver=transaction_reverses, description="The transaction this one reverses, if it is a reversal."
+    )
+    reversed_by: LoanTransaction | None = strawberry.field(
+        resolver=transaction_reversed_by, description="The reversal of this transaction, if it has been reversed."
+    )
+    actor: str
+    idempotency_key: str | None
+    recorded_at: dt.datetime
 
-    @strawberry.field
-    def amount(self) -> Money:
-        return money(self.row.amount, self.row.currency)
 
-    @strawberry.field
-    def allocation(self) -> Allocation:
-        r = self.row
-        return allocation_type(r.penalty, r.fee, r.interest, r.principal, r.overpayment, r.currency)
+def loan_transaction_type(row: sa.Row) -> LoanTransaction:
+    return LoanTransaction(
+        row=row, id=encode_id("LoanTransaction", row.id), type=row.type, effective_date=row.effective_date,
+        amount=money(row.amount, row.currency),
+        allocation=allocation_type(row.penalty, row.fee, row.interest, row.principal, row.overpayment, row.currency),
+        actor=row.actor, idempotency_key=row.idempotency_key, recorded_at=utc(row.recorded_at),
+    )
 
-    @strawberry.field(description="Details the servicing engine recorded (e.g. a close of business's accruals), as JSON.")
-    def details(self) -> JSON | None:
-        return None if self.row.details is None else json.loads(self.row.details)
 
-    @strawberry.field
-    async def journal_entry(self, info: Info) -> JournalEntry | None:
-        if self.row.journal_entry_id is None:
-            return None
-        entry = await info.context.session.loaders.entry.load(self.row.journal_entry_id)
-        return None if entry is None else JournalEntry(entry=entry)
+# Resolvers of Loan's fields that load through the request's DataLoaders; `root` is the Loan.
 
-    @strawberry.field(description="The transaction this one reverses, if it is a reversal.")
-    async def reverses(self, info: Info) -> LoanTransaction | None:
-        if self.row.reverses_transaction_id is None:
-            return None
-        original = await info.context.session.loaders.loan_transaction.load(self.row.reverses_transaction_id)
-        return None if original is None else LoanTransaction(row=original)
 
-    @strawberry.field(description="The reversal of this transaction, if it has been reversed.")
-    async def reversed_by(self, info: Info) -> LoanTransaction | None:
-        reversal = await info.context.session.loaders.loan_transaction_reversal.load(self.row.id)
-        return None if reversal is None else LoanTransaction(row=reversal)
+async def loan_borrower(root: Loan, info: Info) -> Borrower:
+    record = await info.context.session.loaders.borrower.load(root.row.borrower_id)
+    assert record is not None, f"loan {root.row.id} has no borrower"
+    return Borrower(record=record)
 
-    @strawberry.field
-    def actor(self) -> str:
-        return self.row.actor
 
-    @strawberry.field
-    def idempotency_key(self) -> str | None:
-        return self.row.idempotency_key
+async def loan_product(root: Loan, info: Info) -> LoanProduct:
+    record = await info.context.session.loaders.product.load((root.row.product_code, root.row.product_version))
+    assert record is not None, f"loan {root.row.id} has no product"
+    return LoanProduct(record=record)
 
-    @strawberry.field
-    def recorded_at(self) -> dt.datetime:
-        return utc(self.row.recorded_at)
+
+async def loan_schedule(root: Loan, info: Info, version: int | None = None) -> list[Installment]:
+    row = root.row
+    version = row.schedule_version if version is None else version
+    if not 1 <= version <= row.schedule_version:
+        return []
+    rows = await info.context.session.loaders.installments.load((row.id, version))
+    return [installment_type(r, row.currency, row.last_cob_date) for r in rows]
+
+
+async def loan_transactions(root: Loan, info: Info, last: int = 10) -> list[LoanTransaction]:
+    if not 1 <= last <= transactions_last_max:
+        raise BadUserInput(f"`last` must be between 1 and {transactions_last_max}, got {last}")
+    rows = await info.context.session.loaders.loan_history.load((root.row.id, last))
+    return [loan_transaction_type(r) for r in rows]
 
 
 @strawberry.type(description="A loan: its application, terms, servicing state, schedule and history.")
 class Loan:
     row: strawberry.Private[sa.Row]
+    id: strawberry.ID = strawberry.field(description="Opaque id; pass it back as is.")
+    status: LoanStatusEnum  # type: ignore[valid-type]
+    borrower: Borrower = strawberry.field(
+        resolver=loan_borrower, description="The borrower, with sensitive fields masked (read `borrower(id)` to see them)."
+    )
+    product: LoanProduct = strawberry.field(resolver=loan_product, description="The product version the loan is booked under.")
+    currency: str
+    principal: Money = strawberry.field(description="The principal applied for (and disbursed).")
+    annual_rate: Decimal = strawberry.field(description='Nominal annual rate as a fraction: "0.12" is 12 %.')
+    annualized_rate: Decimal | None = strawberry.field(description="All-in annualised rate (IRR with fees) of the current schedule.")
+    term_periods: int
+    expected_disbursement_date: dt.date
+    first_due_date: dt.date | None
+    disbursed_on: dt.date | None
+    closed_on: dt.date | None
+    submitted_by: str
+    decided_by: str | None
+    decision_reason: str | None
+    business_date: dt.date | None = strawberry.field(
+        description="The last business date closed for this loan (its disbursement date until the first close of business)."
+    )
+    days_past_due: int = strawberry.field(description="Days since the oldest unpaid installment fell due, as of `businessDate`.")
+    bucket: BucketEnum  # type: ignore[valid-type]
+    bucket_short_name: str = strawberry.field(description="The bucket's short name: M0, M1, M2, M3, M3+.")
+    loan_class: LoanClassEnum = strawberry.field(name="class", description="Five-tier classification (五级分类).")  # type: ignore[valid-type]
+    non_accrual: bool = strawberry.field(description="True while interest is suspended (past the product's non-accrual threshold).")
+    balances: LoanBalances
+    schedule_version: int = strawberry.field(
+        description="Version of the current schedule: 1 at disbursement, +1 for each prepayment or restructure that re-schedules."
+    )
+    schedule: list[Installment] = strawberry.field(
+        resolver=loan_schedule,
+        description="Installments of the current schedule, or of an earlier `version` (kept readable after a re-schedule).",
+    )
+    transactions: list[LoanTransaction] = strawberry.field(
+        resolver=loan_transactions,
+        description=f"The loan's most recently recorded transactions, newest first; `last` is at most {transactions_last_max}.",
+    )
+    created_at: dt.datetime
+    updated_at: dt.datetime
 
-    @strawberry.field(description="Opaque id; pass it back as is.")
-    def id(self) -> strawberry.ID:
-        return encode_id("Loan", self.row.id)
 
-    @strawberry.field
-    def status(self) -> LoanStatusEnum:  # type: ignore[valid-type]
-        return as_mirror(LoanStatusEnum, LoanStatus(self.row.status))
-
-    @strawberry.field(description="The borrower, with sensitive fields masked (read `borrower(id)` to see them).")
-    async def borrower(self, info: Info) -> Borrower:
-        record = await info.context.session.loaders.borrower.load(self.row.borrower_id)
-        assert record is not None, f"loan {self.row.id} has no borrower"
-        return Borrower(record=record)
-
-    @strawberry.field(description="The product version the loan is booked under.")
-    async def product(self, info: Info) -> LoanProduct:
-        record = await info.context.session.loaders.product.load((self.row.product_code, self.row.product_version))
-        assert record is not None, f"loan {self.row.id} has no product"
-        return LoanProduct(record=record)
-
-    @strawberry.field
-    def currency(self) -> str:
-        return self.row.currency
-
-    @strawberry.field(description="The principal applied for (and disbursed).")
-    def principal(self) -> Money:
-        return money_from_decimal(Decimal(self.row.principal_requested), self.row.currency)
-
-    @strawberry.field(description='Nominal annual rate as a fraction: "0.12" is 12 %.')
-    def annual_rate(self) -> Decimal:
-        return Decimal(self.row.annual_rate)
-
-    @strawberry.field(description="All-in annualised rate (IRR with fees) of the current schedule.")
-    def annualized_rate(self) -> Decimal | None:
-        return None if self.row.annualized_rate is None else Decimal(self.row.annualized_rate)
-
-    @strawberry.field
-    def term_periods(self) -> int:
-        return self.row.term_periods
-
-    @strawberry.field
-    def expected_disbursement_date(self) -> dt.date:
-        return self.row.expected_disbursement_date
-
-    @strawberry.field
-    def first_due_date(self) -> dt.date | None:
-        return self.row.first_due_date
-
-    @strawberry.field
-    def disbursed_on(self) -> dt.date | None:
-        return self.row.disbursed_on
-
-    @strawberry.field
-    def closed_on(self) -> dt.date | None:
-        return self.row.closed_on
-
-    @strawberry.field
-    def submitted_by(self) -> str:
-        return self.row.submitted_by
-
-    @strawberry.field
-    def decided_by(self) -> str | None:
-        return self.row.decided_by
-
-    @strawberry.field
-    def decision_reason(self) -> str | None:
-        return self.row.decision_reason
-
-    @strawberry.field(description="The last business date closed for this loan (its disbursement date until the first close of business).")
-    def business_date(self) -> dt.date | None:
-        return self.row.last_cob_date
-
-    @strawberry.field(description="Days since the oldest unpaid installment fell due, as of `businessDate`.")
-    def days_past_due(self) -> int:
-        return self.row.dpd
-
-    @strawberry.field
-    def bucket(self) -> BucketEnum:  # type: ignore[valid-type]
-        return as_mirror(BucketEnum, Bucket(self.row.bucket))
-
-    @strawberry.field(description="The bucket's short name: M0, M1, M2, M3, M3+.")
-    def bucket_short_name(self) -> str:
-        return bucket_short_names[Bucket(self.row.bucket)]
-
-    @strawberry.field(name="class", description="Five-tier classification (五级分类).")
-    def loan_class(self) -> LoanClassEnum:  # type: ignore[valid-type]
-        return as_mirror(LoanClassEnum, LoanClass(self.row.loan_class))
-
-    @strawberry.field(description="True while interest is suspended (past the product's non-accrual threshold).")
-    def non_accrual(self) -> bool:
-        return self.row.non_accrual
-
-    @strawberry.field
-    def balances(self) -> LoanBalances:
-        return LoanBalances(row=self.row)
-
-    @strawberry.field(description="Version of the current schedule: 1 at disbursement, +1 for each prepayment or restructure that re-schedules.")
-    def schedule_version(self) -> int:
-        return self.row.schedule_version
-
-    @strawberry.field(description="Installments of the current schedule, or of an earlier `version` (kept readable after a re-schedule).")
-    async def schedule(self, info: Info, version: int | None = None) -> list[Installment]:
-        version = self.row.schedule_version if version is None else version
-        if not 1 <= version <= self.row.schedule_version:
-            return []
-        rows = await info.context.session.loaders.installments.load((self.row.id, version))
-        return [Installment(row=r, currency=self.row.currency, business_date=self.row.last_cob_date) for r in rows]
-
-    @strawberry.field(description=f"The loan's most recently recorded transactions, newest first; `last` is at most {transactions_last_max}.")
-    async def transactions(self, info: Info, last: int = 10) -> list[LoanTransaction]:
-        if not 1 <= last <= transactions_last_max:
-            raise BadUserInput(f"`last` must be between 1 and {transactions_last_max}, got {last}")
-        rows = await info.context.session.loaders.loan_history.load((self.row.id, last))
-        return [LoanTransaction(row=r) for r in rows]
-
-    @strawberry.field
-    def created_at(self) -> dt.datetime:
-        return utc(self.row.created_at)
-
-    @strawberry.field
-    def updated_at(self) -> dt.datetime:
-        return utc(self.row.updated_at)
-
+def loan_type(row: sa.Row) -> Loan:
+    bucket = Bucket(row.bucket)
+    return Loan(
+        row=row, id=encode_id("Loan", row.id), status=as_mirror(LoanStatusEnum, LoanStatus(row.status)), currency=row.currency,
+        principal=money_from_decimal(Decimal(row.principal_requested), row.currency), annual_rate=Decimal(row.annual_rate),
+        annualized_rate=None if row.annualized_rate is None else Decimal(row.annualized_rate), term_periods=row.term_periods,
+        expected_disbursement_date=row.expected_disbursement_date, first_due_date=row.first_due_date,
+        disbursed_on=row.disbursed_on, closed_on=row.closed_on, submitted_by=row.submitted_by, decided_by=row.decided_by,
+        decision_reason=row.decision_reason, business_date=row.last_cob_date, days_past_due=row.dpd,
+        bucket=as_mirror(BucketEnum, bucket), bucket_short_name=bucket_short_names[bucket],
+        loan_class=as_mirror(LoanClassEnum, LoanClass(row.loan_class)), non_accrual=row.non_accrual,
+        balances=loan_balances_type(row), schedule_version=row.schedule_version,
+        created_at=utc(row.created_at), updated_at=utc(row.updated_at),
+    )

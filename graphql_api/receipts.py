@@ -20,7 +20,7 @@ from graphql_api import error_types as e
 from graphql_api.errors import BadUserInput
 from graphql_api.inputs import RefusedInput, input_id, input_key
 from graphql_api.loan_money import _payload, _result, money_errors, run_money_command
-from graphql_api.loan_types import LoanTransaction
+from graphql_api.loan_types import LoanTransaction, loan_transaction_type
 from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, utc
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, JournalEntry, Money, connection, mirror_enum, money
@@ -87,7 +87,7 @@ class UnidentifiedReceipt:
         if self.receipt.applied_transaction_id is None:
             return None
         row = await info.context.session.loaders.loan_transaction.load(self.receipt.applied_transaction_id)
-        return None if row is None else LoanTransaction(row=row)
+        return None if row is None else loan_transaction_type(row)
 
 
 @strawberry.input(description="Book money that names no loan into suspense (Dr bank, Cr suspense).")

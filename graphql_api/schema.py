@@ -13,7 +13,9 @@ from typing import Annotated
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import AddValidationRules, MaxAliasesLimiter, MaxTokensLimiter, QueryDepthLimiter
+from strawberry.extensions import AddValidationRules, MaxTokensLimiter
+from strawberry.extensions.max_aliases import create_validator as aliases_rule
+from strawberry.extensions.query_depth_limiter import create_validator as depth_rule
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, Info
 
@@ -36,7 +38,9 @@ from graphql_api.error_types import all_error_types
 from graphql_api.borrowers import Borrower
 from graphql_api.loan_products import LoanProduct
 from graphql_api.loan_types import Loan, LoanStatusEnum
+from graphql_api.documents import ReuseValidatedDocuments
 from graphql_api.errors import MaskUnexpectedErrors, RefuseNulCharacters, should_mask_error
+from graphql_api.execution import PlainFieldExecutor
 from graphql_api.scalars import DecimalScalar
 from graphql_api.threads import read
 from graphql_api.types import Account, Connection, Health, JournalEntry, Me, TrialBalance
@@ -434,16 +438,20 @@ class LoanbookSchema(strawberry.Schema):
                 log.debug("GraphQL client error: %s", error.message)
 
 
+# The rules of strawberry's QueryDepthLimiter and MaxAliasesLimiter, built once rather than once per request,
+# so every request validates against the same rules (graphql_api.documents caches what passed them).
+document_rules = (depth_rule(query_depth_max, None, None), aliases_rule(aliases_max), RefuseNulCharacters)
+
 schema = LoanbookSchema(
     query=Query,
     mutation=Mutation,
     types=list(all_error_types),
     config=StrawberryConfig(scalar_map={Decimal: DecimalScalar}),
+    execution_context_class=PlainFieldExecutor,
     extensions=[
-        lambda: QueryDepthLimiter(max_depth=query_depth_max),
-        lambda: MaxAliasesLimiter(max_alias_count=aliases_max),
         lambda: MaxTokensLimiter(max_token_count=tokens_max),
-        lambda: AddValidationRules([RefuseNulCharacters]),
+        lambda: AddValidationRules(list(document_rules)),
+        ReuseValidatedDocuments,
         MaskUnexpectedErrors,
     ],
 )

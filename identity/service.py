@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import hmac
 import re
 import uuid
@@ -127,17 +128,23 @@ def list_tokens(conn: Connection, tenant_id: int) -> list[ApiToken]:
     return [_token_from_row(row) for row in rows]
 
 
+@functools.cache
+def _token_query() -> sa.Select:
+    # Built once: every API request runs it.
+    return (
+        sa.select(api_tokens, tenants.c.slug.label("tenant_slug"), tenants.c.name.label("tenant_name"))
+        .join(tenants, tenants.c.id == api_tokens.c.tenant_id)
+        .where(api_tokens.c.token_hash == sa.bindparam("digest"))
+        .limit(2)
+    )
+
+
 def authenticate(conn: Connection, secret: str, now: dt.datetime) -> Principal | None:
     """The principal an active token acts as, or None for anything else (unknown, revoked, expired, malformed)."""
     if not looks_like_token(secret) or len(secret) > token_length_max:
         return None
     digest = token_hash(secret)
-    rows = conn.execute(
-        sa.select(api_tokens, tenants.c.slug.label("tenant_slug"), tenants.c.name.label("tenant_name"))
-        .join(tenants, tenants.c.id == api_tokens.c.tenant_id)
-        .where(api_tokens.c.token_hash == digest)
-        .limit(2)
-    ).all()
+    rows = conn.execute(_token_query(), {"digest": digest}).all()
     if len(rows) != 1:
         return None
     row = rows[0]

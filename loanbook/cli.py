@@ -59,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument("--workers", type=int, default=None,
+                   help="worker processes (default: one per CPU, at most 4, on PostgreSQL; 1 on SQLite)")
     p.set_defaults(handler=cmd_serve)
 
     tenant = sub.add_parser("tenant", help="manage tenants (lending companies)").add_subparsers(dest="tenant_command")
@@ -141,7 +143,10 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from loanbook.server import serve
 
-    return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate)
+    if args.workers is not None and args.workers < 1:
+        print("error: --workers must be at least 1", file=sys.stderr)
+        return 2
+    return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate, workers=args.workers)
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sqlite_busy_timeout_ms = 30_000
 # Execution option marking a connection that only reads: on SQLite its transactions begin deferred.
@@ -29,6 +30,19 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     # No pre-ping: it costs a round trip per transaction. A connection that died in the pool fails
     # its first statement instead, and run_in_transaction retries that on a fresh connection.
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, echo=echo)
+
+
+def make_reader(engine: Engine, *, pool_size: int = 10) -> Engine | AsyncEngine:
+    """What the API runs its single-statement reads on (graphql_api.threads.read_statement).
+
+    On PostgreSQL an AsyncEngine on the same database (psycopg's async driver), in autocommit: it
+    runs only single statements, which need no transaction. On SQLite the engine itself.
+    """
+    if engine.dialect.name != "postgresql":
+        return engine
+    return create_async_engine(
+        engine.url, pool_size=pool_size, max_overflow=0, pool_recycle=3600, isolation_level="AUTOCOMMIT"
+    )
 
 
 def _sqlite_engine(parsed: sa.URL, *, echo: bool) -> Engine:

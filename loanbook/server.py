@@ -3,10 +3,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 
 import sqlalchemy as sa
 import uvicorn
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from starlette.types import ASGIApp
 
 from graphql_api.app import create_app
 from identity import service as identity_service
@@ -14,8 +16,7 @@ from identity.model import IssuedToken, Role
 from ledger import service as ledger_service
 from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
-from ledger.store.sealer import BackgroundSealer
-from loanbook.db import make_engine
+from loanbook.db import make_engine, make_reader
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings, field_cipher
 
@@ -23,6 +24,7 @@ demo_tenant_slug = "demo"
 demo_tenant_name = "Demo Lending Co."
 demo_token_name = "demo-admin"
 bootstrap_actor = "loanbook serve"
+workers_default_max = 4
 
 
 def utc_now() -> dt.datetime:
@@ -43,7 +45,30 @@ def ensure_demo_tenant(engine: Engine, now: dt.datetime) -> IssuedToken | None:
     return run_in_transaction(engine, work)
 
 
-def serve(settings: Settings, *, host: str | None = None, port: int | None = None, migrate: bool = True) -> int:
+def default_workers(settings: Settings) -> int:
+    """Worker processes when --workers is not given: one per CPU (at most 4) on PostgreSQL, one on SQLite.
+
+    A process runs Python on one core at a time (the GIL), so one process leaves the other cores
+    idle under load. SQLite has one writer per file; more processes would only queue on its lock.
+    """
+    if make_url(settings.database_url).get_backend_name() == "sqlite":
+        return 1
+    return max(1, min(os.cpu_count() or 1, workers_default_max))
+
+
+def worker_app() -> ASGIApp:
+    """The app of one worker process (`uvicorn --factory`): settings from the environment, its own engine."""
+    settings = Settings.from_env()
+    logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO)
+    engine = make_engine(settings.database_url)
+    return create_app(
+        engine, cipher=field_cipher(settings), reader=make_reader(engine), seal_in_background=settings.seal_mode == "background"
+    )
+
+
+def serve(
+    settings: Settings, *, host: str | None = None, port: int | None = None, migrate: bool = True, workers: int | None = None
+) -> int:
     # Built once, before anything listens: a missing or malformed key stops the server at startup, not mid-request.
     cipher = field_cipher(settings)
     engine = make_engine(settings.database_url)
@@ -63,12 +88,14 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
         )
     print(f"GraphQL (GraphiQL) at http://{host}:{port}/graphql; health at http://{host}:{port}/health", flush=True)
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO)
-    app = create_app(engine, cipher=cipher)
-    sealer = BackgroundSealer(engine).start() if settings.seal_mode == "background" else None
-    try:
-        uvicorn.run(app, host=host, port=port, log_level="debug" if settings.debug else "info")
-    finally:
-        if sealer is not None:
-            sealer.stop()  # seals what committed before shutdown
+    workers = default_workers(settings) if workers is None else workers
+    log_level = "debug" if settings.debug else "info"
+    if workers == 1:
+        app = create_app(engine, cipher=cipher, reader=make_reader(engine), seal_in_background=settings.seal_mode == "background")
+        uvicorn.run(app, host=host, port=port, log_level=log_level)
+    else:
+        # Each worker is a fresh process that builds its own engine (connections must not cross a fork).
+        engine.dispose()
+        uvicorn.run("loanbook.server:worker_app", factory=True, workers=workers, host=host, port=port, log_level=log_level)
     engine.dispose()
     return 0

@@ -7,12 +7,15 @@ import datetime as dt
 import threading
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
 from graphql_api.cob_runner import CobRunner
 from graphql_api.context import ApiContext
+from loanbook.db import make_reader
 from graphql_api.schema import schema
+from strawberry.types import ExecutionResult
 from identity import service as identity_service
 from identity.model import Role
 from loans.pii import FieldCipher
@@ -36,11 +39,13 @@ query Page($first: Int!) {
 }"""
 
 
-def context(engine: sa.Engine, token: str) -> ApiContext:
+def context(engine: sa.Engine, token: str, reader: sa.Engine | AsyncEngine | None = None) -> ApiContext:
     scope = {"type": "http", "method": "POST", "path": "/graphql", "query_string": b"",
              "headers": [(b"authorization", f"Bearer {token}".encode())]}
     clock = lambda: dt.datetime.now(dt.timezone.utc)  # noqa: E731
-    return ApiContext(engine, clock, Request(scope), Response(), "test", cipher=test_cipher, cob_runner=CobRunner(engine, clock))
+    return ApiContext(
+        engine, clock, Request(scope), Response(), "test", cipher=test_cipher, cob_runner=CobRunner(engine, clock), reader=reader
+    )
 
 
 def statements_for_page(engine: sa.Engine, token: str, first: int, document: str = PAGE) -> tuple[int, dict]:
@@ -51,11 +56,24 @@ def statements_for_page(engine: sa.Engine, token: str, first: int, document: str
         with lock:
             seen.append(statement)
 
-    sa.event.listen(engine, "before_cursor_execute", count)
+    # As `loanbook serve` reads: single statements on an AsyncEngine on PostgreSQL, on the engine on SQLite.
+    reader = make_reader(engine)
+    engines = {engine, reader.sync_engine if isinstance(reader, AsyncEngine) else reader}
+    for listened in engines:
+        sa.event.listen(listened, "before_cursor_execute", count)
+
+    async def execute() -> ExecutionResult:
+        try:
+            return await schema.execute(document, variable_values={"first": first}, context_value=context(engine, token, reader))
+        finally:
+            if isinstance(reader, AsyncEngine):
+                await reader.dispose()
+
     try:
-        result = asyncio.run(schema.execute(document, variable_values={"first": first}, context_value=context(engine, token)))
+        result = asyncio.run(execute())
     finally:
-        sa.event.remove(engine, "before_cursor_execute", count)
+        for listened in engines:
+            sa.event.remove(listened, "before_cursor_execute", count)
     assert result.errors is None, result.errors
     return len(seen), result.data
 

@@ -1,0 +1,37 @@
+"""LOANBOOK_SEAL_MODE=background: requests return at commit, the server process's sealer chains their events."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+from starlette.testclient import TestClient
+
+from graphql_api.app import create_app
+from identity import service as identity_service
+from identity.model import Role
+from ledger.store.sealer import sealed_in_background
+from ledger.store.transaction import run_in_transaction
+from loans.pii import FieldCipher
+from tests.conftest import new_tenant
+
+
+@pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
+def test_the_app_seals_in_background_while_it_runs_and_leaves_nothing_unsealed(fresh_engine):
+    tenant_id = new_tenant(fresh_engine, prefix="seal")
+    now = dt.datetime.now(dt.timezone.utc)
+    admin = run_in_transaction(fresh_engine, lambda c: identity_service.create_token(c, tenant_id, Role.ADMIN, actor_name="t", now=now))
+    app = create_app(fresh_engine, cipher=FieldCipher(bytes(range(32))), seal_in_background=True)
+    mutation = "mutation($i: CreateApiTokenInput!) { createApiToken(input: $i) { __typename } }"
+    with TestClient(app) as client:
+        assert sealed_in_background(fresh_engine)
+        for n in range(5):
+            body = client.post("/graphql", json={"query": mutation, "variables": {"i": {"role": "AUDITOR", "name": f"a{n}"}}},
+                               headers={"Authorization": f"Bearer {admin.secret}"}).json()
+            assert body["data"]["createApiToken"]["__typename"] == "CreateApiTokenPayload", body
+    assert not sealed_in_background(fresh_engine)
+    with fresh_engine.connect() as conn:
+        queued = conn.execute(sa.text("SELECT count(*) FROM audit_unsealed")).scalar()
+        events = conn.execute(sa.text("SELECT count(*) FROM audit_events WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
+        chained = conn.execute(sa.text("SELECT count(*) FROM audit_chain WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
+    assert queued == 0 and events == chained
