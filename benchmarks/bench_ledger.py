@@ -147,15 +147,27 @@ def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: 
 
     for _ in range(20):  # connection, statement caches, prepared statements
         post_one()
+    with engine.connect() as conn:  # the pool's one connection: every entry of this client runs on it
+        backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        conn.rollback()
     barrier.wait()
-    started = time.perf_counter()
+    started, cpu, server_cpu = time.perf_counter(), time.process_time(), backend_cpu_seconds(backend)
     deadline = started + duration
     count = 0
     while time.perf_counter() < deadline:
         post_one()
         count += 1
-    results.put((count, time.perf_counter() - started))
+    results.put((count, time.perf_counter() - started, time.process_time() - cpu, backend_cpu_seconds(backend) - server_cpu))
     engine.dispose()
+
+
+def backend_cpu_seconds(pid: int) -> float:
+    """CPU time of a PostgreSQL backend process (the server runs on this machine; nan if it does not)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return nan
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def sealer_process(url: str, stop, sealed) -> None:  # type: ignore[no-untyped-def]
@@ -165,9 +177,17 @@ def sealer_process(url: str, stop, sealed) -> None:  # type: ignore[no-untyped-d
     engine.dispose()
 
 
+@dataclass(frozen=True)
+class Throughput:
+    rate: float  # entries per second
+    chained: int  # events the background sealer chained meanwhile
+    client_ms: float  # client (Python) CPU per entry
+    server_ms: float  # its PostgreSQL backend's CPU per entry
+
+
 def entries_per_second(url: str, tenant_id: int, codes: list[str], *, clients: int, hot: bool, mode: str,
-                       duration: float) -> tuple[float, int]:
-    """(entries/s, events the background sealer chained); the sealer runs on the same cores as the clients."""
+                       duration: float) -> Throughput:
+    """Entries/s of `clients` processes; the sealer (background mode) runs on the same cores as the clients."""
     # Forked clients start in milliseconds; the parent holds no open connection at this point.
     ctx = mp.get_context("fork")
     barrier, results = ctx.Barrier(clients), ctx.Queue()
@@ -192,7 +212,11 @@ def entries_per_second(url: str, tenant_id: int, codes: list[str], *, clients: i
         stop.set()
         chained = sealed.get(timeout=300)
         sealer.join()
-    return sum(count for count, _ in outcomes) / max(elapsed for _, elapsed in outcomes), chained
+    entries = sum(o[0] for o in outcomes)
+    return Throughput(
+        entries / max(o[1] for o in outcomes), chained,
+        1000 * sum(o[2] for o in outcomes) / entries, 1000 * sum(o[3] for o in outcomes) / entries,
+    )
 
 
 def vacuum(url: str) -> None:
@@ -365,10 +389,11 @@ def run(args: argparse.Namespace) -> int:
             for hot in (False, True):
                 for clients in args.client_counts:
                     vacuum(url)
-                    rate, chained = entries_per_second(url, tenant_id, codes, clients=clients, hot=hot, mode=mode, duration=args.duration)
-                    tps[(mode, hot, clients)] = rate
-                    note = f"  (sealer chained {chained} events)" if mode == "background" else ""
-                    print(f"  chain {mode:<10}  {'hot    ' if hot else 'uniform'}  clients={clients}: {rate:8.0f} entries/s{note}", flush=True)
+                    got = entries_per_second(url, tenant_id, codes, clients=clients, hot=hot, mode=mode, duration=args.duration)
+                    tps[(mode, hot, clients)] = got.rate
+                    note = f"  (sealer chained {got.chained} events)" if mode == "background" else ""
+                    print(f"  chain {mode:<10}  {'hot    ' if hot else 'uniform'}  clients={clients}: {got.rate:8.0f} entries/s"
+                          f"   CPU/entry client {got.client_ms:.2f} ms, server {got.server_ms:.2f} ms{note}", flush=True)
                 if mode == "off":
                     sealed = seal_backlog(url, tenant_id)
                     print(f"  (sealed the chain-off backlog afterwards: {sealed} events)", flush=True)

@@ -37,10 +37,13 @@ _upsert_counter = """
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
 journal_batch_sql = f"""
 WITH guard AS MATERIALIZED (
-    SELECT count(*) = cardinality(%(codes)s::text[]) AS ok
+    -- One primary-key probe per account (a join would let a generic plan scan the whole chart).
+    SELECT coalesce(bool_and(EXISTS (
+        SELECT 1 FROM accounts AS a
+        WHERE a.tenant_id = %(tenant)s AND a.code = c.code AND a.status = 'OPEN'
+          AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
+    )), true) AS ok
     FROM unnest(%(codes)s::text[], %(currencies)s::text[], %(slots)s::int[]) AS c(code, currencies, slots)
-    JOIN accounts AS a ON a.tenant_id = %(tenant)s AND a.code = c.code
-    WHERE a.status = 'OPEN' AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
 ), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
