@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import math
@@ -108,6 +109,7 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     from starlette.routing import Route
 
     from graphql_api import loan_reads
+    from graphql_api.app import tune_garbage_collector
     from graphql_api.context import bearer_token
     from graphql_api.scalars import decode_id, encode_id
     from graphql_api.threads import read_statement
@@ -170,7 +172,12 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     async def health(request: Request) -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
-    return Starlette(routes=[Route("/loan/{id}", loan_detail), Route("/health", health)])
+    @contextlib.asynccontextmanager
+    async def lifespan(app):  # noqa: ANN001, ANN202
+        tune_garbage_collector()  # the same process tuning as `loanbook serve`, for a like-for-like reference
+        yield
+
+    return Starlette(routes=[Route("/loan/{id}", loan_detail), Route("/health", health)], lifespan=lifespan)
 
 
 # ---------------------------------------------------------------- seeding
