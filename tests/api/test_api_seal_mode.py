@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import pytest
 import sqlalchemy as sa
-from starlette.testclient import TestClient
+
+with warnings.catch_warnings():  # starlette asks for `httpx2` instead of httpx; httpx is what the suite installs
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient
 
 from graphql_api.app import create_app
 from identity import service as identity_service
