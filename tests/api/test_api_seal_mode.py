@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 with warnings.catch_warnings():  # starlette asks for `httpx2` instead of httpx; httpx is what the suite installs
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 from graphql_api.app import create_app
