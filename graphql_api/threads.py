@@ -25,8 +25,7 @@ from anyio.lowlevel import RunVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.store.transaction import run_in_transaction
-from loanbook.db import read_connection
+from ledger.store.transaction import read_connection, run_in_transaction
 
 T = TypeVar("T")
 

@@ -7,11 +7,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
+
+from ledger.store.transaction import read_only_option
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sqlite_busy_timeout_ms = 30_000
-# Execution option marking a connection that only reads: on SQLite its transactions begin deferred.
-read_only_option = "loanbook_read_only"
 
 
 def normalise_url(url: str) -> str:
@@ -70,11 +70,6 @@ def _sqlite_engine(parsed: sa.URL, *, echo: bool) -> Engine:
         conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(read_only_option) else "BEGIN IMMEDIATE")
 
     return engine
-
-
-def read_connection(engine: Engine) -> sa.Connection:
-    """A connection for reading only: on SQLite it does not take the write lock (use it in `with`)."""
-    return engine.connect().execution_options(**{read_only_option: True})
 
 
 @contextlib.contextmanager

@@ -6,8 +6,7 @@ import sqlalchemy as sa
 
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
-from ledger.store.transaction import run_in_transaction
-from loanbook.db import read_connection
+from ledger.store.transaction import read_connection, run_in_transaction
 from tests.conftest import actor_for, new_tenant
 
 

@@ -50,6 +50,16 @@ AUDITED_EVENTS = "loanbook_audited_events"
 SEAL_IN_TRANSACTION = "loanbook_seal_in_transaction"
 
 
+# Execution option marking a connection that only reads: the SQLite engine (loanbook.db) then begins
+# its transactions deferred, without the write lock, and in WAL mode they read while writers carry on.
+read_only_option = "loanbook_read_only"
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reading only (use it in `with`): on SQLite it does not take the write lock."""
+    return engine.connect().execution_options(**{read_only_option: True})
+
+
 def is_retryable(exc: Exception) -> bool:
     """For SQLAlchemy's wrapped errors and for raw driver errors (the PostgreSQL store writes through the driver)."""
     orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
