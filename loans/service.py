@@ -540,7 +540,7 @@ def _money_command(
     replay = _replay(conn, actor, idempotency_key, request)
     if replay:
         return replay
-    row, state = load_state(conn, actor.tenant_id, loan_id)
+    row, state = load_state(conn, actor.tenant_id, loan_id, row=row)  # the row read above, locked: nothing changed it
     if not any_status and state.status is not LoanStatus.ACTIVE:
         raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)
     backdated = _check_date(row, day)

@@ -76,8 +76,10 @@ def load_installments(
     return grouped
 
 
-def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> tuple[sa.Row, LoanState]:
-    row = load_loan_row(conn, tenant_id, loan_id)
+def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, row: sa.Row | None = None) -> tuple[sa.Row, LoanState]:
+    """The loan's row (locked) and state; pass `row` when this transaction already read it with its lock."""
+    if row is None:
+        row = load_loan_row(conn, tenant_id, loan_id)
     grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
     return row, state_from_rows(row, grouped[loan_id])
 
