@@ -17,10 +17,9 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.scalars import decode_cursor, encode_cursor, encode_id, utc
+from graphql_api.scalars import check_page_size, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.threads import read, write
 from graphql_api.types import Account, AccountTypeEnum, Connection, RoleEnum, connection
 from identity import service as identity_service
@@ -306,15 +305,8 @@ async def revoke_api_token(info: Info, d: RevokeApiTokenInput) -> RevokeApiToken
 async def api_tokens(info: Info, first: int, after: str | None, include_revoked: bool) -> Connection[ApiTokenType]:
     ctx = info.context
     session = await ctx.authorize("apiTokens")
-    if not 1 <= first <= tokens_page_size_max:
-        raise BadUserInput(f"`first` must be between 1 and {tokens_page_size_max}, got {first}")
-    position = None
-    if after is not None:
-        created_at, token_id = decode_cursor("ApiToken", after, 2)
-        try:
-            position = (utc(dt.datetime.fromisoformat(created_at)), uuid.UUID(token_id))
-        except ValueError:
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    check_page_size(first, tokens_page_size_max)
+    position = decode_time_cursor("ApiToken", after)
     tokens = await read(ctx.engine, identity_service.list_tokens, session.principal.tenant_id)
     now = ctx.clock()
     ordered = sorted(
@@ -323,6 +315,6 @@ async def api_tokens(info: Info, first: int, after: str | None, include_revoked:
     if position is not None:
         ordered = [t for t in ordered if (utc(t.created_at), t.id) > position]
     items = [
-        (encode_cursor("ApiToken", utc(t.created_at).isoformat(), str(t.id)), ApiTokenType(token=t)) for t in ordered[:first]
+        (encode_time_cursor("ApiToken", t.created_at, t.id), ApiTokenType(token=t)) for t in ordered[:first]
     ]
     return connection(items, has_next=len(ordered) > first, has_previous=after is not None)

@@ -12,7 +12,7 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api.errors import BadUserInput
-from graphql_api.journal import check_page_size
+from graphql_api.scalars import check_page_size
 from graphql_api.loan_reads import AuditFilter, audit_events_page
 from graphql_api.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.threads import read

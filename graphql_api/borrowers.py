@@ -23,7 +23,7 @@ from graphql_api import error_types as e
 from graphql_api.errors import BadUserInput
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_key, reason_length_max
-from graphql_api.journal import check_page_size
+from graphql_api.scalars import check_page_size
 from graphql_api.loan_reads import BorrowerRecord, borrowers_page
 from graphql_api.permissions import may_see_pii
 from graphql_api.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc

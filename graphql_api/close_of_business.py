@@ -19,10 +19,9 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_key
-from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, utc
+from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, connection, mirror_enum
 from ledger import errors as ledger_errors
@@ -212,20 +211,13 @@ async def close_of_business_run(info: Info, run_id: strawberry.ID) -> CloseOfBus
 async def close_of_business_runs(info: Info, first: int, after: str | None) -> Connection[CloseOfBusinessRun]:
     ctx = info.context
     session = await ctx.authorize("closeOfBusinessRuns")
-    if not 1 <= first <= cob_runs.runs_page_size_max:
-        raise BadUserInput(f"`first` must be between 1 and {cob_runs.runs_page_size_max}, got {first}")
-    position = None
-    if after is not None:
-        requested_at, run_id = decode_cursor("CloseOfBusinessRun", after, 2)
-        try:
-            position = (utc(dt.datetime.fromisoformat(requested_at)), uuid.UUID(run_id))
-        except ValueError:
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    check_page_size(first, cob_runs.runs_page_size_max)
+    position = decode_time_cursor("CloseOfBusinessRun", after)
     found = await read(
         ctx.engine, lambda conn: cob_runs.list_runs(conn, session.principal.tenant_id, after=position, limit=first + 1)
     )
     items = [
-        (encode_cursor("CloseOfBusinessRun", utc(r.requested_at).isoformat(), str(r.id)), CloseOfBusinessRun(run=r))
+        (encode_time_cursor("CloseOfBusinessRun", r.requested_at, r.id), CloseOfBusinessRun(run=r))
         for r in found[:first]
     ]
     return connection(items, has_next=len(found) > first, has_previous=after is not None)

@@ -6,7 +6,6 @@ approves it (graphql_api.journal_requests). Reversals post at once: see README, 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from typing import Annotated, Union
 
@@ -18,7 +17,7 @@ from graphql_api import error_types as e
 from graphql_api.errors import BadUserInput
 from graphql_api.journal_requests import JournalEntryRequest
 from graphql_api.reads import accounts_page
-from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, utc
+from graphql_api.scalars import check_page_size, decode_cursor, decode_id, decode_time_cursor, encode_cursor, encode_time_cursor
 from graphql_api.threads import read, write
 from graphql_api.types import Account, Connection, JournalEntry, Side, TrialBalance, connection, trial_balance_type
 from ledger import errors as ledger_errors
@@ -27,7 +26,6 @@ from ledger.model import EntryDraft, canonical_metadata, credit, debit
 from ledger.queries import get_entry, list_entries, trial_balance
 from manual_entries import service as requests_service
 
-page_size_max = 100
 entries_page_size_default = 50
 accounts_page_size_default = 100
 reason_length_max = 500
@@ -168,13 +166,7 @@ async def journal_entries(
     ctx = info.context
     session = await ctx.authorize("journalEntries")
     check_page_size(first)
-    position = None
-    if after is not None:
-        recorded_at, entry_id = decode_cursor("JournalEntry", after, 2)
-        try:
-            position = (utc(dt.datetime.fromisoformat(recorded_at)), uuid.UUID(entry_id))
-        except ValueError:
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    position = decode_time_cursor("JournalEntry", after)
     entries = await read(
         ctx.engine, lambda conn: list_entries(
             conn, session.principal.tenant_id, account_code=account_code, date_from=date_from, date_to=date_to,
@@ -182,7 +174,7 @@ async def journal_entries(
         )
     )
     items = [
-        (encode_cursor("JournalEntry", utc(entry.recorded_at).isoformat(), str(entry.id)), JournalEntry(entry=entry))
+        (encode_time_cursor("JournalEntry", entry.recorded_at, entry.id), JournalEntry(entry=entry))
         for entry in entries[:first]
     ]
     return connection(items, has_next=len(entries) > first, has_previous=after is not None)
@@ -218,6 +210,3 @@ async def trial_balance_as_of(info: Info, as_of: dt.date | None) -> TrialBalance
     return trial_balance_type(tb)
 
 
-def check_page_size(first: int) -> None:
-    if not 1 <= first <= page_size_max:
-        raise BadUserInput(f"`first` must be between 1 and {page_size_max}, got {first}")

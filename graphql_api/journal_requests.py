@@ -6,7 +6,6 @@ approves it (the entry posts then, through ledger.service) or rejects it; the ma
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Union
 
 import strawberry
@@ -14,10 +13,9 @@ from strawberry.scalars import JSON
 from strawberry.types import Info
 
 from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, utc
+from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, JournalEntry, Posting, connection, mirror_enum
 from ledger import errors as ledger_errors
@@ -227,21 +225,14 @@ async def journal_entry_requests(
 ) -> Connection[JournalEntryRequest]:
     ctx = info.context
     session = await ctx.authorize("journalEntryRequests")
-    if not 1 <= first <= requests_page_size_max:
-        raise BadUserInput(f"`first` must be between 1 and {requests_page_size_max}, got {first}")
-    position = None
-    if after is not None:
-        submitted_at, request_id = decode_cursor("JournalEntryRequest", after, 2)
-        try:
-            position = (utc(dt.datetime.fromisoformat(submitted_at)), uuid.UUID(request_id))
-        except ValueError:
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    check_page_size(first, requests_page_size_max)
+    position = decode_time_cursor("JournalEntryRequest", after)
     found = await read(
         ctx.engine,
         lambda conn: requests_service.list_requests(conn, session.principal.tenant_id, status=status, after=position, limit=first + 1),
     )
     items = [
-        (encode_cursor("JournalEntryRequest", utc(r.submitted_at).isoformat(), str(r.id)), JournalEntryRequest(request=r))
+        (encode_time_cursor("JournalEntryRequest", r.submitted_at, r.id), JournalEntryRequest(request=r))
         for r in found[:first]
     ]
     return connection(items, has_next=len(found) > first, has_previous=after is not None)

@@ -13,7 +13,7 @@ from graphql_api import error_types as e
 from graphql_api.errors import BadUserInput
 from graphql_api.idempotency import run_once
 from graphql_api.inputs import RefusedInput, input_key
-from graphql_api.journal import check_page_size
+from graphql_api.scalars import check_page_size
 from graphql_api.loan_reads import ProductRecord, products_page
 from graphql_api.scalars import decode_cursor, encode_cursor, utc
 from graphql_api.schedule_preview import DayCountEnum, FeeTreatmentEnum, FrequencyEnum, MethodEnum, RoundingModeEnum

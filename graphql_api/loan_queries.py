@@ -10,7 +10,7 @@ from strawberry.types import Info
 
 from graphql_api import error_types as e
 from graphql_api.inputs import RefusedInput, input_id
-from graphql_api.journal import check_page_size
+from graphql_api.scalars import check_page_size
 from graphql_api.loan_reads import loans_page
 from graphql_api.loan_types import (
     Allocation,

@@ -8,7 +8,6 @@ UNAPPLIED queue. `unidentifiedReceipts(status: UNAPPLIED)` is finance's work que
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from decimal import Decimal
 from typing import Annotated, Union
 
@@ -17,11 +16,10 @@ import strawberry
 from strawberry.types import Info
 
 from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
 from graphql_api.inputs import RefusedInput, input_id, input_key
 from graphql_api.loan_money import _payload, _result, money_errors, run_money_command
 from graphql_api.loan_types import LoanTransaction, loan_transaction_type
-from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, utc
+from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, JournalEntry, Money, connection, mirror_enum, money
 from ledger import errors as ledger_errors
@@ -177,21 +175,14 @@ async def unidentified_receipts(
 ) -> Connection[UnidentifiedReceipt]:
     ctx = info.context
     session = await ctx.authorize("unidentifiedReceipts")
-    if not 1 <= first <= receipts_page_size_max:
-        raise BadUserInput(f"`first` must be between 1 and {receipts_page_size_max}, got {first}")
-    position = None
-    if after is not None:
-        recorded_at, receipt_id = decode_cursor("UnidentifiedReceipt", after, 2)
-        try:
-            position = (utc(dt.datetime.fromisoformat(recorded_at)), uuid.UUID(receipt_id))
-        except ValueError:
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it") from None
+    check_page_size(first, receipts_page_size_max)
+    position = decode_time_cursor("UnidentifiedReceipt", after)
     found = await read(
         ctx.engine,
         lambda conn: receipts_reads.list_receipts(conn, session.principal.tenant_id, status=status, after=position, limit=first + 1),
     )
     items = [
-        (encode_cursor("UnidentifiedReceipt", utc(r.recorded_at).isoformat(), str(r.id)), UnidentifiedReceipt(receipt=r))
+        (encode_time_cursor("UnidentifiedReceipt", r.recorded_at, r.id), UnidentifiedReceipt(receipt=r))
         for r in found[:first]
     ]
     return connection(items, has_next=len(found) > first, has_previous=after is not None)

@@ -115,6 +115,15 @@ def _shown(text: str) -> str:
     return text if len(text) <= 60 else text[:60] + "..."
 
 
+page_size_max = 100
+
+
+def check_page_size(first: int, maximum: int = page_size_max) -> None:
+    """Relay's `first`: 1 to the list's maximum page size, else BadUserInput."""
+    if not 1 <= first <= maximum:
+        raise BadUserInput(f"`first` must be between 1 and {maximum}, got {first}")
+
+
 def encode_time_cursor(kind: str, at: dt.datetime, row_id: uuid.UUID) -> str:
     """A cursor for lists ordered newest first on (a timestamp, an id)."""
     return encode_cursor(kind, utc(at).isoformat(), str(row_id))
