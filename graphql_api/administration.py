@@ -235,7 +235,7 @@ RevokeApiTokenResult = Annotated[Union[(RevokeApiTokenPayload, *token_errors)], 
 
 
 def _token(conn: sa.Connection, tenant_id: int, token_id: uuid.UUID) -> DomainToken:
-    return next(t for t in identity_service.list_tokens(conn, tenant_id) if t.id == token_id)
+    return identity_service.find_token(conn, str(token_id), tenant_id=tenant_id)
 
 
 async def create_api_token(info: Info, d: CreateApiTokenInput) -> CreateApiTokenResult:  # type: ignore[valid-type]

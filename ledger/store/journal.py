@@ -111,7 +111,7 @@ class StaleChart(Exception):
 # round trip, and the posting statement itself confirms (the `guard` above) that every account is
 # still open with the same currencies and slots, writing nothing if not. Accounts never change
 # except by closing, so a stale copy costs one reload, never a wrong posting.
-_chart_cache: dict[tuple[str, int], dict[str, Account]] = {}
+_chart_cache: dict[tuple[sa.URL, int], dict[str, Account]] = {}  # URLs are immutable and hashable
 chart_cache_accounts_max = 100_000
 
 
@@ -119,7 +119,7 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
     """The tenant's accounts with these codes; on PostgreSQL from the process's chart cache."""
     if conn.dialect.name != "postgresql":
         return load_accounts(conn, tenant_id, codes)
-    key = (conn.engine.url.render_as_string(), tenant_id)
+    key = (conn.engine.url, tenant_id)
     cached = _chart_cache.get(key)
     if cached is None:
         if sum(len(c) for c in _chart_cache.values()) > chart_cache_accounts_max:
@@ -139,7 +139,7 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
 
 
 def forget_chart(conn: Connection, tenant_id: int) -> None:
-    _chart_cache.pop((conn.engine.url.render_as_string(), tenant_id), None)
+    _chart_cache.pop((conn.engine.url, tenant_id), None)
 
 
 def write_entries(
