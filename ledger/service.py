@@ -10,7 +10,7 @@ import datetime as dt
 import json
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,7 +35,7 @@ from ledger.model import (
 )
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, get_entry, load_accounts
-from ledger.store.audit_log import event_rows, record_event
+from ledger.store.audit_log import event_rows, record_event, record_events
 from ledger.store.journal import StaleChart, accounts_for_posting, write_entries
 from ledger.store.tables import (
     account_balances,
@@ -170,13 +170,20 @@ def close_account(conn: Connection, actor: Actor, code: str) -> Account:
     )
 
 
-def post_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> PostedEntry:
+def post_entry(conn: Connection, actor: Actor, draft: EntryDraft, *, events: Sequence[Mapping] = ()) -> PostedEntry:
     """Post one balanced entry; a replayed idempotency key with the same request returns the original."""
-    return post_entries(conn, actor, [draft])[0]
+    return post_entries(conn, actor, [draft], events=events)[0]
 
 
-def post_entries(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -> list[PostedEntry]:
-    """Post many entries in the caller's transaction: all of them or, on any error, none."""
+def post_entries(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], *, events: Sequence[Mapping] = ()
+) -> list[PostedEntry]:
+    """Post many entries in the caller's transaction: all of them or, on any error, none.
+
+    `events` are the caller's own audit events for the same change (dicts as for
+    ledger.store.audit_log.record_events: action, entity_type, entity_id, before, after, reason);
+    they are written with the entries, in the same statement on PostgreSQL.
+    """
     if len(drafts) > entries_per_batch_max:
         raise errors.BatchTooLarge(f"at most {entries_per_batch_max} entries per batch")
     metadata_texts = [validate_draft(draft) for draft in drafts]
@@ -189,13 +196,15 @@ def post_entries(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft]) -
     if fresh:
         fresh_drafts, fresh_texts = [drafts[i] for i in fresh], [metadata_texts[i] for i in fresh]
         try:
-            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart)
+            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
         except StaleChart:
             # An account changed (was closed) since it was cached; nothing was written. Check afresh.
             chart = _checked_chart(conn, actor, drafts, codes)
-            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart)
+            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
         for i, entry in zip(fresh, posted):
             entries[i] = entry
+    elif events:
+        record_events(conn, actor, [dict(e) for e in events])
     return entries  # type: ignore[return-value]
 
 
@@ -293,7 +302,8 @@ def _check_reversal_targets(conn: Connection, actor: Actor, drafts: Sequence[Ent
 
 
 def _insert_entries(
-    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account]
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account],
+    extra_events: Sequence[Mapping] = (),
 ) -> list[PostedEntry]:
     tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
     entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
@@ -328,6 +338,7 @@ def _insert_entries(
                 draft.reverses_entry_id, digest,
             )
         )
+    events.extend(dict(e) for e in extra_events)
     write_entries(conn, actor, chart, entry_rows, posting_rows, movements, event_rows(actor, events))
     return posted
 

@@ -220,3 +220,41 @@ def test_default_chart_of_accounts(engine, actor):
         assert role in roles
     assert chart["1100"].balance_slots > 1
     assert chart["2100"].normal_balance.value == "CREDIT"
+
+
+def test_a_callers_audit_events_are_written_with_the_entry_and_sealed_or_not_at_all(engine, tenant_id):
+    actor = actor_for(tenant_id)
+    t = tables.audit_events
+    loan_event = {"action": "loan.repayment", "entity_type": "loan", "entity_id": "L-1", "before": {"status": "ACTIVE"},
+                  "after": {"status": "ACTIVE", "amount": 500}}
+    day = dt.date(2026, 1, 5)
+    good = EntryDraft(day, (debit("1100", "5.00", "CNY"), credit("1200", "5.00", "CNY")), "repayment", {"loan_id": "L-1"})
+    entry = run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, good, events=[loan_event]))
+
+    def events_of(entity_id: str) -> list[sa.Row]:
+        with engine.connect() as conn:
+            return conn.execute(sa.select(t).where(t.c.tenant_id == tenant_id, t.c.entity_id == entity_id)).all()
+
+    (written,) = events_of("L-1")
+    assert (written.action, written.actor, written.request_id) == ("loan.repayment", actor.name, actor.request_id)
+    assert '"amount":500' in written.after and len(events_of(str(entry.id))) == 1
+    with engine.connect() as conn:
+        chained = conn.execute(
+            sa.select(sa.func.count()).select_from(tables.audit_chain).where(
+                tables.audit_chain.c.tenant_id == tenant_id, tables.audit_chain.c.event_id == written.id
+            )
+        ).scalar()
+    assert chained == 1
+
+    bad = EntryDraft(day, (debit("1100", "5.00", "CNY"), credit("1200", "4.00", "CNY")), "unbalanced", {})
+    other = {**loan_event, "entity_id": "L-2"}
+    with pytest.raises(errors.UnbalancedEntry):
+        run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, bad, events=[other]))
+    assert events_of("L-2") == []
+
+    keyed = EntryDraft(day, good.postings, "repayment", {"loan_id": "L-3"}, idempotency_key=f"k-{uuid.uuid4().hex}")
+    run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, keyed))
+    replay_event = {**loan_event, "entity_id": "L-3"}
+    replayed = run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, keyed, events=[replay_event]))
+    assert replayed.idempotency_key == keyed.idempotency_key
+    assert len(events_of("L-3")) == 1  # a replay writes no entry; the caller's event still is recorded
