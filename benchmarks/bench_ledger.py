@@ -266,7 +266,7 @@ def pgbench_tps(admin_url: str, name: str, scale: int, client_counts: list[int],
 
 
 def bulk_postings_per_second(url: str, tenant_id: int, codes: list[str], entries: int, batches: int) -> list[tuple[int, float]]:
-    """(postings, seconds) per batch: one post_entries call in one transaction, sealed after commit."""
+    """(postings, seconds) per batch: one import_entries call in one transaction, sealed after commit."""
     engine = make_engine(url)
     rng = random.Random(7)
     outcomes = []
@@ -274,7 +274,7 @@ def bulk_postings_per_second(url: str, tenant_id: int, codes: list[str], entries
         drafts = [random_draft(rng, codes, hot=rng.random() < 0.5) for _ in range(entries)]
         actor = Actor(tenant_id, "bulk-import", utc_now())
         started = time.perf_counter()
-        run_in_transaction(engine, lambda c: service.post_entries(c, actor, drafts))
+        run_in_transaction(engine, lambda c: service.import_entries(c, actor, drafts, reference="benchmark"))
         outcomes.append((sum(len(d.postings) for d in drafts), time.perf_counter() - started))
     engine.dispose()
     return outcomes

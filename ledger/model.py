@@ -218,7 +218,7 @@ def request_hash(draft: EntryDraft, metadata_text: str | None = None) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def content_hash(entry_id: uuid.UUID, request_digest: str, actor: str) -> str:
+def content_hash(entry_id: uuid.UUID | str, request_digest: str, actor: str) -> str:
     """SHA-256 of a posted entry's content; recorded in its (hash-chained) audit event.
 
     `loanbook verify` recomputes it from the stored rows, so a posting altered behind the database's

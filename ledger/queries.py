@@ -70,11 +70,17 @@ def account_from_row(row: sa.Row) -> Account:
     )
 
 
-def load_accounts(conn: Connection, tenant_id: int, codes: Iterable[str]) -> dict[str, Account]:
+def load_accounts(
+    conn: Connection, tenant_id: int, codes: Iterable[str], *, lock: str | None = None
+) -> dict[str, Account]:
+    """`lock`: "share" (nobody closes them until we commit) or "update" (as closing does); SQLite ignores it."""
     codes = list(codes)
     if not codes:
         return {}
-    rows = conn.execute(sa.select(accounts).where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(codes)))
+    query = sa.select(accounts).where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(codes))
+    if lock is not None:
+        query = query.order_by(accounts.c.code).with_for_update(read=lock == "share")
+    rows = conn.execute(query)
     return {row.code: account_from_row(row) for row in rows}
 
 

@@ -19,6 +19,7 @@ from ledger import errors
 from ledger.actor import Actor
 from ledger.audit import genesis_hash
 from ledger.chart import default_chart
+from ledger.ids import uuid7, uuid7s
 from ledger.model import (
     Account,
     AccountStatus,
@@ -36,6 +37,8 @@ from ledger.model import (
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, get_entry, load_accounts
 from ledger.store.audit_log import event_rows, record_event, record_events
+from ledger.store.balances import balance_rows
+from ledger.store.bulk import copy_entries
 from ledger.store.journal import StaleChart, accounts_for_posting, write_entries
 from ledger.store.tables import (
     account_balances,
@@ -136,7 +139,8 @@ def open_account(
 
 def close_account(conn: Connection, actor: Actor, code: str) -> Account:
     """Close an account whose balance is zero in every currency; closed accounts refuse postings."""
-    account = load_accounts(conn, actor.tenant_id, [code]).get(code)
+    # The account row first: an import holding it FOR SHARE finishes (and its balance shows) before we look.
+    account = load_accounts(conn, actor.tenant_id, [code], lock="update").get(code)
     if account is None:
         raise errors.UnknownAccount(f"no account with code {code!r}", account=code)
     if account.status is AccountStatus.CLOSED:
@@ -184,23 +188,50 @@ def post_entries(
     ledger.store.audit_log.record_events: action, entity_type, entity_id, before, after, reason);
     they are written with the entries, in the same statement on PostgreSQL.
     """
+    return _post(conn, actor, drafts, events, imported=None)
+
+
+def import_entries(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], *, reference: str | None = None
+) -> list[PostedEntry]:
+    """Bulk import (a migration from another system, a statement file): post_entries for big batches.
+
+    The same checks, idempotency and all-or-nothing as post_entries; what differs is the audit
+    trail and the road in. The batch is one audited change: one `journal_entries.imported` event
+    (entity `journal_batch`) records every entry's id and content hash, in posting order, so the
+    chain covers each entry exactly as a per-entry event would and `loanbook verify` checks them
+    against it. On PostgreSQL the rows go in by binary COPY with time-ordered ids (ledger.store.bulk),
+    and the accounts are read afresh and held FOR SHARE until commit, so none closes meanwhile.
+    `reference` (a file name, a migration run) is kept in the event.
+    """
+    if reference is not None and len(reference) > 200:
+        raise errors.InvalidEntry("an import reference is at most 200 characters")
+    return _post(conn, actor, drafts, (), imported=reference or "")
+
+
+def _post(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], events: Sequence[Mapping], *, imported: str | None
+) -> list[PostedEntry]:
     if len(drafts) > entries_per_batch_max:
         raise errors.BatchTooLarge(f"at most {entries_per_batch_max} entries per batch")
     metadata_texts = [validate_draft(draft) for draft in drafts]
     codes = sorted({p.account_code for d in drafts for p in d.postings})
-    chart = _checked_chart(conn, actor, drafts, codes)
+    chart = _checked_chart(conn, actor, drafts, codes, locked=imported is not None)
     replays = _find_replays(conn, actor, drafts)
     entries: list[PostedEntry | None] = [replays.get(d.idempotency_key) if d.idempotency_key else None for d in drafts]
     fresh = [i for i, entry in enumerate(entries) if entry is None]
     _check_reversal_targets(conn, actor, [drafts[i] for i in fresh])
     if fresh:
         fresh_drafts, fresh_texts = [drafts[i] for i in fresh], [metadata_texts[i] for i in fresh]
-        try:
-            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
-        except StaleChart:
-            # An account changed (was closed) since it was cached; nothing was written. Check afresh.
-            chart = _checked_chart(conn, actor, drafts, codes)
-            posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
+        if imported is not None:
+            posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
+        else:
+            try:
+                posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
+            except StaleChart:
+                # An account changed (was closed) since it was cached; nothing was written. Check afresh.
+                chart = _checked_chart(conn, actor, drafts, codes)
+                posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
         for i, entry in zip(fresh, posted):
             entries[i] = entry
     elif events:
@@ -208,8 +239,13 @@ def post_entries(
     return entries  # type: ignore[return-value]
 
 
-def _checked_chart(conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], codes: list[str]) -> dict[str, Account]:
-    chart = accounts_for_posting(conn, actor.tenant_id, codes)
+def _checked_chart(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], codes: list[str], *, locked: bool = False
+) -> dict[str, Account]:
+    if locked:
+        chart = load_accounts(conn, actor.tenant_id, codes, lock="share")
+    else:
+        chart = accounts_for_posting(conn, actor.tenant_id, codes)
     for draft in drafts:
         check_accounts(draft, chart)
     return chart
@@ -341,6 +377,67 @@ def _insert_entries(
     events.extend(dict(e) for e in extra_events)
     write_entries(conn, actor, chart, entry_rows, posting_rows, movements, event_rows(actor, events))
     return posted
+
+
+def _import_entries(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account],
+    reference: str,
+) -> list[PostedEntry]:
+    tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
+    ids = uuid7s(len(drafts))
+    request_digests = [request_hash(d, m) for d, m in zip(drafts, metadata_texts)]
+    id_texts = [str(i) for i in ids]  # once: the content hashes and the batch's event both spell them out
+    digests = [content_hash(t, r, actor_name) for t, r in zip(id_texts, request_digests)]
+    movements = [(p.account_code, p.currency, d.effective_date, p.amount_minor) for d in drafts for p in d.postings]
+    slots = {code: account.balance_slots for code, account in chart.items()}
+    batch = {
+        "action": "journal_entries.imported",
+        "entity_type": "journal_batch",
+        "entity_id": uuid7(),
+        "before": None,
+        "after": {
+            "reference": reference or None,
+            "entries": [[t, h] for t, h in zip(id_texts, digests)],
+            "postings": len(movements),
+        },
+    }
+    if conn.dialect.name == "postgresql":
+        entry_rows = (
+            (tenant_id, i, d.effective_date, now, d.description, m, actor_name, d.idempotency_key, r, d.reverses_entry_id, h)
+            for d, i, m, r, h in zip(drafts, ids, metadata_texts, request_digests, digests)
+        )
+        posting_rows = (
+            (tenant_id, i, line_no, p.account_code, p.currency, p.amount_minor, d.effective_date)
+            for d, i in zip(drafts, ids)
+            for line_no, p in enumerate(d.postings, start=1)
+        )
+        copy_entries(conn, tenant_id, entry_rows, posting_rows, balance_rows(movements, slots))
+        record_events(conn, actor, [batch])
+    else:
+        entry_dicts = [
+            {
+                "tenant_id": tenant_id, "id": i, "effective_date": d.effective_date, "recorded_at": now,
+                "description": d.description, "metadata": m, "actor": actor_name, "idempotency_key": d.idempotency_key,
+                "request_hash": r, "reverses_entry_id": d.reverses_entry_id, "content_hash": h,
+            }
+            for d, i, m, r, h in zip(drafts, ids, metadata_texts, request_digests, digests)
+        ]
+        posting_dicts = [
+            {
+                "tenant_id": tenant_id, "entry_id": i, "line_no": line_no, "account_code": p.account_code,
+                "currency": p.currency, "amount_minor": p.amount_minor, "effective_date": d.effective_date,
+            }
+            for d, i in zip(drafts, ids)
+            for line_no, p in enumerate(d.postings, start=1)
+        ]
+        write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, event_rows(actor, [batch]))
+    return [
+        PostedEntry(
+            tenant_id, i, d.effective_date, now, d.description, dict(d.metadata), actor_name, tuple(d.postings),
+            d.idempotency_key, d.reverses_entry_id, h,
+        )
+        for d, i, h in zip(drafts, ids, digests)
+    ]
 
 
 def _posted_event(entry_id: uuid.UUID, draft: EntryDraft, digest: str) -> dict:

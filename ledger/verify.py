@@ -93,6 +93,8 @@ def _verify_chain(conn: Connection, tenant_id: int, report: Report) -> dict[str,
             chained_ids.add(row.id)
             if row.entity_type == "journal_entry" and row.after:
                 recorded[row.entity_id] = json.loads(row.after).get("content_hash")
+            elif row.entity_type == "journal_batch" and row.after:  # ledger.service.import_entries
+                recorded.update(json.loads(row.after).get("entries") or ())
         previous = row.hash
         expected_seq += 1
     head = conn.execute(sa.select(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id)).first()

@@ -30,22 +30,38 @@ class BalanceRows(NamedTuple):
 
 def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int]) -> BalanceRows:
     pick = random.randrange(1 << 30)
+    # One dict update per movement, keyed by day; months, years and current totals are derived
+    # from the (far fewer) days afterwards.
+    by_day: dict[tuple[str, str, dt.date], list[int]] = {}
+    for code, currency, day, amount in movements:
+        key = (code, currency, day)
+        row = by_day.get(key)
+        if row is None:
+            row = by_day[key] = [0, 0]
+        if amount > 0:
+            row[0] += amount
+        else:
+            row[1] -= amount
     current: dict[tuple, list[int]] = {}
     periods: dict[tuple, list[int]] = {}
-    for code, currency, day, amount in movements:
+    months: dict[dt.date, dt.date] = {}
+    for (code, currency, day), (debit_minor, credit_minor) in by_day.items():
         slot = pick % slots[code]
-        side = 0 if amount > 0 else 1  # debit or credit column
-        size = amount if amount > 0 else -amount
+        month = months.get(day)
+        if month is None:
+            month = months[day] = day.replace(day=1)
         for totals, key in (
             (current, (code, currency, slot)),
             (periods, (code, currency, "D", day, slot)),
-            (periods, (code, currency, "M", day.replace(day=1), slot)),
-            (periods, (code, currency, "Y", day.replace(month=1, day=1), slot)),
+            (periods, (code, currency, "M", month, slot)),
+            (periods, (code, currency, "Y", month.replace(month=1), slot)),
         ):
             row = totals.get(key)
             if row is None:
-                row = totals[key] = [0, 0]
-            row[side] += size
+                totals[key] = [debit_minor, credit_minor]
+            else:
+                row[0] += debit_minor
+                row[1] += credit_minor
     return BalanceRows(
         [(*k, d, c) for k, (d, c) in sorted(current.items())],
         [(*k, d, c) for k, (d, c) in sorted(periods.items())],

@@ -36,6 +36,7 @@ operations = st.lists(
     st.one_of(
         st.tuples(st.just("post"), balanced_entry()),
         st.tuples(st.just("reverse"), st.integers(0, 50), days),
+        st.tuples(st.just("import"), st.lists(balanced_entry(), min_size=1, max_size=4)),
     ),
     min_size=1,
     max_size=25,
@@ -54,6 +55,10 @@ def check_invariants(engine, ops):
             entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
             posted.append(entry)
             movements += [(p.account_code, p.currency, draft.effective_date, p.amount_minor) for p in draft.postings]
+        elif op[0] == "import":
+            drafts = op[1]
+            posted += run_in_transaction(engine, lambda c: service.import_entries(c, actor, drafts))
+            movements += [(p.account_code, p.currency, d.effective_date, p.amount_minor) for d in drafts for p in d.postings]
         elif posted:
             target = posted[op[1] % len(posted)]
             if target.id in reversed_ids or target.reverses_entry_id is not None:

@@ -1,0 +1,70 @@
+"""Writes an imported batch of entries on PostgreSQL: binary COPY, then the balance counters.
+
+Journal entries and their postings stream to the server with COPY in binary format while Python is
+still producing rows, so the two cores work at once; the counters are then moved by one statement
+in the lock order of ledger.store.balances (every current-balance row, then every period row, each
+sorted by key). The entries arrive with time-ordered ids (ledger.ids) and in that order, so the
+primary-key indexes grow at their right-hand edge. Nothing here checks anything: ledger.service
+validated the drafts and locked the accounts (FOR SHARE) before calling, and the caller's
+transaction makes it all or nothing. Other databases use ledger.store.journal.write_entries.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy.engine import Connection
+
+from ledger.store.balances import BalanceRows
+from ledger.store.journal import _as_sqlalchemy_errors, _json_tuples
+
+entry_columns = ("tenant_id", "id", "effective_date", "recorded_at", "description", "metadata", "actor",
+                 "idempotency_key", "request_hash", "reverses_entry_id", "content_hash")
+entry_types = ("int8", "uuid", "date", "timestamptz", "text", "text", "text", "text", "text", "uuid", "text")
+posting_columns = ("tenant_id", "entry_id", "line_no", "account_code", "currency", "amount_minor", "effective_date")
+posting_types = ("int8", "uuid", "int2", "text", "text", "int8", "date")
+
+_copy_entries = f"COPY journal_entries ({', '.join(entry_columns)}) FROM STDIN (FORMAT BINARY)"
+_copy_postings = f"COPY postings ({', '.join(posting_columns)}) FROM STDIN (FORMAT BINARY)"
+
+_counters_sql = """
+WITH current_rows AS (
+    INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
+    SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
+    FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
+    ORDER BY r.ordinality
+    ON CONFLICT (tenant_id, account_code, currency, slot) DO UPDATE SET
+        debit_minor = b.debit_minor + excluded.debit_minor, credit_minor = b.credit_minor + excluded.credit_minor
+    RETURNING 1
+)
+INSERT INTO account_period_balances AS b
+    (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
+SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
+FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
+WHERE (SELECT count(*) FROM current_rows) >= 0
+ORDER BY r.ordinality
+ON CONFLICT (tenant_id, account_code, currency, grain, period_start, slot) DO UPDATE SET
+    debit_minor = b.debit_minor + excluded.debit_minor, credit_minor = b.credit_minor + excluded.credit_minor
+"""
+
+
+def copy_entries(
+    conn: Connection, tenant_id: int, entries: Iterable[Sequence], postings: Iterable[Sequence], counters: BalanceRows
+) -> None:
+    """COPY rows (tuples in entry_columns / posting_columns order, consumed as they stream), then move the counters."""
+    cursor = conn.connection.driver_connection.cursor()
+    for statement, types, rows in ((_copy_entries, entry_types, entries), (_copy_postings, posting_types, postings)):
+        with _as_sqlalchemy_errors(conn, statement, None):
+            with cursor.copy(statement) as copy:
+                copy.set_types(types)
+                for row in rows:
+                    copy.write_row(row)
+    params = {
+        "tenant": tenant_id,
+        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
+        "periods": _json_tuples(
+            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
+        ),
+    }
+    with _as_sqlalchemy_errors(conn, _counters_sql, None):
+        cursor.execute(_counters_sql, params)
+
