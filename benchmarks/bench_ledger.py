@@ -415,7 +415,7 @@ def run(args: argparse.Namespace) -> int:
                 pgc = pg.get(clients, nan)
                 print(f"  {mode:<10}  {clients:>7}  {u / pgc:10.2f}  {h / pgc:7.2f}  {h / u:11.2f}  {u / uo:11.2f}  {h / ho:7.2f}")
 
-        print(f"\nBulk: {args.bulk_entries}-entry batches, post_entries in one transaction, sealed after commit", flush=True)
+        print(f"\nBulk: {args.bulk_entries}-entry batches, import_entries (binary COPY, one audit event per batch) in one transaction, sealed after commit", flush=True)
         vacuum(url)
         bulk = bulk_postings_per_second(url, tenant_id, codes, args.bulk_entries, args.bulk_batches)
         for i, (n, s) in enumerate(bulk, start=1):

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
 from ledger import errors
@@ -77,7 +78,11 @@ def load_accounts(
     codes = list(codes)
     if not codes:
         return {}
-    query = sa.select(accounts).where(accounts.c.tenant_id == tenant_id, accounts.c.code.in_(codes))
+    if conn.dialect.name == "postgresql":  # one array parameter, not one placeholder per code
+        named = accounts.c.code == sa.any_(sa.bindparam("codes", codes, type_=postgresql.ARRAY(sa.String)))
+    else:
+        named = accounts.c.code.in_(codes)
+    query = sa.select(accounts).where(accounts.c.tenant_id == tenant_id, named)
     if lock is not None:
         query = query.order_by(accounts.c.code).with_for_update(read=lock == "share")
     rows = conn.execute(query)

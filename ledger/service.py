@@ -6,11 +6,13 @@ typed LedgerErrors raised before anything is written, so the caller's transactio
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import re
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -38,7 +40,9 @@ from ledger.money import currency_exponent
 from ledger.queries import account_from_row, get_entry, load_accounts
 from ledger.store.audit_log import event_rows, record_event, record_events
 from ledger.store.balances import balance_rows
-from ledger.store.bulk import copy_entries
+from ledger.store.bulk import copy_entries, move_counters
+from ledger.store.bulk import entry_columns as bulk_entry_columns
+from ledger.store.bulk import posting_columns as bulk_posting_columns
 from ledger.store.journal import StaleChart, accounts_for_posting, write_entries
 from ledger.store.tables import (
     account_balances,
@@ -224,7 +228,8 @@ def _post(
     if fresh:
         fresh_drafts, fresh_texts = [drafts[i] for i in fresh], [metadata_texts[i] for i in fresh]
         if imported is not None:
-            posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
+            with _collector_paused():
+                posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
         else:
             try:
                 posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
@@ -385,52 +390,36 @@ def _import_entries(
 ) -> list[PostedEntry]:
     tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
     ids = uuid7s(len(drafts))
-    request_digests = [request_hash(d, m) for d, m in zip(drafts, metadata_texts)]
     id_texts = [str(i) for i in ids]  # once: the content hashes and the batch's event both spell them out
-    digests = [content_hash(t, r, actor_name) for t, r in zip(id_texts, request_digests)]
-    movements = [(p.account_code, p.currency, d.effective_date, p.amount_minor) for d in drafts for p in d.postings]
+    digests: list[str] = []
+    movements: list = []
+
+    # Generators: on PostgreSQL the server inserts each chunk of rows while these hash the next.
+    def entry_rows() -> Iterator[tuple]:
+        for draft, entry_id, id_text, metadata_text in zip(drafts, ids, id_texts, metadata_texts):
+            request_digest = request_hash(draft, metadata_text)
+            digest = content_hash(id_text, request_digest, actor_name)
+            digests.append(digest)
+            yield (tenant_id, entry_id, draft.effective_date, now, draft.description, metadata_text, actor_name,
+                   draft.idempotency_key, request_digest, draft.reverses_entry_id, digest)
+
+    def posting_rows() -> Iterator[tuple]:
+        for draft, entry_id in zip(drafts, ids):
+            day = draft.effective_date
+            for line_no, p in enumerate(draft.postings, start=1):
+                movements.append((p.account_code, p.currency, day, p.amount_minor))
+                yield tenant_id, entry_id, line_no, p.account_code, p.currency, p.amount_minor, day
+
     slots = {code: account.balance_slots for code, account in chart.items()}
-    batch = {
-        "action": "journal_entries.imported",
-        "entity_type": "journal_batch",
-        "entity_id": uuid7(),
-        "before": None,
-        "after": {
-            "reference": reference or None,
-            "entries": [[t, h] for t, h in zip(id_texts, digests)],
-            "postings": len(movements),
-        },
-    }
     if conn.dialect.name == "postgresql":
-        entry_rows = (
-            (tenant_id, i, d.effective_date, now, d.description, m, actor_name, d.idempotency_key, r, d.reverses_entry_id, h)
-            for d, i, m, r, h in zip(drafts, ids, metadata_texts, request_digests, digests)
-        )
-        posting_rows = (
-            (tenant_id, i, line_no, p.account_code, p.currency, p.amount_minor, d.effective_date)
-            for d, i in zip(drafts, ids)
-            for line_no, p in enumerate(d.postings, start=1)
-        )
-        copy_entries(conn, tenant_id, entry_rows, posting_rows, balance_rows(movements, slots))
-        record_events(conn, actor, [batch])
+        copy_entries(conn, entry_rows(), posting_rows())
+        move_counters(conn, tenant_id, balance_rows(movements, slots))
+        record_events(conn, actor, [_batch_event(id_texts, digests, len(movements), reference)])
     else:
-        entry_dicts = [
-            {
-                "tenant_id": tenant_id, "id": i, "effective_date": d.effective_date, "recorded_at": now,
-                "description": d.description, "metadata": m, "actor": actor_name, "idempotency_key": d.idempotency_key,
-                "request_hash": r, "reverses_entry_id": d.reverses_entry_id, "content_hash": h,
-            }
-            for d, i, m, r, h in zip(drafts, ids, metadata_texts, request_digests, digests)
-        ]
-        posting_dicts = [
-            {
-                "tenant_id": tenant_id, "entry_id": i, "line_no": line_no, "account_code": p.account_code,
-                "currency": p.currency, "amount_minor": p.amount_minor, "effective_date": d.effective_date,
-            }
-            for d, i in zip(drafts, ids)
-            for line_no, p in enumerate(d.postings, start=1)
-        ]
-        write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, event_rows(actor, [batch]))
+        entry_dicts = [dict(zip(bulk_entry_columns, row)) for row in entry_rows()]
+        posting_dicts = [dict(zip(bulk_posting_columns, row)) for row in posting_rows()]
+        events = event_rows(actor, [_batch_event(id_texts, digests, len(movements), reference)])
+        write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, events)
     return [
         PostedEntry(
             tenant_id, i, d.effective_date, now, d.description, dict(d.metadata), actor_name, tuple(d.postings),
@@ -438,6 +427,34 @@ def _import_entries(
         )
         for d, i, h in zip(drafts, ids, digests)
     ]
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off while a batch is written, as json and pickle loaders do.
+
+    A 10,000-entry import allocates some 100,000 objects, none of them cyclic garbage; each time
+    they cross the collector's thresholds a full collection scans every live object again (about
+    45 ms here, a sixth of the batch). Reference counting still frees everything as usual.
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _batch_event(id_texts: Sequence[str], digests: Sequence[str], postings: int, reference: str) -> dict:
+    return {
+        "action": "journal_entries.imported",
+        "entity_type": "journal_batch",
+        "entity_id": uuid7(),
+        "before": None,
+        "after": {"reference": reference or None, "entries": [[t, h] for t, h in zip(id_texts, digests)], "postings": postings},
+    }
 
 
 def _posted_event(entry_id: uuid.UUID, draft: EntryDraft, digest: str) -> dict:

@@ -101,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--actor", default="cli")
     p.set_defaults(handler=cmd_post)
 
+    p = sub.add_parser(
+        "import", help="import journal entries from a JSON Lines file (a migration, a statement), in batches"
+    )
+    p.add_argument("file", help="JSON Lines, one entry per line (see README, 'Bulk import'); - reads stdin")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--batch-size", type=int, default=10_000, help="entries per transaction (at most 20,000)")
+    p.add_argument("--actor", default="import")
+    p.set_defaults(handler=cmd_import)
+
     p = sub.add_parser("reverse", help="reverse a posted journal entry")
     p.add_argument("entry_id", type=uuid.UUID)
     p.add_argument("--tenant", required=True)
@@ -195,6 +204,49 @@ def _split_leg(text: str) -> tuple[str, str]:
     if not sep or not code:
         raise errors.InvalidEntry(f"a posting is CODE:AMOUNT, got {text!r}")
     return code, amount
+
+
+def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
+    """Every line is read and checked before anything is written; then each batch is one transaction."""
+    from ledger.importing import read_entries
+
+    if not 1 <= args.batch_size <= service.entries_per_batch_max:
+        print(f"error: --batch-size must be between 1 and {service.entries_per_batch_max}", file=sys.stderr)
+        return 2
+    if args.file == "-":
+        numbered = list(read_entries(sys.stdin))
+    else:
+        try:
+            with open(args.file, encoding="utf-8") as handle:
+                numbered = list(read_entries(handle))
+        except OSError as exc:
+            print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_id = service.tenant_id_for(conn, args.tenant)
+    reference = os.path.basename(args.file) if args.file != "-" else "stdin"
+    imported = replayed = postings = 0
+    for start in range(0, len(numbered), args.batch_size):
+        chunk = numbered[start:start + args.batch_size]
+        drafts = [draft for _, draft in chunk]
+        actor = Actor(tenant_id, args.actor, utc_now())
+        try:
+            posted = run_in_transaction(
+                engine, lambda conn: service.import_entries(conn, actor, drafts, reference=f"{reference}:{chunk[0][0]}-{chunk[-1][0]}")
+            )
+        except errors.LedgerError as exc:
+            print(f"error: {exc.code}: lines {chunk[0][0]}-{chunk[-1][0]}: {exc.message}", file=sys.stderr)
+            print(f"imported {imported} entries before this batch; nothing of lines {chunk[0][0]}-{chunk[-1][0]} or after was written",
+                  file=sys.stderr)
+            return 1
+        fresh = [e for e in posted if e.recorded_at == actor.now]
+        imported += len(fresh)
+        replayed += len(posted) - len(fresh)
+        postings += sum(len(e.postings) for e in fresh)
+    print(f"imported {imported} entries ({postings} postings) from {len(numbered)} lines"
+          + (f"; {replayed} already imported (same idempotency key and content)" if replayed else ""))
+    return 0
 
 
 def cmd_reverse(args: argparse.Namespace, settings: Settings) -> int:

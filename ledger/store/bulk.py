@@ -47,10 +47,8 @@ ON CONFLICT (tenant_id, account_code, currency, grain, period_start, slot) DO UP
 """
 
 
-def copy_entries(
-    conn: Connection, tenant_id: int, entries: Iterable[Sequence], postings: Iterable[Sequence], counters: BalanceRows
-) -> None:
-    """COPY rows (tuples in entry_columns / posting_columns order, consumed as they stream), then move the counters."""
+def copy_entries(conn: Connection, entries: Iterable[Sequence], postings: Iterable[Sequence]) -> None:
+    """COPY rows (tuples in entry_columns / posting_columns order), consumed as they stream."""
     cursor = conn.connection.driver_connection.cursor()
     for statement, types, rows in ((_copy_entries, entry_types, entries), (_copy_postings, posting_types, postings)):
         with _as_sqlalchemy_errors(conn, statement, None):
@@ -58,6 +56,10 @@ def copy_entries(
                 copy.set_types(types)
                 for row in rows:
                     copy.write_row(row)
+
+
+def move_counters(conn: Connection, tenant_id: int, counters: BalanceRows) -> None:
+    """Add a batch's aggregated movements to the balance counters, in the global lock order."""
     params = {
         "tenant": tenant_id,
         "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
@@ -66,5 +68,4 @@ def copy_entries(
         ),
     }
     with _as_sqlalchemy_errors(conn, _counters_sql, None):
-        cursor.execute(_counters_sql, params)
-
+        conn.connection.driver_connection.cursor().execute(_counters_sql, params)

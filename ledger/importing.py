@@ -1,0 +1,86 @@
+"""Journal entries from a JSON Lines file, for `loanbook import` (ledger.service.import_entries).
+
+One entry per line:
+
+    {"date": "2026-01-05", "description": "Opening capital", "metadata": {"source_row": 17},
+     "idempotency_key": "legacy-17",
+     "postings": [{"account": "1100", "currency": "CNY", "debit": "1000.00"},
+                  {"account": "3100", "currency": "CNY", "credit": "1000.00"}]}
+
+Amounts are decimal strings (a JSON number is refused, as everywhere in loanbook: 0.1 has no exact
+binary form). `description`, `metadata` and `idempotency_key` are optional; blank lines are skipped.
+Errors name the line, so a file can be fixed and imported again; idempotency keys make a second
+run skip the entries a first, interrupted one committed.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Iterable, Iterator
+from decimal import Decimal
+
+from ledger import errors
+from ledger.model import EntryDraft, credit, debit, validate_draft
+
+entry_fields = {"date", "description", "metadata", "idempotency_key", "postings"}
+posting_fields = {"account", "currency", "debit", "credit"}
+
+
+class ImportLineError(errors.InvalidEntry):
+    """A line of an import file that is not an entry; `line` is its 1-based number."""
+
+    def __init__(self, line: int, cause: errors.LedgerError | str) -> None:
+        message = cause.message if isinstance(cause, errors.LedgerError) else cause
+        super().__init__(f"line {line}: {message}", line=line)
+        self.line = line
+        if isinstance(cause, errors.LedgerError):
+            self.code = cause.code  # the underlying reason's stable code (UNBALANCED_ENTRY, FLOAT_AMOUNT_REFUSED, ...)
+
+
+def _refuse_number(text: str) -> Decimal:
+    raise errors.FloatAmountRefused(f"{text} is a JSON number; write amounts as decimal strings, e.g. \"{text}\"")
+
+
+def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, EntryDraft]]:
+    """(line number, checked draft) for every non-blank line; raises ImportLineError at the first bad one."""
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            yield number, _draft(json.loads(line, parse_float=_refuse_number))
+        except errors.LedgerError as exc:
+            raise ImportLineError(number, exc) from None
+        except json.JSONDecodeError as exc:
+            raise ImportLineError(number, f"not JSON ({exc.msg} at column {exc.colno})") from None
+
+
+def _draft(value: object) -> EntryDraft:
+    if not isinstance(value, dict):
+        raise errors.InvalidEntry("each line is a JSON object")
+    unknown = set(value) - entry_fields
+    if unknown:
+        raise errors.InvalidEntry(f"unknown field(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(entry_fields))}")
+    try:
+        day = dt.date.fromisoformat(value["date"])
+    except (KeyError, TypeError, ValueError):
+        raise errors.InvalidEntry("date must be an ISO date, e.g. \"2026-01-05\"") from None
+    postings = value.get("postings")
+    if not isinstance(postings, list):
+        raise errors.InvalidEntry("postings must be a list of {account, currency, debit or credit}")
+    legs = []
+    for leg in postings:
+        if not isinstance(leg, dict) or set(leg) - posting_fields or not {"account", "currency"} <= set(leg) \
+                or ("debit" in leg) == ("credit" in leg):
+            raise errors.InvalidEntry("each posting is {account, currency} with exactly one of debit or credit")
+        amount = leg.get("debit", leg.get("credit"))
+        if isinstance(amount, (int, float, Decimal)) and not isinstance(amount, bool):
+            _refuse_number(str(amount))
+        if not isinstance(amount, str) or not isinstance(leg["account"], str) or not isinstance(leg["currency"], str):
+            raise errors.InvalidEntry("account, currency and the amount are strings")
+        legs.append((debit if "debit" in leg else credit)(leg["account"], amount, leg["currency"]))
+    description, metadata, key = value.get("description", ""), value.get("metadata", {}), value.get("idempotency_key")
+    if not isinstance(description, str) or (key is not None and not isinstance(key, str)):
+        raise errors.InvalidEntry("description and idempotency_key are strings")
+    draft = EntryDraft(day, tuple(legs), description, metadata, key)
+    validate_draft(draft)
+    return draft

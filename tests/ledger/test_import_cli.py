@@ -1,0 +1,95 @@
+"""`loanbook import FILE`: JSON Lines in, checked whole before anything is written, batches after."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import queries
+from ledger.store import tables
+from loanbook.cli import main as cli_main
+from tests.conftest import new_tenant
+
+
+def line(n: int, amount: str = "10.00", **extra: object) -> str:
+    entry = {
+        "date": "2026-01-05", "description": f"legacy row {n}", "metadata": {"row": n},
+        "postings": [{"account": "1200", "currency": "CNY", "debit": amount}, {"account": "1100", "currency": "CNY", "credit": amount}],
+        **extra,
+    }
+    return json.dumps(entry, ensure_ascii=False)
+
+
+@pytest.fixture
+def cli(engine, monkeypatch):
+    monkeypatch.setenv("LOANBOOK_DATABASE_URL", engine.url.render_as_string(hide_password=False))
+    tenant_id = new_tenant(engine)
+    with engine.connect() as conn:
+        slug = conn.execute(sa.select(tables.tenants.c.slug).where(tables.tenants.c.id == tenant_id)).scalar()
+    return tenant_id, slug
+
+
+def entries_of(engine, tenant_id: int) -> int:
+    with engine.connect() as conn:
+        t = tables.journal_entries
+        return conn.execute(sa.select(sa.func.count()).select_from(t).where(t.c.tenant_id == tenant_id)).scalar()
+
+
+def test_import_posts_every_line_in_batches_and_a_rerun_skips_what_is_in(engine, cli, tmp_path, capsys):
+    tenant_id, slug = cli
+    run = uuid.uuid4().hex
+    path = tmp_path / "legacy.jsonl"
+    path.write_text("\n".join(line(n, idempotency_key=f"{run}-{n}") for n in range(1, 8)) + "\n\n", encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "3"]) == 0
+    assert "imported 7 entries (14 postings) from 7 lines" in capsys.readouterr().out
+    assert entries_of(engine, tenant_id) == before + 7
+    with engine.connect() as conn:
+        assert sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "1200")) == 7 * 1000
+        batches = conn.execute(
+            sa.select(tables.audit_events.c.after).where(
+                tables.audit_events.c.tenant_id == tenant_id, tables.audit_events.c.action == "journal_entries.imported"
+            )
+        ).scalars().all()
+    assert sorted(json.loads(a)["reference"] for a in batches) == ["legacy.jsonl:1-3", "legacy.jsonl:4-6", "legacy.jsonl:7-7"]
+    assert cli_main(["import", str(path), "--tenant", slug]) == 0
+    assert "imported 0 entries (0 postings) from 7 lines; 7 already imported" in capsys.readouterr().out
+    assert entries_of(engine, tenant_id) == before + 7
+
+
+@pytest.mark.parametrize(
+    "bad, code",
+    [
+        ('{"date": "2026-01-05", "postings": [{"account": "1200", "currency": "CNY", "debit": 10.5}, '
+         '{"account": "1100", "currency": "CNY", "credit": "10.50"}]}', "FLOAT_AMOUNT_REFUSED"),
+        (line(3, "10.001"), "AMOUNT_TOO_PRECISE"),
+        ('{"date": "2026-01-05", "postings": [{"account": "1200", "currency": "CNY", "debit": "5.00"}, '
+         '{"account": "1100", "currency": "CNY", "credit": "4.00"}]}', "UNBALANCED_ENTRY"),
+        ('{"date": "05/01/2026", "postings": []}', "INVALID_ENTRY"),
+        ("{not json", "INVALID_ENTRY"),
+    ],
+)
+def test_a_bad_line_is_named_and_nothing_is_written(engine, cli, tmp_path, capsys, bad, code):
+    tenant_id, slug = cli
+    path = tmp_path / "bad.jsonl"
+    path.write_text("\n".join([line(1), line(2), bad, line(4)]), encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {code}: line 3:" in err
+    assert entries_of(engine, tenant_id) == before
+
+
+def test_an_unknown_account_stops_at_its_batch_and_says_what_was_written(engine, cli, tmp_path, capsys):
+    tenant_id, slug = cli
+    path = tmp_path / "accounts.jsonl"
+    unknown = line(3).replace('"1200"', '"9999"')
+    path.write_text("\n".join([line(1), line(2), unknown, line(4)]), encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "error: UNKNOWN_ACCOUNT: lines 3-4:" in err and "imported 2 entries before this batch" in err
+    assert entries_of(engine, tenant_id) == before + 2
+    assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "0"]) == 2
