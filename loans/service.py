@@ -89,17 +89,46 @@ def create_product(conn: Connection, actor: Actor, values: Mapping[str, object])
             created_at=actor.now, created_by=actor.name,
         )
     )
+    _created_in_this_transaction(conn).add((actor.tenant_id, product.code, product.version))
     record_event(conn, actor, "loan_product.created", "loan_product", f"{product.code}@{product.version}", after=product_to_json(product))
     return product
 
 
+# Product versions by (database, tenant, code, version): every money command reads its loan's, and a
+# committed version never changes (loan_products is insert-only; PostgreSQL refuses UPDATE and DELETE).
+# The latest version of a code can change, so only reads that name a version use this.
+_product_cache: dict[tuple[sa.URL, int, str, int], Product] = {}
+products_cached_max = 10_000
+# conn.info key: (transaction, versions it created). Until it commits that transaction alone sees them,
+# and it may roll back and leave the number to a different product, so it never caches them.
+_products_created = "loanbook_products_created"
+
+
+def _created_in_this_transaction(conn: Connection) -> set[tuple[int, str, int]]:
+    transaction = conn.get_transaction()
+    created = conn.info.get(_products_created)
+    if created is None or created[0] is not transaction:
+        created = conn.info[_products_created] = (transaction, set())
+    return created[1]
+
+
 def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
+    if version:
+        key = (conn.engine.url, tenant_id, code, version)
+        cached = _product_cache.get(key)
+        if cached is not None:
+            return cached
     query = sa.select(loan_products.c.definition).where(loan_products.c.tenant_id == tenant_id, loan_products.c.code == code)
     query = query.where(loan_products.c.version == version) if version else query.order_by(loan_products.c.version.desc())
     definition = conn.execute(query.limit(1)).scalar()
     if definition is None:
         raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
-    return product_from_json(json.loads(definition))
+    product = product_from_json(json.loads(definition))
+    if version and (tenant_id, code, version) not in _created_in_this_transaction(conn):
+        if len(_product_cache) >= products_cached_max:
+            _product_cache.clear()
+        _product_cache[key] = product
+    return product
 
 
 def create_borrower(

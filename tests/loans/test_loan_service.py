@@ -177,3 +177,23 @@ def test_tenant_classification_policy_drives_class_and_provision(book):
     with pytest.raises(errors.InvalidClassificationPolicy):
         run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"doubtful_from_dpd": 2}))
     check_books(engine, tenant_id)
+
+
+def test_a_product_version_from_a_rolled_back_transaction_is_not_remembered(engine):
+    """Money commands read product versions from a per-process cache; only committed versions may enter it."""
+    officer = actor_for(new_tenant(engine), "officer")
+    draft = {"code": "FLEX", "name": "Flexible", "currency": "CNY", "late_fee": "50"}
+
+    class RolledBack(Exception):
+        pass
+
+    def create_and_read(conn):
+        service.create_product(conn, officer, draft)
+        assert service.get_product(conn, officer.tenant_id, "FLEX", 1).late_fee == 50
+        raise RolledBack()
+
+    with pytest.raises(RolledBack):
+        run_in_transaction(engine, create_and_read)
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {**draft, "late_fee": "80"}))
+    for _ in range(2):  # the first read fills the cache, the second is served from it
+        assert run_in_transaction(engine, lambda c: service.get_product(c, officer.tenant_id, "FLEX", 1)).late_fee == 80
