@@ -50,7 +50,9 @@ from loans.pii import FieldCipher, check_borrower_fields
 from loans.posting import entry_for, net_by_account
 from loans.products import Product, parse_product, product_from_json, product_to_json
 from loans.state import LoanState, LoanStatus, check_transition
-from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state, tenant_policy
+from loans.store.repository import (
+    insert_installments, load_loan_row, load_state, loan_policy, loan_values, save_state, tenant_policy,
+)
 from loans.receipts import standing_applications
 from loans.store.tables import borrowers, loan_policies, loan_products, loan_transactions, loans, suspense_receipts
 
@@ -293,7 +295,7 @@ def disburse_loan(
     version = row.schedule_version + 1
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id).values(
-            **loan_values(state, tenant_policy(conn, actor.tenant_id)), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
+            **loan_values(state, loan_policy(row)), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
             schedule_terms=canonical_json(terms_to_json(schedule.terms)), updated_at=actor.now,
         )
     )
@@ -452,7 +454,7 @@ def _save_schedule(
     insert_installments(conn, actor.tenant_id, row.id, version, after.installments)
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id).values(
-            **loan_values(after, tenant_policy(conn, actor.tenant_id)), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
+            **loan_values(after, loan_policy(row)), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
             updated_at=actor.now,
         )
     )
@@ -579,7 +581,7 @@ def _money_command(
         events = _load_events(conn, actor.tenant_id, loan_id)
         added = Event("new", kind, day, minor)
         new_state, moves, allocations = _replayed_change(
-            row, state, product, events, [*events, added], tenant_policy(conn, actor.tenant_id)
+            row, state, product, events, [*events, added], loan_policy(row)
         )
         allocation = allocations["new"]
     else:
@@ -625,7 +627,7 @@ def reverse_transaction(
     product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
     events = _load_events(conn, actor.tenant_id, loan_id)
     new_state, moves, _ = _replayed_change(
-        row, state, product, events, [e for e in events if e.key != transaction_id], tenant_policy(conn, actor.tenant_id)
+        row, state, product, events, [e for e in events if e.key != transaction_id], loan_policy(row)
     )
     _save(conn, actor, row, state, new_state, day)
     return _book_money(
