@@ -145,14 +145,32 @@ def loan_values(state: LoanState, policy: ClassificationPolicy = default_policy)
     }
 
 
-def save_state(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, **extra: object) -> None:
-    conn.execute(
+@functools.cache
+def _save_loan_state() -> sa.Update:
+    # The SET list is the columns the parameters name (loan_values' and the two below), plus the counter.
+    return (
         sa.update(loans)
-        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id)
-        .values(**loan_values(after, loan_policy(row)), updated_at=actor.now, **extra)
+        .where(loans.c.tenant_id == sa.bindparam("b_tenant_id"), loans.c.id == sa.bindparam("b_loan_id"))
+        .values(transactions_recorded=loans.c.transactions_recorded + 1)
+        .returning(loans)
     )
+
+
+def save_loan_state(conn: Connection, actor: Actor, row: sa.Row, after: LoanState, *, closed_on: dt.date | None) -> sa.Row:
+    """Write a loan's state after a money command and count the transaction it records, in one statement.
+
+    `row` is the loan's row from load_loan_row (locked): it gives the policy that classifies the loan.
+    Returns the row as written; its `transactions_recorded` is the recorded transaction's sequence.
+    """
+    params = {**loan_values(after, loan_policy(row)), "closed_on": closed_on, "updated_at": actor.now,
+              "b_tenant_id": actor.tenant_id, "b_loan_id": row.id}
+    return conn.execute(_save_loan_state(), params).one()
+
+
+def save_installment_changes(conn: Connection, tenant_id: int, row: sa.Row, before: LoanState, after: LoanState) -> None:
+    """Write the installments of the loan's current schedule that differ between the two states."""
     changed = [a for b, a in zip(before.installments, after.installments) if a != b]
-    save_installments(conn, actor.tenant_id, [(row.id, row.schedule_version, i) for i in changed])
+    save_installments(conn, tenant_id, [(row.id, row.schedule_version, i) for i in changed])
 
 
 def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[uuid.UUID, int, InstallmentState]]) -> None:
