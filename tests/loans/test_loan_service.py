@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
+import time
 import uuid
 
 import pytest
@@ -255,3 +257,59 @@ def test_a_repayment_classifies_the_loan_by_the_policy_in_force_when_it_runs(boo
     run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"substandard_from_dpd": 4}))
     second = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "1", "CNY", D(2026, 2, 21)))
     assert (second.loan.dpd, second.loan.loan_class) == (5, "SUBSTANDARD")
+
+
+@pytest.mark.parametrize("command", ["record_repayment", "pay_off_loan"])
+def test_the_same_keyed_payment_twice_at_once_is_recorded_once(pg_engine, cipher, command):
+    """The second request waits for the loan's lock while the first commits, then answers as its replay (a paid-off
+    loan must not make the duplicate of its payoff a LOAN_CLOSED)."""
+    engine = pg_engine
+    tenant_id = new_tenant(engine, "lend")
+    officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {"code": "CASH12", "name": "Cash loan 12m", "currency": "CNY"}))
+    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, officer, cipher, name="张三"))
+    loan_id = apply((engine, tenant_id, officer, approver, borrower))
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    quote = run_in_transaction(engine, lambda c: service.payoff_quote(c, tenant_id, loan_id, D(2026, 1, 16)))
+    amount = str(from_minor(quote.total, "CNY")) if command == "pay_off_loan" else "100"
+    repay = lambda c: getattr(service, command)(c, officer, loan_id, amount, "CNY", D(2026, 1, 16), "pay-once")  # noqa: E731
+    first_in, first_may_commit = threading.Event(), threading.Event()
+    results, failures = {}, []
+
+    def first_holding_the_lock(c):
+        result = repay(c)
+        first_in.set()
+        assert first_may_commit.wait(30)
+        return result
+
+    def run(name, work):
+        try:
+            results[name] = run_in_transaction(engine, work)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    first = threading.Thread(target=run, args=("first", first_holding_the_lock))
+    first.start()
+    assert first_in.wait(30)
+    second = threading.Thread(target=run, args=("second", repay))
+    second.start()
+    with engine.connect() as conn:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        for _ in range(1000):
+            if conn.execute(sa.text(waiting)).scalar():
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the second repayment never waited for the loan's lock")
+    first_may_commit.set()
+    first.join(30)
+    second.join(30)
+    assert not failures, failures
+    assert not results["first"].replayed and results["second"].replayed
+    assert results["second"].transaction_id == results["first"].transaction_id
+    assert results["second"].allocation == results["first"].allocation
+    with engine.connect() as conn:
+        keyed = conn.execute(sa.select(sa.func.count()).select_from(loan_transactions).where(
+            loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.idempotency_key == "pay-once")).scalar()
+    assert keyed == 1
+    check_books(engine, tenant_id)
