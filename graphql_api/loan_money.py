@@ -19,7 +19,6 @@ from strawberry.types import Info
 
 from graphql_api import error_types as e
 from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.loan_reads import transactions_by_id
 from graphql_api.loan_products import PrepaymentModeEnum
 from graphql_api.loan_types import Allocation, Loan, LoanTransaction, domain_allocation, loan_transaction_type, loan_type
 from graphql_api.threads import write
@@ -28,7 +27,6 @@ from ledger import errors as ledger_errors
 from ledger.actor import Actor
 from loans import service
 from loans.service import MoneyResult
-from loans.store.repository import load_loan_row
 
 
 @strawberry.interface(description="What a money mutation did: the loan after it, the transaction it recorded, the journal entry it posted.")
@@ -240,21 +238,18 @@ async def run_money_command(
     except RefusedInput as refused:
         return refused.result
 
-    def work(conn: sa.Connection) -> tuple[MoneyResult, sa.Row, sa.Row]:
-        result = command(conn, actor, loan_id, key)
-        row = load_loan_row(conn, actor.tenant_id, result.loan_id, lock=False)
-        return result, row, transactions_by_id(conn, actor.tenant_id, [result.transaction_id])[result.transaction_id]
-
     try:
-        result, row, transaction = await write(ctx.engine, work)
+        result = await write(ctx.engine, lambda conn: command(conn, actor, loan_id, key))
     except ledger_errors.LedgerError as exc:
         return e.error_result(
             exc, errors, ids={loan_id: "Loan", **(ids or {})}, id_kind="LoanTransaction", fields={"date": "effectiveDate"},
             **{"loan_id": loan_id_text, **(known or {})},
         )
     session.loaders.clear()
+    # The command hands back the loan and transaction rows as it left them: nothing to read again.
     return payload(
-        loan=loan_type(row), transaction=loan_transaction_type(transaction), allocation=domain_allocation(result.allocation, row.currency),
+        loan=loan_type(result.loan), transaction=loan_transaction_type(result.transaction),
+        allocation=domain_allocation(result.allocation, result.loan.currency),
         replayed=result.replayed, journal_entry_id=result.journal_entry_id,
     )
 

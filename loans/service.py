@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import json
 import uuid
@@ -19,7 +20,7 @@ from ledger.model import credit, debit
 from ledger.model import canonical_json
 from ledger.money import from_minor, parse_decimal, to_minor
 from ledger.queries import account_roles, load_accounts
-from ledger.store.audit_log import record_event
+from ledger.store.audit_log import record_event, record_events
 from loans import engine
 from loans.delinquency import ClassificationPolicy, policy_from_json, policy_to_json
 from loans.booking import Application, installments_from, schedule_for, terms_for, terms_from_json, terms_to_json
@@ -50,7 +51,9 @@ from loans.pii import FieldCipher, check_borrower_fields
 from loans.posting import entry_for, net_by_account
 from loans.products import Product, parse_product, product_from_json, product_to_json
 from loans.state import LoanState, LoanStatus, check_transition
-from loans.store.repository import insert_installments, load_loan_row, load_state, loan_values, save_state, tenant_policy
+from loans.store.repository import (
+    insert_installments, load_loan_row, load_state, loan_policy, save_installment_changes, save_loan_state, tenant_policy,
+)
 from loans.receipts import standing_applications
 from loans.store.tables import borrowers, loan_policies, loan_products, loan_transactions, loans, suspense_receipts
 
@@ -62,6 +65,10 @@ class MoneyResult:
     journal_entry_id: uuid.UUID | None
     allocation: Allocation
     status: LoanStatus
+    # The loan's row after the command and the transaction's row, as stored: a caller that shows
+    # them (the API's payloads) has them without reading them again.
+    loan: sa.Row
+    transaction: sa.Row
     replayed: bool = False
 
 
@@ -89,17 +96,46 @@ def create_product(conn: Connection, actor: Actor, values: Mapping[str, object])
             created_at=actor.now, created_by=actor.name,
         )
     )
+    _created_in_this_transaction(conn).add((actor.tenant_id, product.code, product.version))
     record_event(conn, actor, "loan_product.created", "loan_product", f"{product.code}@{product.version}", after=product_to_json(product))
     return product
 
 
+# Product versions by (database, tenant, code, version): every money command reads its loan's, and a
+# committed version never changes (loan_products is insert-only; PostgreSQL refuses UPDATE and DELETE).
+# The latest version of a code can change, so only reads that name a version use this.
+_product_cache: dict[tuple[sa.URL, int, str, int], Product] = {}
+products_cached_max = 10_000
+# conn.info key: (transaction, versions it created). Until it commits that transaction alone sees them,
+# and it may roll back and leave the number to a different product, so it never caches them.
+_products_created = "loanbook_products_created"
+
+
+def _created_in_this_transaction(conn: Connection) -> set[tuple[int, str, int]]:
+    transaction = conn.get_transaction()
+    created = conn.info.get(_products_created)
+    if created is None or created[0] is not transaction:
+        created = conn.info[_products_created] = (transaction, set())
+    return created[1]
+
+
 def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
+    if version:
+        key = (conn.engine.url, tenant_id, code, version)
+        cached = _product_cache.get(key)
+        if cached is not None:
+            return cached
     query = sa.select(loan_products.c.definition).where(loan_products.c.tenant_id == tenant_id, loan_products.c.code == code)
     query = query.where(loan_products.c.version == version) if version else query.order_by(loan_products.c.version.desc())
     definition = conn.execute(query.limit(1)).scalar()
     if definition is None:
         raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
-    return product_from_json(json.loads(definition))
+    product = product_from_json(json.loads(definition))
+    if version and (tenant_id, code, version) not in _created_in_this_transaction(conn):
+        if len(_product_cache) >= products_cached_max:
+            _product_cache.clear()
+        _product_cache[key] = product
+    return product
 
 
 def create_borrower(
@@ -262,15 +298,16 @@ def disburse_loan(
     state = state._replace(last_cob_date=day)
     moves = engine.disbursement_movements(financed, disbursed, fee)
     version = row.schedule_version + 1
+    # The state (pools, status) is written by _book_money, with the transaction's number.
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id).values(
-            **loan_values(state, tenant_policy(conn, actor.tenant_id)), schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
-            schedule_terms=canonical_json(terms_to_json(schedule.terms)), updated_at=actor.now,
+            schedule_version=version, disbursed_on=day, annualized_rate=str(schedule.annualized_rate),
+            schedule_terms=canonical_json(terms_to_json(schedule.terms)),
         )
     )
     insert_installments(conn, actor.tenant_id, loan_id, version, installments)
     allocation = Allocation(principal=financed, fee=fee)
-    return _book_money(conn, actor, product, loan_id, "DISBURSEMENT", day, disbursed, allocation, moves, state,
+    return _book_money(conn, actor, product, row, "DISBURSEMENT", day, disbursed, allocation, moves, state,
                        idempotency_key, request, status_before=row.status)
 
 
@@ -345,9 +382,9 @@ def prepay_loan(
     row, state, product = _active_loan(conn, actor, loan_id, day)
     chosen = product.prepayment_mode if mode is None else _prepayment_mode(mode)
     new_state, moves, allocation, schedule = restructuring.prepay(state, product, _current_terms(row, product), minor, day, chosen)
-    _save_schedule(conn, actor, row, state, new_state, schedule, day)
+    _save_schedule(conn, actor, row, state, new_state, schedule)
     details = {"mode": chosen.value, "rescheduled": schedule is not None}
-    return _book_money(conn, actor, product, loan_id, "PREPAYMENT", day, minor, allocation, moves, new_state,
+    return _book_money(conn, actor, product, row, "PREPAYMENT", day, minor, allocation, moves, new_state,
                        idempotency_key, request, status_before=state.status.value, details=details)
 
 
@@ -383,10 +420,10 @@ def restructure_loan(
         state, product, _current_terms(row, product), day, annual_rate=rate, term_periods=term_periods,
         capitalise_arrears=capitalise_arrears,
     )
-    _save_schedule(conn, actor, row, state, new_state, schedule, day)
+    _save_schedule(conn, actor, row, state, new_state, schedule)
     details = {"capitalised": capitalised, "annual_rate": str(schedule.terms.annual_rate),
                "term_periods": schedule.terms.term_periods, "annualized_rate": str(schedule.annualized_rate)}
-    return _book_money(conn, actor, product, loan_id, "RESTRUCTURE", day, capitalised, Allocation(principal=capitalised),
+    return _book_money(conn, actor, product, row, "RESTRUCTURE", day, capitalised, Allocation(principal=capitalised),
                        moves, new_state, idempotency_key, request, status_before=state.status.value, details=details)
 
 
@@ -413,18 +450,20 @@ def _current_terms(row: sa.Row, product: Product) -> ScheduleTerms:
 
 
 def _save_schedule(
-    conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, schedule: Schedule | None, day: dt.date
+    conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, schedule: Schedule | None
 ) -> None:
-    """Write the loan; with a new schedule, all installments go under the next schedule version."""
+    """Write the installments; with a new schedule, all of them under the next schedule version.
+
+    The loan's state is written by _book_money.
+    """
     if schedule is None:
-        _save(conn, actor, row, before, after, day)
+        _save(conn, actor, row, before, after)
         return
     version = row.schedule_version + 1
     insert_installments(conn, actor.tenant_id, row.id, version, after.installments)
     conn.execute(
         sa.update(loans).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id).values(
-            **loan_values(after, tenant_policy(conn, actor.tenant_id)), schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
-            updated_at=actor.now,
+            schedule_version=version, schedule_terms=canonical_json(terms_to_json(schedule.terms)),
         )
     )
 
@@ -550,14 +589,14 @@ def _money_command(
         events = _load_events(conn, actor.tenant_id, loan_id)
         added = Event("new", kind, day, minor)
         new_state, moves, allocations = _replayed_change(
-            row, state, product, events, [*events, added], tenant_policy(conn, actor.tenant_id)
+            row, state, product, events, [*events, added], loan_policy(row)
         )
         allocation = allocations["new"]
     else:
         new_state, moves, allocation = apply(state, product, minor)  # type: ignore[arg-type]
-    _save(conn, actor, row, state, new_state, day)
+    _save(conn, actor, row, state, new_state)
     details = {"full": True} if kind == "WRITE_OFF" and minor is None else None
-    return _book_money(conn, actor, product, loan_id, kind, day, minor or allocation.principal, allocation, moves, new_state,
+    return _book_money(conn, actor, product, row, kind, day, minor or allocation.principal, allocation, moves, new_state,
                        idempotency_key, request, status_before=state.status.value, details=details, backdated=backdated)
 
 
@@ -596,11 +635,11 @@ def reverse_transaction(
     product = get_product(conn, actor.tenant_id, row.product_code, row.product_version)
     events = _load_events(conn, actor.tenant_id, loan_id)
     new_state, moves, _ = _replayed_change(
-        row, state, product, events, [e for e in events if e.key != transaction_id], tenant_policy(conn, actor.tenant_id)
+        row, state, product, events, [e for e in events if e.key != transaction_id], loan_policy(row)
     )
-    _save(conn, actor, row, state, new_state, day)
+    _save(conn, actor, row, state, new_state)
     return _book_money(
-        conn, actor, product, loan_id, "REVERSAL", day, target.amount, Allocation(), moves, new_state, idempotency_key,
+        conn, actor, product, row, "REVERSAL", day, target.amount, Allocation(), moves, new_state, idempotency_key,
         request, status_before=state.status.value, reverses=transaction_id,
     )
 
@@ -645,9 +684,9 @@ def _booked_application(row: sa.Row) -> Application:
     return Application(parse_decimal(row.principal_requested), parse_decimal(row.annual_rate), row.term_periods, row.disbursed_on, first_due)
 
 
-def _save(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, day: dt.date) -> None:
-    closed = after.status in (LoanStatus.PAID_OFF, LoanStatus.WRITTEN_OFF)
-    save_state(conn, actor, row, before, after, closed_on=(row.closed_on or day) if closed else None)
+def _save(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState) -> None:
+    """Write the installments that changed; the loan's row is written by _book_money."""
+    save_installment_changes(conn, actor.tenant_id, row, before, after)
 
 
 def _loan_amount(row: sa.Row, amount: object, currency: str | None) -> int:
@@ -678,11 +717,16 @@ def _check_date(row: sa.Row, day: dt.date) -> bool:
 
 
 def _book_money(
-    conn: Connection, actor: Actor, product: Product, loan_id: uuid.UUID, kind: str, day: dt.date, amount: int,
+    conn: Connection, actor: Actor, product: Product, row: sa.Row, kind: str, day: dt.date, amount: int,
     allocation: Allocation, moves: list[Movement], state: LoanState, idempotency_key: str | None,
     request: Mapping[str, object], *, status_before: str, details: Mapping | None = None, backdated: bool = False,
     reverses: uuid.UUID | None = None,
 ) -> MoneyResult:
+    """Write the loan's new state, its journal entry, the transaction and the audit event.
+
+    `row` is the loan's row as this transaction read it, locked.
+    """
+    loan_id = row.id
     metadata = {"loan_id": str(loan_id), "type": kind}
     if backdated:
         metadata["backdated"] = True
@@ -692,49 +736,53 @@ def _book_money(
         net_by_account(moves, product.gl_accounts), product.currency, day,
         f"{kind.replace('_', ' ').lower()} loan {loan_id}" + (" (replayed)" if backdated or reverses else ""), metadata,
     )
-    entry = ledger.post_entry(conn, actor, draft) if draft else None
+    closed = state.status in (LoanStatus.PAID_OFF, LoanStatus.WRITTEN_OFF)
+    loan = save_loan_state(conn, actor, row, state, closed_on=(row.closed_on or day) if closed else None)
     transaction_id = uuid.uuid4()
-    sequence = conn.execute(
-        sa.update(loans)
-        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == loan_id)
-        .values(transactions_recorded=loans.c.transactions_recorded + 1)
-        .returning(loans.c.transactions_recorded)
-    ).scalar_one()
-    conn.execute(
-        sa.insert(loan_transactions).values(
-            tenant_id=actor.tenant_id, id=transaction_id, loan_id=loan_id, sequence=sequence, type=kind, effective_date=day,
-            currency=product.currency, amount=amount, principal=allocation.principal, interest=allocation.interest,
-            fee=allocation.fee, penalty=allocation.penalty, overpayment=allocation.overpayment,
-            journal_entry_id=entry.id if entry else None, idempotency_key=idempotency_key,
-            details=canonical_json(dict(details)) if details else None, reverses_transaction_id=reverses,
-            request_hash=_hash(request) if idempotency_key else None, actor=actor.name, recorded_at=actor.now,
-        )
-    )
-    record_event(
-        conn, actor, f"loan.{kind.lower()}", "loan", loan_id,
-        before={"status": status_before},
-        after={"status": state.status.value, "transaction": str(transaction_id), "amount": amount,
-               "principal": state.principal, "interest": state.interest, "fee": state.fee, "penalty": state.penalty},
-    )
-    return MoneyResult(loan_id, transaction_id, entry.id if entry else None, allocation, state.status)
+    event = {
+        "action": f"loan.{kind.lower()}", "entity_type": "loan", "entity_id": loan_id, "before": {"status": status_before},
+        "after": {"status": state.status.value, "transaction": str(transaction_id), "amount": amount,
+                  "principal": state.principal, "interest": state.interest, "fee": state.fee, "penalty": state.penalty},
+    }
+    # With an entry the event travels in the ledger's posting statement (and is sealed with it).
+    entry = ledger.post_entry(conn, actor, draft, events=[event]) if draft else None
+    if entry is None:
+        record_events(conn, actor, [event])
+    transaction = conn.execute(_insert_transaction(), {
+        "tenant_id": actor.tenant_id, "id": transaction_id, "loan_id": loan_id, "sequence": loan.transactions_recorded,
+        "type": kind, "effective_date": day, "currency": product.currency, "amount": amount, "principal": allocation.principal,
+        "interest": allocation.interest, "fee": allocation.fee, "penalty": allocation.penalty,
+        "overpayment": allocation.overpayment, "journal_entry_id": entry.id if entry else None,
+        "idempotency_key": idempotency_key, "details": canonical_json(dict(details)) if details else None,
+        "reverses_transaction_id": reverses, "request_hash": _hash(request) if idempotency_key else None,
+        "actor": actor.name, "recorded_at": actor.now,
+    }).one()
+    return MoneyResult(loan_id, transaction_id, entry.id if entry else None, allocation, state.status, loan, transaction)
+
+
+@functools.cache
+def _insert_transaction() -> sa.Insert:
+    return sa.insert(loan_transactions).returning(loan_transactions)
 
 
 def _hash(request: Mapping[str, object]) -> str:
     return hashlib.sha256(canonical_json(dict(request)).encode()).hexdigest()
 
 
+@functools.cache
+def _transaction_by_key() -> sa.Select:
+    t = loan_transactions
+    return sa.select(t).where(t.c.tenant_id == sa.bindparam("tenant_id"), t.c.idempotency_key == sa.bindparam("key"))
+
+
 def _replay(conn: Connection, actor: Actor, key: str | None, request: Mapping[str, object]) -> MoneyResult | None:
     if not key:
         return None
-    row = conn.execute(
-        sa.select(loan_transactions).where(
-            loan_transactions.c.tenant_id == actor.tenant_id, loan_transactions.c.idempotency_key == key
-        )
-    ).first()
+    row = conn.execute(_transaction_by_key(), {"tenant_id": actor.tenant_id, "key": key}).first()
     if row is None:
         return None
     if row.request_hash != _hash(request):
         raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used for a different request")
-    status = conn.execute(sa.select(loans.c.status).where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.loan_id)).scalar()
+    loan = load_loan_row(conn, actor.tenant_id, row.loan_id, lock=False)
     allocation = Allocation(row.penalty, row.fee, row.interest, row.principal, row.overpayment)
-    return MoneyResult(row.loan_id, row.id, row.journal_entry_id, allocation, LoanStatus(status), replayed=True)
+    return MoneyResult(row.loan_id, row.id, row.journal_entry_id, allocation, LoanStatus(loan.status), loan, row, replayed=True)

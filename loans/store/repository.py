@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Sequence
@@ -25,12 +26,39 @@ installment_mutable = (
 )
 
 
+# The statements of every money command, built once with bound parameters: composing a SQLAlchemy
+# expression (coercions, cache key, `.values()`) cost more CPU per call than running it.
+
+
+@functools.cache
+def _loan_row_query(lock: bool) -> sa.Select:
+    # The tenant's classification policy rides along: a tenant may change it (from any process) at
+    # any time, so it is read with the loan, in the same statement, rather than cached or read apart.
+    policy = sa.select(loan_policies.c.classification).where(loan_policies.c.tenant_id == loans.c.tenant_id)
+    query = sa.select(loans, policy.scalar_subquery().label("classification_policy")).where(
+        loans.c.tenant_id == sa.bindparam("tenant_id"), loans.c.id == sa.bindparam("loan_id")
+    )
+    return query.with_for_update(of=loans) if lock else query
+
+
 def load_loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock: bool = True) -> sa.Row:
-    query = sa.select(loans).where(loans.c.tenant_id == tenant_id, loans.c.id == loan_id)
-    row = conn.execute(query.with_for_update() if lock else query).first()
+    """The loan's row (locked for this transaction unless `lock` is false), with its tenant's
+    `classification_policy` (see loan_policy)."""
+    row = conn.execute(_loan_row_query(lock), {"tenant_id": tenant_id, "loan_id": loan_id}).first()
     if row is None:
         raise UnknownLoan(f"no loan with id {loan_id}", loan=str(loan_id))
     return row
+
+
+def loan_policy(row: sa.Row) -> ClassificationPolicy:
+    """The classification policy read with a loan's row by load_loan_row."""
+    text = row.classification_policy
+    return default_policy if text is None else _policy_from_text(text)
+
+
+@functools.lru_cache(maxsize=64)
+def _policy_from_text(text: str) -> ClassificationPolicy:
+    return policy_from_json(json.loads(text))  # immutable (a frozen dataclass): safe to share
 
 
 def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
@@ -76,12 +104,22 @@ def load_installments(
     return grouped
 
 
+@functools.cache
+def _schedule_query() -> sa.Select:
+    t = loan_installments
+    # Columns in the order load_installments reads them: state_from_rows skips the first two.
+    return sa.select(t.c.loan_id, t.c.schedule_version, *[t.c[name] for name in InstallmentState._fields]).where(
+        t.c.tenant_id == sa.bindparam("tenant_id"), t.c.loan_id == sa.bindparam("loan_id"),
+        t.c.schedule_version == sa.bindparam("version"),
+    ).order_by(t.c.number)
+
+
 def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, row: sa.Row | None = None) -> tuple[sa.Row, LoanState]:
     """The loan's row (locked) and state; pass `row` when this transaction already read it with its lock."""
     if row is None:
         row = load_loan_row(conn, tenant_id, loan_id)
-    grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
-    return row, state_from_rows(row, grouped[loan_id])
+    params = {"tenant_id": tenant_id, "loan_id": loan_id, "version": row.schedule_version}
+    return row, state_from_rows(row, conn.execute(_schedule_query(), params).all())
 
 
 def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, version: int, installments: Sequence[InstallmentState]) -> None:
@@ -107,14 +145,32 @@ def loan_values(state: LoanState, policy: ClassificationPolicy = default_policy)
     }
 
 
-def save_state(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState, **extra: object) -> None:
-    conn.execute(
+@functools.cache
+def _save_loan_state() -> sa.Update:
+    # The SET list is the columns the parameters name (loan_values' and the two below), plus the counter.
+    return (
         sa.update(loans)
-        .where(loans.c.tenant_id == actor.tenant_id, loans.c.id == row.id)
-        .values(**loan_values(after, tenant_policy(conn, actor.tenant_id)), updated_at=actor.now, **extra)
+        .where(loans.c.tenant_id == sa.bindparam("b_tenant_id"), loans.c.id == sa.bindparam("b_loan_id"))
+        .values(transactions_recorded=loans.c.transactions_recorded + 1)
+        .returning(loans)
     )
+
+
+def save_loan_state(conn: Connection, actor: Actor, row: sa.Row, after: LoanState, *, closed_on: dt.date | None) -> sa.Row:
+    """Write a loan's state after a money command and count the transaction it records, in one statement.
+
+    `row` is the loan's row from load_loan_row (locked): it gives the policy that classifies the loan.
+    Returns the row as written; its `transactions_recorded` is the recorded transaction's sequence.
+    """
+    params = {**loan_values(after, loan_policy(row)), "closed_on": closed_on, "updated_at": actor.now,
+              "b_tenant_id": actor.tenant_id, "b_loan_id": row.id}
+    return conn.execute(_save_loan_state(), params).one()
+
+
+def save_installment_changes(conn: Connection, tenant_id: int, row: sa.Row, before: LoanState, after: LoanState) -> None:
+    """Write the installments of the loan's current schedule that differ between the two states."""
     changed = [a for b, a in zip(before.installments, after.installments) if a != b]
-    save_installments(conn, actor.tenant_id, [(row.id, row.schedule_version, i) for i in changed])
+    save_installments(conn, tenant_id, [(row.id, row.schedule_version, i) for i in changed])
 
 
 def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[uuid.UUID, int, InstallmentState]]) -> None:
@@ -144,4 +200,4 @@ def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[
 def tenant_policy(conn: Connection, tenant_id: int) -> ClassificationPolicy:
     """The tenant's classification boundaries and provision rates (the defaults when none are set)."""
     text = conn.execute(sa.select(loan_policies.c.classification).where(loan_policies.c.tenant_id == tenant_id)).scalar()
-    return default_policy if text is None else policy_from_json(json.loads(text))
+    return default_policy if text is None else _policy_from_text(text)

@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import threading
+import time
 import uuid
 
 import pytest
@@ -15,7 +18,9 @@ from loans.cob import run_close_of_business
 from loans.delinquency import Bucket, LoanClass
 from loans.portfolio import portfolio, statement
 from loans.state import LoanStatus
-from loans.store.tables import borrowers, loans
+from ledger.money import from_minor
+from ledger.store.tables import audit_events
+from loans.store.tables import borrowers, loan_transactions, loans
 from tests.conftest import actor_for, new_tenant
 from tests.loans.conftest import apply, check_books, cob, lines
 from tests.ledger.test_journal import snapshot
@@ -176,4 +181,135 @@ def test_tenant_classification_policy_drives_class_and_provision(book):
     assert (row.dpd, row.loan_class, row.allowance) == (5, "SUBSTANDARD", 300000)
     with pytest.raises(errors.InvalidClassificationPolicy):
         run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"doubtful_from_dpd": 2}))
+    check_books(engine, tenant_id)
+
+
+def test_a_product_version_from_a_rolled_back_transaction_is_not_remembered(engine):
+    """Money commands read product versions from a per-process cache; only committed versions may enter it."""
+    officer = actor_for(new_tenant(engine), "officer")
+    draft = {"code": "FLEX", "name": "Flexible", "currency": "CNY", "late_fee": "50"}
+
+    class RolledBack(Exception):
+        pass
+
+    def create_and_read(conn):
+        service.create_product(conn, officer, draft)
+        assert service.get_product(conn, officer.tenant_id, "FLEX", 1).late_fee == 50
+        raise RolledBack()
+
+    with pytest.raises(RolledBack):
+        run_in_transaction(engine, create_and_read)
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {**draft, "late_fee": "80"}))
+    for _ in range(2):  # the first read fills the cache, the second is served from it
+        assert run_in_transaction(engine, lambda c: service.get_product(c, officer.tenant_id, "FLEX", 1)).late_fee == 80
+
+
+def test_money_commands_hand_back_the_rows_they_stored_and_audit_with_the_entry(book):
+    """The API shows a command's loan and transaction rows without reading them again: they must be what is stored."""
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+
+    def stored(result):
+        with engine.connect() as conn:
+            loan = conn.execute(sa.select(loans).where(loans.c.tenant_id == tenant_id, loans.c.id == loan_id)).one()
+            transaction = conn.execute(sa.select(loan_transactions).where(
+                loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.id == result.transaction_id)).one()
+            events = conn.execute(sa.select(audit_events.c.action, audit_events.c.after).where(
+                audit_events.c.tenant_id == tenant_id, audit_events.c.entity_id == str(loan_id))).all()
+        assert {k: getattr(result.loan, k) for k in loans.c.keys()} == dict(loan._mapping)
+        assert dict(result.transaction._mapping) == dict(transaction._mapping)
+        return [(action, json.loads(after)["transaction"]) for action, after in events if "transaction" in json.loads(after)]
+
+    def run(command):
+        result = run_in_transaction(engine, command)
+        return result, stored(result)
+
+    disbursed, _ = run(lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    assert (disbursed.loan.status, disbursed.loan.transactions_recorded, disbursed.transaction.sequence) == ("ACTIVE", 1, 1)
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))
+    paid, _ = run(lambda c: service.record_repayment(c, officer, loan_id, "100", "CNY", D(2026, 2, 21), "pay-1"))
+    assert (paid.loan.transactions_recorded, paid.transaction.sequence, paid.transaction.amount) == (2, 2, 10000)
+    replayed, _ = run(lambda c: service.record_repayment(c, officer, loan_id, "100", "CNY", D(2026, 2, 21), "pay-1"))
+    assert replayed.replayed and replayed.transaction_id == paid.transaction_id and replayed.loan.transactions_recorded == 2
+    backdated, _ = run(lambda c: service.record_repayment(c, officer, loan_id, "50", "CNY", D(2026, 2, 16)))
+    reversed_, _ = run(lambda c: service.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 21)))
+    assert reversed_.transaction.reverses_transaction_id == paid.transaction_id
+    quote = run_in_transaction(engine, lambda c: service.payoff_quote(c, tenant_id, loan_id, D(2026, 2, 21)))
+    payoff, events = run(lambda c: service.pay_off_loan(c, officer, loan_id, str(from_minor(quote.total, "CNY")), "CNY", D(2026, 2, 21)))
+    assert (payoff.loan.status, payoff.loan.closed_on, payoff.loan.principal) == ("PAID_OFF", D(2026, 2, 21), 0)
+    # One audit event per transaction (the replay wrote none), each naming its transaction.
+    assert sorted(events) == sorted([
+        ("loan.disbursement", str(disbursed.transaction_id)), ("loan.repayment", str(paid.transaction_id)),
+        ("loan.repayment", str(backdated.transaction_id)), ("loan.reversal", str(reversed_.transaction_id)),
+        ("loan.payoff", str(payoff.transaction_id)),
+    ])
+    check_books(engine, tenant_id)
+
+
+def test_a_repayment_classifies_the_loan_by_the_policy_in_force_when_it_runs(book):
+    """Another process may change the tenant's policy between two commands; nothing may hold on to the old one."""
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))  # 5 days past due
+    first = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "1", "CNY", D(2026, 2, 21)))
+    assert (first.loan.dpd, first.loan.loan_class) == (5, "SPECIAL_MENTION")
+    run_in_transaction(engine, lambda c: service.set_classification_policy(c, officer, {"substandard_from_dpd": 4}))
+    second = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "1", "CNY", D(2026, 2, 21)))
+    assert (second.loan.dpd, second.loan.loan_class) == (5, "SUBSTANDARD")
+
+
+@pytest.mark.parametrize("command", ["record_repayment", "pay_off_loan"])
+def test_the_same_keyed_payment_twice_at_once_is_recorded_once(pg_engine, cipher, command):
+    """The second request waits for the loan's lock while the first commits, then answers as its replay (a paid-off
+    loan must not make the duplicate of its payoff a LOAN_CLOSED)."""
+    engine = pg_engine
+    tenant_id = new_tenant(engine, "lend")
+    officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
+    run_in_transaction(engine, lambda c: service.create_product(c, officer, {"code": "CASH12", "name": "Cash loan 12m", "currency": "CNY"}))
+    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, officer, cipher, name="张三"))
+    loan_id = apply((engine, tenant_id, officer, approver, borrower))
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    quote = run_in_transaction(engine, lambda c: service.payoff_quote(c, tenant_id, loan_id, D(2026, 1, 16)))
+    amount = str(from_minor(quote.total, "CNY")) if command == "pay_off_loan" else "100"
+    repay = lambda c: getattr(service, command)(c, officer, loan_id, amount, "CNY", D(2026, 1, 16), "pay-once")  # noqa: E731
+    first_in, first_may_commit = threading.Event(), threading.Event()
+    results, failures = {}, []
+
+    def first_holding_the_lock(c):
+        result = repay(c)
+        first_in.set()
+        assert first_may_commit.wait(30)
+        return result
+
+    def run(name, work):
+        try:
+            results[name] = run_in_transaction(engine, work)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    first = threading.Thread(target=run, args=("first", first_holding_the_lock))
+    first.start()
+    assert first_in.wait(30)
+    second = threading.Thread(target=run, args=("second", repay))
+    second.start()
+    with engine.connect() as conn:
+        waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        for _ in range(1000):
+            if conn.execute(sa.text(waiting)).scalar():
+                break
+            time.sleep(0.01)
+        else:
+            pytest.fail("the second repayment never waited for the loan's lock")
+    first_may_commit.set()
+    first.join(30)
+    second.join(30)
+    assert not failures, failures
+    assert not results["first"].replayed and results["second"].replayed
+    assert results["second"].transaction_id == results["first"].transaction_id
+    assert results["second"].allocation == results["first"].allocation
+    with engine.connect() as conn:
+        keyed = conn.execute(sa.select(sa.func.count()).select_from(loan_transactions).where(
+            loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.idempotency_key == "pay-once")).scalar()
+    assert keyed == 1
     check_books(engine, tenant_id)
