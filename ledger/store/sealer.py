@@ -97,7 +97,7 @@ def seal_all_pending(engine: Engine) -> int:
 
 
 def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> int:
-    """Seal every tenant's queue until `stop` is set, polling every `interval` seconds when idle.
+    """Seal every tenant's queue until `stop` is set, a pass every `interval` seconds unless one finds a full batch.
 
     Returns the number of events sealed. A failed pass (the database restarting, say) is logged
     and tried again after a pause: the queue keeps what was not sealed.
@@ -111,7 +111,9 @@ def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> 
             stop.wait(1.0)
             continue
         sealed_total += sealed
-        if not sealed:
+        if sealed < seal_batch_max:
+            # Caught up: let the queue fill for one interval. Going straight back would seal a few
+            # events per pass, paying each pass's fixed statements for them, and keep a core busy.
             stop.wait(interval)
     sealed_total += seal_all_pending(engine)  # what committed before we were stopped
     return sealed_total
