@@ -3,8 +3,9 @@
 Movements are aggregated per (account, currency, slot) before they touch the database, and the
 upserts are sorted by key so concurrent transactions lock rows in one global order (no deadlocks):
 every current-balance row first, then every period row, each set in key order.
-A hot account spreads its counters over `balance_slots` rows; each transaction picks one slot at
-random, so concurrent postings to the bank account rarely wait on one another.
+A hot account spreads its counters over `balance_slots` rows; each transaction adds to one of them
+(its connection's on PostgreSQL, see ledger.store.journal; else one at random), so concurrent
+postings to the bank account rarely wait on one another.
 """
 from __future__ import annotations
 
@@ -28,8 +29,10 @@ class BalanceRows(NamedTuple):
     periods: list[tuple[str, str, str, dt.date, int, int, int]]  # code, currency, grain, start, slot, debit, credit
 
 
-def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int]) -> BalanceRows:
-    pick = random.randrange(1 << 30)
+def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int], pick: int | None = None) -> BalanceRows:
+    """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one."""
+    if pick is None:
+        pick = random.randrange(1 << 30)
     # One dict update per movement, keyed by day; months, years and current totals are derived
     # from the (far fewer) days afterwards.
     by_day: dict[tuple[str, str, dt.date], list[int]] = {}

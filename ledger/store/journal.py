@@ -184,7 +184,10 @@ def _write_postgresql(
     slots: Mapping[str, int],
     events: Sequence[dict],
 ) -> None:
-    counters = balance_rows(movements, slots)
+    # Each connection keeps to the slot its server process number picks: connections opened one after
+    # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
+    # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
+    counters = balance_rows(movements, slots, conn.connection.driver_connection.info.backend_pid)
     chart = list(accounts.values())
     params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,

@@ -223,3 +223,6 @@ def test_balance_rows_equal_a_plain_sum_per_key(movements, slots_1100):
     assert rows.current == sorted(rows.current) and rows.periods == sorted(rows.periods)  # the lock order
     assert len(rows.current) == len(current) and len(rows.periods) == len(periods)  # one row per key: one slot per batch
     assert all(slot < slots[code] for code, _cur, slot, _d, _c in rows.current)
+    named = balance_rows(movements, slots, pick=11)  # a connection's own pick: the same slot every time
+    assert all(slot == 11 % slots[code] for code, _cur, slot, _d, _c in named.current)
+    assert [r[:2] + r[3:] for r in named.current] == [r[:2] + r[3:] for r in rows.current]  # the same totals
