@@ -430,7 +430,7 @@ def _import_entries(
 
 @contextlib.contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a batch is written, as json and pickle loaders do.
+    """Python's cyclic garbage collector off while a batch is written (and back on after, as it was).
 
     A 10,000-entry import allocates some 100,000 objects, none of them cyclic garbage; each time
     they cross the collector's thresholds a full collection scans every live object again (about
