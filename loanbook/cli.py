@@ -9,6 +9,7 @@ import datetime as dt
 import sys
 import uuid
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
 
@@ -16,7 +17,7 @@ from ledger import errors, queries, service
 from ledger.actor import Actor
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
-from ledger.store.sealer import follow, seal_all_pending, seal_pending
+from ledger.store.sealer import default_interval, follow, seal_all_pending, seal_pending
 from ledger.store.tables import tenants
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
@@ -132,7 +133,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
     p.add_argument("--follow", action="store_true", help="keep sealing as events commit, until interrupted (a sidecar sealer)")
-    p.add_argument("--interval", type=float, default=0.02, help="with --follow: seconds between polls of an empty queue")
+    p.add_argument("--interval", type=_seconds, default=default_interval,
+                   help="with --follow: seconds between passes over a queue that was not full (default 0.02)")
     p.set_defaults(handler=cmd_seal)
 
     p = sub.add_parser("verify", help="recompute the audit chain, entry balances and stored balances; exit 1 on any discrepancy")
@@ -322,16 +324,24 @@ class _progress:
             self.bar.stop()
 
 
+def _seconds(text: str) -> dt.timedelta:
+    """A duration given in seconds, e.g. 0.02 (read as a decimal, to the microsecond)."""
+    try:
+        return dt.timedelta(microseconds=int(Decimal(text) * 1_000_000))
+    except (InvalidOperation, ValueError, OverflowError):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+
+
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     if args.follow:
-        if not args.interval > 0:
+        if args.interval <= dt.timedelta(0):
             print("error: --interval must be a positive number of seconds", file=sys.stderr)
             return 2
         stop = threading.Event()
         for signum in (signal.SIGINT, signal.SIGTERM):
             signal.signal(signum, lambda *_: stop.set())
-        print(f"sealing audit events as they commit (polling every {args.interval:g}s); Ctrl-C stops", flush=True)
+        print(f"sealing audit events as they commit (polling every {args.interval.total_seconds():g}s); Ctrl-C stops", flush=True)
         sealed = follow(engine, stop, interval=args.interval)
     else:
         sealed = seal_all_pending(engine)

@@ -96,8 +96,12 @@ def seal_all_pending(engine: Engine) -> int:
     return sum(seal_pending(engine, tenant_id) for tenant_id in sorted(tenant_ids))
 
 
-def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> int:
-    """Seal every tenant's queue until `stop` is set, a pass every `interval` seconds unless one finds a full batch.
+# How long a following sealer lets the queue fill after a pass that found less than a full batch.
+default_interval = dt.timedelta(milliseconds=20)
+
+
+def follow(engine: Engine, stop: threading.Event, *, interval: dt.timedelta = default_interval) -> int:
+    """Seal every tenant's queue until `stop` is set, a pass every `interval` unless one finds a full batch.
 
     Returns the number of events sealed. A failed pass (the database restarting, say) is logged
     and tried again after a pause: the queue keeps what was not sealed.
@@ -114,7 +118,7 @@ def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> 
         if sealed < seal_batch_max:
             # Caught up: let the queue fill for one interval. Going straight back would seal a few
             # events per pass, paying each pass's fixed statements for them, and keep a core busy.
-            stop.wait(interval)
+            stop.wait(interval.total_seconds())
     sealed_total += seal_all_pending(engine)  # what committed before we were stopped
     return sealed_total
 
@@ -122,7 +126,7 @@ def follow(engine: Engine, stop: threading.Event, *, interval: float = 0.02) -> 
 class BackgroundSealer:
     """A thread following the queue for an engine registered with seal_in_background."""
 
-    def __init__(self, engine: Engine, *, interval: float = 0.02) -> None:
+    def __init__(self, engine: Engine, *, interval: dt.timedelta = default_interval) -> None:
         self.engine, self.interval = engine, interval
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="loanbook-sealer", daemon=True)

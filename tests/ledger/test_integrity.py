@@ -160,7 +160,7 @@ def test_an_engine_sealed_in_background_commits_without_sealing_and_the_queue_ke
 @both
 def test_the_background_sealer_chains_what_concurrent_writers_commit(fresh_engine):
     tenant_ids = [new_tenant(fresh_engine) for _ in range(2)]
-    sealer = BackgroundSealer(fresh_engine, interval=0.005).start()
+    sealer = BackgroundSealer(fresh_engine, interval=dt.timedelta(milliseconds=5)).start()
 
     def writer(tenant_id):
         actor = actor_for(tenant_id)
