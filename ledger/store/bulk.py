@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy.engine import Connection
 
 from ledger.store.balances import BalanceRows
-from ledger.store.journal import _as_sqlalchemy_errors, _json_tuples
+from ledger.store.journal import _as_sqlalchemy_errors, _json_tuples, counter_upserts
 
 entry_columns = ("tenant_id", "id", "effective_date", "recorded_at", "description", "metadata", "actor",
                  "idempotency_key", "request_hash", "reverses_entry_id", "content_hash")
@@ -26,25 +26,7 @@ posting_types = ("int8", "uuid", "int2", "text", "text", "int8", "date")
 _copy_entries = f"COPY journal_entries ({', '.join(entry_columns)}) FROM STDIN (FORMAT BINARY)"
 _copy_postings = f"COPY postings ({', '.join(posting_columns)}) FROM STDIN (FORMAT BINARY)"
 
-_counters_sql = """
-WITH current_rows AS (
-    INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
-    SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
-    FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
-    ORDER BY r.ordinality
-    ON CONFLICT (tenant_id, account_code, currency, slot) DO UPDATE SET
-        debit_minor = b.debit_minor + excluded.debit_minor, credit_minor = b.credit_minor + excluded.credit_minor
-    RETURNING 1
-)
-INSERT INTO account_period_balances AS b
-    (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
-SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
-FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
-WHERE (SELECT count(*) FROM current_rows) >= 0
-ORDER BY r.ordinality
-ON CONFLICT (tenant_id, account_code, currency, grain, period_start, slot) DO UPDATE SET
-    debit_minor = b.debit_minor + excluded.debit_minor, credit_minor = b.credit_minor + excluded.credit_minor
-"""
+_counters_sql = f"WITH {counter_upserts('true')}\nSELECT 1"
 
 
 def copy_entries(conn: Connection, entries: Iterable[Sequence], postings: Iterable[Sequence]) -> None:

@@ -33,6 +33,31 @@ _upsert_counter = """
         debit_minor = b.debit_minor + excluded.debit_minor,
         credit_minor = b.credit_minor + excluded.credit_minor"""
 
+
+def counter_upserts(condition: str) -> str:
+    """The CTEs `current_rows` and `period_rows` adding %(current)s and %(periods)s to the counters.
+
+    The period rows wait for the current-balance rows, each set in its given (key) order: the global
+    lock order of ledger.store.balances. Rows are written only where `condition` (SQL) holds.
+    """
+    return f"""current_rows AS (
+    INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
+    SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
+    FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
+    WHERE {condition}
+    ORDER BY r.ordinality
+    {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
+    RETURNING 1
+), period_rows AS (
+    INSERT INTO account_period_balances AS b
+        (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
+    SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
+    FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
+    WHERE (SELECT count(*) FROM current_rows) >= 0 AND {condition}
+    ORDER BY r.ordinality
+    {_upsert_counter.format(key="tenant_id, account_code, currency, grain, period_start, slot")}
+)"""
+
 # Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
 journal_batch_sql = f"""
@@ -56,23 +81,7 @@ WITH guard AS MATERIALIZED (
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
     WHERE (SELECT ok FROM guard)
-), current_rows AS (
-    INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
-    SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
-    FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
-    WHERE (SELECT ok FROM guard)
-    ORDER BY r.ordinality
-    {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
-    RETURNING 1
-), period_rows AS (
-    INSERT INTO account_period_balances AS b
-        (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
-    SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
-    FROM json_populate_recordset(NULL::account_period_balances, %(periods)s::json) WITH ORDINALITY AS r
-    WHERE (SELECT count(*) FROM current_rows) >= 0 AND (SELECT ok FROM guard)
-    ORDER BY r.ordinality
-    {_upsert_counter.format(key="tenant_id, account_code, currency, grain, period_start, slot")}
-), event_rows AS (
+), {counter_upserts("(SELECT ok FROM guard)")}, event_rows AS (
     INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
                               reason, request_id)
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
