@@ -457,7 +457,7 @@ def _save_schedule(
     The loan's state is written by _book_money.
     """
     if schedule is None:
-        _save(conn, actor, row, before, after)
+        save_installment_changes(conn, actor.tenant_id, row, before, after)
         return
     version = row.schedule_version + 1
     insert_installments(conn, actor.tenant_id, row.id, version, after.installments)
@@ -594,7 +594,7 @@ def _money_command(
         allocation = allocations["new"]
     else:
         new_state, moves, allocation = apply(state, product, minor)  # type: ignore[arg-type]
-    _save(conn, actor, row, state, new_state)
+    save_installment_changes(conn, actor.tenant_id, row, state, new_state)  # the loan's row: _book_money
     details = {"full": True} if kind == "WRITE_OFF" and minor is None else None
     return _book_money(conn, actor, product, row, kind, day, minor or allocation.principal, allocation, moves, new_state,
                        idempotency_key, request, status_before=state.status.value, details=details, backdated=backdated)
@@ -637,7 +637,7 @@ def reverse_transaction(
     new_state, moves, _ = _replayed_change(
         row, state, product, events, [e for e in events if e.key != transaction_id], loan_policy(row)
     )
-    _save(conn, actor, row, state, new_state)
+    save_installment_changes(conn, actor.tenant_id, row, state, new_state)  # the loan's row: _book_money
     return _book_money(
         conn, actor, product, row, "REVERSAL", day, target.amount, Allocation(), moves, new_state, idempotency_key,
         request, status_before=state.status.value, reverses=transaction_id,
@@ -682,11 +682,6 @@ def _replayed_change(
 def _booked_application(row: sa.Row) -> Application:
     first_due = row.first_due_date if row.first_due_date and row.first_due_date > row.disbursed_on else None
     return Application(parse_decimal(row.principal_requested), parse_decimal(row.annual_rate), row.term_periods, row.disbursed_on, first_due)
-
-
-def _save(conn: Connection, actor: Actor, row: sa.Row, before: LoanState, after: LoanState) -> None:
-    """Write the installments that changed; the loan's row is written by _book_money."""
-    save_installment_changes(conn, actor.tenant_id, row, before, after)
 
 
 def _loan_amount(row: sa.Row, amount: object, currency: str | None) -> int:
