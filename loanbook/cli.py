@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from ledger import errors, queries, service
 from ledger.actor import Actor
+from ledger.importing import read_entries
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
 from ledger.store.sealer import default_interval, follow, seal_all_pending, seal_pending
@@ -210,8 +211,6 @@ def _split_leg(text: str) -> tuple[str, str]:
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     """Every line is read and checked before anything is written; then each batch is one transaction."""
-    from ledger.importing import read_entries
-
     if not 1 <= args.batch_size <= service.entries_per_batch_max:
         print(f"error: --batch-size must be between 1 and {service.entries_per_batch_max}", file=sys.stderr)
         return 2
