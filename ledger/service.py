@@ -13,9 +13,10 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from ledger import errors
 from ledger.actor import Actor
@@ -38,12 +39,12 @@ from ledger.model import (
 )
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, entries_from_rows, get_entry, load_accounts
-from ledger.store.audit_log import event_rows, record_event, record_events
-from ledger.store.balances import balance_rows
+from ledger.store.audit_log import awaiting_seal, event_rows, record_event, record_events
+from ledger.store.balances import Movement, balance_rows
 from ledger.store.bulk import copy_entries, move_counters
 from ledger.store.bulk import entry_columns as bulk_entry_columns
 from ledger.store.bulk import posting_columns as bulk_posting_columns
-from ledger.store.journal import StaleChart, accounts_for_posting, write_entries
+from ledger.store.journal import StaleChart, accounts_for_posting, write_entries, write_standalone
 from ledger.store.tables import (
     account_balances,
     accounts,
@@ -51,6 +52,7 @@ from ledger.store.tables import (
     journal_entries,
     tenants,
 )
+from ledger.store.transaction import run_in_transaction, run_statement
 
 entries_per_batch_max = 20_000
 slug_pattern = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -193,6 +195,46 @@ def post_entries(
     they are written with the entries, in the same statement on PostgreSQL.
     """
     return _post(conn, actor, drafts, events, imported=None)
+
+
+def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bool = True) -> PostedEntry:
+    """Post one entry as a transaction of its own: what a client of the ledger sends per entry.
+
+    The same checks, answers and errors as `run_in_transaction(engine, lambda c: post_entry(c, actor,
+    draft), seal=seal)`, which it is on SQLite and for a reversal. On PostgreSQL the entry is written
+    by one statement in autocommit (run_statement), atomic by itself, which saves the BEGIN and
+    COMMIT round trips: a third of the client's and the server's work for a small entry. The
+    statement writes nothing if the entry's id or idempotency key is already taken; the work then
+    goes the ordinary way, where a replay answers with the original entry.
+    """
+    if engine.dialect.name != "postgresql" or draft.reverses_entry_id is not None:
+        return run_in_transaction(engine, lambda conn: post_entry(conn, actor, draft), seal=seal)
+    metadata_text = validate_draft(draft)
+    codes = sorted({p.account_code for p in draft.postings})
+    rows = _entry_rows(actor, [draft], [metadata_text])  # one id for every attempt: a rerun finds it
+    (entry,) = rows.posted
+
+    def write(conn: Connection) -> bool:
+        chart = _checked_chart(conn, actor, [draft], codes)
+        try:
+            return write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events)
+        except StaleChart:
+            chart = _checked_chart(conn, actor, [draft], codes)  # an account changed since cached: check afresh
+            return write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events)
+
+    if run_statement(engine, write, seal=seal):
+        return entry
+
+    def settle(conn: Connection) -> PostedEntry:
+        # Our own id: an earlier attempt committed before its connection was lost. Else the key is taken.
+        if conn.execute(
+            sa.select(journal_entries.c.id).where(journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.id == entry.id)
+        ).first():
+            awaiting_seal(conn, actor.tenant_id, [event["id"] for event in rows.events])
+            return entry
+        return post_entry(conn, actor, draft)
+
+    return run_in_transaction(engine, settle, seal=seal)
 
 
 def import_entries(
@@ -345,6 +387,24 @@ def _insert_entries(
     conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account],
     extra_events: Sequence[Mapping] = (),
 ) -> list[PostedEntry]:
+    rows = _entry_rows(actor, drafts, metadata_texts, extra_events)
+    write_entries(conn, actor, chart, rows.entries, rows.postings, rows.movements, rows.events)
+    return rows.posted
+
+
+class _EntryRows(NamedTuple):
+    """What posting entries writes (fresh ids included) and the entries as posted."""
+
+    entries: list[dict]
+    postings: list[dict]
+    movements: list[Movement]
+    events: list[dict]
+    posted: list[PostedEntry]
+
+
+def _entry_rows(
+    actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], extra_events: Sequence[Mapping] = ()
+) -> _EntryRows:
     tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
     entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
     for draft, metadata_text in zip(drafts, metadata_texts):
@@ -379,8 +439,7 @@ def _insert_entries(
             )
         )
     events.extend(dict(e) for e in extra_events)
-    write_entries(conn, actor, chart, entry_rows, posting_rows, movements, event_rows(actor, events))
-    return posted
+    return _EntryRows(entry_rows, posting_rows, movements, event_rows(actor, events), posted)
 
 
 def _import_entries(

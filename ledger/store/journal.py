@@ -7,17 +7,20 @@ ends, with every row in place. The balance upserts run in the global lock order 
 ledger.store.balances: the period rows wait for the current-balance rows
 (`WHERE (SELECT count(*) FROM current_rows) >= 0`), each set sorted by key. The same statement
 tries for the tenant's sealer lock when run_in_transaction asks for sealing (see ledger.store.sealer).
+A single entry posted as a transaction of its own (ledger.service.post_standalone) runs the same
+statement in autocommit, where it is the whole transaction: write_standalone.
 Other databases take the portable path, one executemany per table.
 """
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 
 import orjson
 import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
 from ledger.model import Account, AccountStatus
@@ -60,7 +63,21 @@ def counter_upserts(condition: str) -> str:
 
 # Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
-journal_batch_sql = f"""
+def _journal_sql(*, standalone: bool) -> str:
+    """The posting statement: in the caller's transaction (a batch), or `standalone` in autocommit.
+
+    A batch writes everything or, if an account changed (the guard), nothing; a duplicate id or
+    idempotency key raises, and run_in_transaction retries the work, which then finds the replay.
+    A standalone statement is a transaction of its own (write_standalone): it inserts its one entry
+    ON CONFLICT DO NOTHING and writes the rest only if the entry went in, so running it again after
+    it committed (a lost connection) writes nothing and says so.
+    """
+    if standalone:
+        entry_conflict, entry_returning, written = "ON CONFLICT DO NOTHING", "RETURNING 1", "EXISTS (SELECT 1 FROM entry_rows)"
+    else:
+        entry_conflict, entry_returning, written = "", "", "(SELECT ok FROM guard)"
+    seal = "false" if standalone else f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
+    return f"""
 WITH guard AS MATERIALIZED (
     -- One primary-key probe per account (a join would let a generic plan scan the whole chart).
     SELECT coalesce(bool_and(EXISTS (
@@ -68,7 +85,7 @@ WITH guard AS MATERIALIZED (
         WHERE a.tenant_id = %(tenant)s AND a.code = c.code AND a.status = 'OPEN'
           AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
     )), true) AS ok
-    FROM unnest(%(codes)s::text[], %(currencies)s::text[], %(slots)s::int[]) AS c(code, currencies, slots)
+    FROM json_to_recordset(%(chart)s::json) AS c(code text, currencies text, slots int)
 ), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
@@ -76,24 +93,29 @@ WITH guard AS MATERIALIZED (
            r.idempotency_key, r.request_hash, r.reverses_entry_id, r.content_hash
     FROM json_populate_recordset(NULL::journal_entries, %(entries)s::json) AS r
     WHERE (SELECT ok FROM guard)
+    {entry_conflict} {entry_returning}
 ), posting_rows AS (
     INSERT INTO postings (tenant_id, entry_id, line_no, account_code, currency, amount_minor, effective_date)
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
-    WHERE (SELECT ok FROM guard)
-), {counter_upserts("(SELECT ok FROM guard)")}, event_rows AS (
+    WHERE {written}
+), {counter_upserts(written)}, event_rows AS (
     INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
                               reason, request_id)
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
            r.reason, %(request_id)s
     FROM json_populate_recordset(NULL::audit_events, %(events)s::json) AS r
-    WHERE (SELECT ok FROM guard)
+    WHERE {written}
     RETURNING id
 ), unsealed_rows AS (
     INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
 )
-SELECT g.ok, CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql("tenant")} ELSE false END FROM guard AS g
+SELECT g.ok, {written if standalone else "g.ok"}, {seal} FROM guard AS g
 """
+
+
+journal_batch_sql = _journal_sql(standalone=False)
+journal_standalone_sql = _journal_sql(standalone=True)
 
 _chart_sql = """
 SELECT tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots
@@ -120,7 +142,9 @@ class StaleChart(Exception):
 # round trip, and the posting statement itself confirms (the `guard` above) that every account is
 # still open with the same currencies and slots, writing nothing if not. Accounts never change
 # except by closing, so a stale copy costs one reload, never a wrong posting.
-_chart_cache: dict[tuple[sa.URL, int], dict[str, Account]] = {}  # URLs are immutable and hashable
+_chart_cache: dict[tuple[str, int], dict[str, Account]] = {}
+# The database an engine names, as text: hashing a URL renders it afresh every time.
+_database_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 chart_cache_accounts_max = 100_000
 
 
@@ -128,7 +152,7 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
     """The tenant's accounts with these codes; on PostgreSQL from the process's chart cache."""
     if conn.dialect.name != "postgresql":
         return load_accounts(conn, tenant_id, codes)
-    key = (conn.engine.url, tenant_id)
+    key = (_database_key(conn.engine), tenant_id)
     cached = _chart_cache.get(key)
     if cached is None:
         if sum(len(c) for c in _chart_cache.values()) > chart_cache_accounts_max:
@@ -148,7 +172,14 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
 
 
 def forget_chart(conn: Connection, tenant_id: int) -> None:
-    _chart_cache.pop((conn.engine.url, tenant_id), None)
+    _chart_cache.pop((_database_key(conn.engine), tenant_id), None)
+
+
+def _database_key(engine: Engine) -> str:
+    key = _database_keys.get(engine)
+    if key is None:
+        key = _database_keys[engine] = engine.url.render_as_string()
+    return key
 
 
 def write_entries(
@@ -168,10 +199,10 @@ def write_entries(
     """
     assert all(r["recorded_at"] is actor.now and r["actor"] == actor.name for r in entry_rows)
     assert all(e["occurred_at"] is actor.now and e["actor"] == actor.name and e["request_id"] == actor.request_id for e in events)
-    slots = {code: account.balance_slots for code, account in accounts.items()}
     if conn.dialect.name == "postgresql":
-        _write_postgresql(conn, actor, accounts, entry_rows, posting_rows, movements, slots, events)
+        _write_postgresql(conn, actor, accounts, entry_rows, posting_rows, movements, events)
         return
+    slots = {code: account.balance_slots for code, account in accounts.items()}
     awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     conn.execute(sa.insert(journal_entries), list(entry_rows))
     conn.execute(sa.insert(postings), list(posting_rows))
@@ -183,6 +214,32 @@ def write_entries(
     )
 
 
+def write_standalone(
+    conn: Connection,
+    actor: Actor,
+    accounts: Mapping[str, Account],
+    entry_row: dict,
+    posting_rows: Sequence[dict],
+    movements: Sequence[Movement],
+    events: Sequence[dict],
+) -> bool:
+    """Write one entry as a transaction of its own: PostgreSQL, a connection in autocommit.
+
+    The one statement is atomic by itself, so no BEGIN or COMMIT travels. Returns False, having
+    written nothing, when the entry's id or idempotency key is taken (an earlier run of the same
+    statement committed, or another request holds the key); raises StaleChart as write_entries does.
+    """
+    assert conn.dialect.name == "postgresql" and conn.connection.driver_connection.autocommit
+    assert entry_row["recorded_at"] is actor.now and entry_row["actor"] == actor.name
+    written, inserted, _ = _execute(conn, journal_standalone_sql, actor, accounts, [entry_row], posting_rows, movements, events)
+    if not written:
+        forget_chart(conn, actor.tenant_id)
+        raise StaleChart()
+    if inserted:
+        awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    return inserted
+
+
 def _write_postgresql(
     conn: Connection,
     actor: Actor,
@@ -190,31 +247,9 @@ def _write_postgresql(
     entry_rows: Sequence[dict],
     posting_rows: Sequence[dict],
     movements: Sequence[Movement],
-    slots: Mapping[str, int],
     events: Sequence[dict],
 ) -> None:
-    # Each connection keeps to the slot its server process number picks: connections opened one after
-    # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
-    # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
-    counters = balance_rows(movements, slots, conn.connection.driver_connection.info.backend_pid)
-    chart = list(accounts.values())
-    params = {
-        "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
-        "codes": [a.code for a in chart],
-        "currencies": [",".join(a.currencies) if a.currencies else None for a in chart],
-        "slots": [a.balance_slots for a in chart],
-        "entries": _json(entry_rows, _entry_fields),
-        "postings": _json(posting_rows, _posting_fields),
-        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
-        "periods": _json_tuples(
-            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
-        ),
-        "events": _json(events, _event_fields),
-        "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
-    }
-    with conn.connection.driver_connection.cursor() as cursor:
-        with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
-            written, is_sealer = cursor.execute(journal_batch_sql, params).fetchone()
+    written, _, is_sealer = _execute(conn, journal_batch_sql, actor, accounts, entry_rows, posting_rows, movements, events)
     if not written:
         forget_chart(conn, actor.tenant_id)
         raise StaleChart()
@@ -225,6 +260,42 @@ def _write_postgresql(
         sealed = set(seal_in_transaction(conn, actor.tenant_id))
         waiting = conn.info[AUDITED_EVENTS][actor.tenant_id]
         waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
+
+
+def _execute(
+    conn: Connection,
+    statement: str,
+    actor: Actor,
+    accounts: Mapping[str, Account],
+    entry_rows: Sequence[dict],
+    posting_rows: Sequence[dict],
+    movements: Sequence[Movement],
+    events: Sequence[dict],
+) -> tuple[bool, bool, bool]:
+    """Run a posting statement; (accounts unchanged, entries written, sealer lock taken)."""
+    raw = conn.connection.driver_connection
+    # Each connection keeps to the slot its server process number picks: connections opened one after
+    # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
+    # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
+    counters = balance_rows(movements, {code: a.balance_slots for code, a in accounts.items()}, raw.info.backend_pid)
+    params = {
+        "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
+        "chart": orjson.dumps(
+            [{"code": a.code, "currencies": ",".join(a.currencies) if a.currencies else None, "slots": a.balance_slots}
+             for a in accounts.values()]
+        ).decode(),
+        "entries": _json(entry_rows, _entry_fields),
+        "postings": _json(posting_rows, _posting_fields),
+        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
+        "periods": _json_tuples(
+            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
+        ),
+        "events": _json(events, _event_fields),
+        "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
+    }
+    with raw.cursor() as cursor:
+        with _as_sqlalchemy_errors(conn, statement, None):
+            return cursor.execute(statement, params).fetchone()
 
 
 _entry_fields = ("id", "effective_date", "description", "metadata", "idempotency_key", "request_hash",

@@ -218,7 +218,7 @@ def seal_in_transaction(conn: Connection, tenant_id: int) -> list[uuid.UUID]:
 
 def _pg_seal_committed(raw, tenant_id: int, event_ids: list[uuid.UUID]) -> None:  # type: ignore[no-untyped-def]
     """Seal our committed events: as the sealer if the lock is free, else after the running sealer."""
-    with _autocommit(raw):
+    with autocommit(raw):
         for _ in range(seal_attempts_max):
             if raw.execute(_try_session_lock_sql, (chain_lock_class, tenant_id)).fetchone()[0]:
                 _pg_drain_queue(raw, tenant_id)
@@ -232,7 +232,7 @@ def _pg_seal_committed(raw, tenant_id: int, event_ids: list[uuid.UUID]) -> None:
 
 
 def _pg_seal_pending(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
-    with _autocommit(raw):
+    with autocommit(raw):
         raw.execute(_session_lock_sql, (chain_lock_class, tenant_id))
         return _pg_drain_queue(raw, tenant_id)
 
@@ -252,7 +252,8 @@ def _pg_drain_queue(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
 
 
 @contextlib.contextmanager
-def _autocommit(raw) -> Iterator[None]:  # type: ignore[no-untyped-def]
+def autocommit(raw) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """A psycopg connection in autocommit for the block, then back as SQLAlchemy's pool expects it."""
     raw.autocommit = True
     try:
         yield

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.errors import TransactionRetriesExhausted
-from ledger.store.sealer import seal_committed, sealed_in_background
+from ledger.store.sealer import autocommit, seal_committed, sealed_in_background
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +82,41 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     On an engine registered with ledger.store.sealer.seal_in_background, the background sealer
     does that instead and this returns right after commit.
     """
+    return _run(engine, work, seal=seal, standalone=False)
+
+
+def run_statement(engine: Engine, work: Callable[[Connection], T], *, seal: bool = True) -> T:
+    """Run `work(conn)` in autocommit: each statement it sends is a transaction of its own.
+
+    For work whose writes are one atomic statement (ledger.service.post_standalone): no BEGIN or
+    COMMIT round trip is spent. PostgreSQL only (psycopg's autocommit, switched on the driver's
+    connection: SQLAlchemy's isolation-level option costs more than the round trips it saves). Failures are retried as run_in_transaction retries them and, since
+    a lost connection cannot tell whether the statement committed, also after a lost connection at
+    any moment: `work` must be safe to run again after it committed (the standalone posting
+    statement then writes nothing and says so). Audit events are sealed as run_in_transaction does.
+    """
+    assert engine.dialect.name == "postgresql", "run_statement is for PostgreSQL; use run_in_transaction"
+    return _run(engine, work, seal=seal, standalone=True)
+
+
+def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool, standalone: bool) -> T:
     if seal and sealed_in_background(engine):
         seal = False  # a background sealer follows the queue (ledger.store.sealer.BackgroundSealer)
     for attempt in range(1, attempts_max + 1):
         committing = False
         conn = engine.connect()
         try:
-            with conn.begin():
-                info = conn.info
-                info[AUDITED_EVENTS] = {}
-                info[SEAL_IN_TRANSACTION] = seal
-                try:
-                    result = work(conn)
-                finally:
-                    info.pop(SEAL_IN_TRANSACTION, None)
-                audited = {t: ids for t, ids in info[AUDITED_EVENTS].items() if ids}
-                committing = True
+            if standalone:
+                with autocommit(conn.connection.driver_connection):
+                    result = _run_work(conn, work, seal)
+            else:
+                with conn.begin():
+                    result = _run_work(conn, work, seal)
+                    committing = True
+            audited = {t: ids for t, ids in conn.info[AUDITED_EVENTS].items() if ids}
         except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
             conn.close()
-            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
+            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and (standalone or not committing)
             if not (is_retryable(exc) or lost):
                 raise
             if attempt == attempts_max:
@@ -121,3 +137,13 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
             conn.close()
         return result
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _run_work(conn: Connection, work: Callable[[Connection], T], seal: bool) -> T:
+    info = conn.info
+    info[AUDITED_EVENTS] = {}
+    info[SEAL_IN_TRANSACTION] = seal
+    try:
+        return work(conn)
+    finally:
+        info.pop(SEAL_IN_TRANSACTION, None)

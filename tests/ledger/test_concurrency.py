@@ -34,8 +34,9 @@ def run_threads(target, count=threads_count):
     assert not failures, failures[:3]
 
 
+@pytest.mark.parametrize("road", ["transaction", "standalone"])
 @pytest.mark.parametrize("entries_per_thread", [200])
-def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_thread):
+def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_thread, road):
     engine = pg_engine
     tenant_id = new_tenant(engine)
     actor = actor_for(tenant_id)
@@ -62,7 +63,11 @@ def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_t
                 mine[account] += cents
             mine["1100"] -= cents
             draft = EntryDraft(day, tuple(legs), f"t{i}-{n}")
-            run_in_transaction(engine, lambda c: service.post_entry(c, actor_for(tenant_id, f"clerk-{i}"), draft))
+            clerk = actor_for(tenant_id, f"clerk-{i}")
+            if road == "standalone":
+                service.post_standalone(engine, clerk, draft)
+            else:
+                run_in_transaction(engine, lambda c: service.post_entry(c, clerk, draft))
         with lock:
             expected.update(mine)
 

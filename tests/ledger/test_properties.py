@@ -35,6 +35,7 @@ def balanced_entry(draw):
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("post"), balanced_entry()),
+        st.tuples(st.just("standalone"), balanced_entry()),
         st.tuples(st.just("reverse"), st.integers(0, 50), days),
         st.tuples(st.just("import"), st.lists(balanced_entry(), min_size=1, max_size=4)),
     ),
@@ -49,10 +50,13 @@ def check_invariants(engine, ops):
     posted, reversed_ids = [], set()
     movements = []  # (code, currency, day, amount) of everything that should be in the books
     for op in ops:
-        if op[0] == "post":
+        if op[0] in ("post", "standalone"):
             draft = op[1]
             validate_draft(draft)
-            entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
+            if op[0] == "post":
+                entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
+            else:
+                entry = service.post_standalone(engine, actor, draft)
             posted.append(entry)
             movements += [(p.account_code, p.currency, draft.effective_date, p.amount_minor) for p in draft.postings]
         elif op[0] == "import":

@@ -1,0 +1,191 @@
+"""ledger.service.post_standalone: one entry as a transaction of its own (one statement on PostgreSQL).
+
+It must answer exactly as run_in_transaction(post_entry) does: the same rows, errors, replays and
+audit trail, on both databases; and on PostgreSQL survive what its autocommit statement can meet.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import threading
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from ledger import errors, queries, service
+from ledger.model import EntryDraft, credit, debit
+from ledger.store import tables
+from ledger.store.transaction import run_in_transaction
+from ledger.verify import verify_books
+from tests.conftest import actor_for, new_tenant
+from tests.ledger.test_journal import BAD, net, snapshot
+
+D = dt.date
+
+
+def draft(*legs, on=D(2026, 1, 5), **kw):
+    return EntryDraft(on, tuple(legs), **kw)
+
+
+def same(stored, posted):
+    """Equal entries; SQLite hands timestamps back without their (UTC) zone."""
+    if stored.recorded_at.tzinfo is None:
+        stored = dataclasses.replace(stored, recorded_at=stored.recorded_at.replace(tzinfo=dt.timezone.utc))
+    return stored == posted
+
+
+def unsealed(engine, tenant_id):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(tables.audit_unsealed).where(tables.audit_unsealed.c.tenant_id == tenant_id)
+        ).scalar_one()
+
+
+def test_posts_the_rows_post_entry_posts_and_seals_its_event(engine):
+    legs = (debit("1200", "10000.00", "CNY"), credit("1100", "9800.00", "CNY"), credit("4200", "200.00", "CNY"))
+    both = []
+    for road in ("transaction", "standalone"):
+        actor = actor_for(new_tenant(engine), "clerk")
+        entry_draft = draft(*legs, description="disburse L-1", metadata={"loan_id": "L-1"})
+        if road == "standalone":
+            entry = service.post_standalone(engine, actor, entry_draft)
+        else:
+            entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, entry_draft))
+        with engine.connect() as conn:
+            stored = queries.get_entry(conn, actor.tenant_id, entry.id)
+            events = conn.execute(
+                sa.select(tables.audit_events.c.action, tables.audit_events.c.entity_id)
+                .where(tables.audit_events.c.tenant_id == actor.tenant_id, tables.audit_events.c.entity_type == "journal_entry")
+            ).all()
+            report = verify_books(conn, [actor.tenant_id])
+        assert same(stored, entry)
+        assert [(p.account_code, p.amount_minor) for p in stored.postings] == [("1200", 1000000), ("1100", -980000), ("4200", -20000)]
+        assert events == [("journal_entry.posted", str(entry.id))]
+        assert unsealed(engine, actor.tenant_id) == 0  # sealed before returning, as run_in_transaction does
+        assert report.clean, report.discrepancies
+        assert net(engine, actor.tenant_id, "1100") == -980000
+        assert net(engine, actor.tenant_id, "4200", as_of=D(2026, 1, 5)) == -20000
+        assert net(engine, actor.tenant_id, "4200", as_of=D(2026, 1, 4)) == 0
+        both.append((stored.postings, stored.metadata, stored.description, stored.effective_date))
+    assert both[0] == both[1]
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_bad_input_gets_the_same_typed_error_and_writes_nothing(engine, actor, case):
+    service.post_standalone(engine, actor, draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
+    before = snapshot(engine, actor.tenant_id)
+    make_legs, error = BAD[case]
+    with pytest.raises(error) as caught:
+        service.post_standalone(engine, actor, draft(*make_legs()))
+    assert caught.value.code == error.code and caught.value.message
+    assert snapshot(engine, actor.tenant_id) == before
+
+
+def test_an_account_closed_after_it_was_cached_is_refused(engine, actor):
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1160", "Old bank", "ASSET", parent_code="1000"))
+    service.post_standalone(engine, actor, draft(debit("1160", "1", "CNY"), credit("3100", "1", "CNY")))  # now cached
+    service.post_standalone(engine, actor, draft(debit("3100", "1", "CNY"), credit("1160", "1", "CNY")))
+    run_in_transaction(engine, lambda c: service.close_account(c, actor, "1160"))
+    before = snapshot(engine, actor.tenant_id)
+    with pytest.raises(errors.AccountClosed):
+        service.post_standalone(engine, actor, draft(debit("1160", "1", "CNY"), credit("3100", "1", "CNY")))
+    assert snapshot(engine, actor.tenant_id) == before
+    service.post_standalone(engine, actor, draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
+
+
+def test_a_replayed_key_returns_the_original_on_either_road_and_a_changed_request_is_refused(engine, actor):
+    legs = (debit("1100", "25.00", "CNY"), credit("3100", "25.00", "CNY"))
+    first = service.post_standalone(engine, actor, draft(*legs, idempotency_key="pay-1"))
+    before = snapshot(engine, actor.tenant_id)
+    assert same(service.post_standalone(engine, actor, draft(*legs, idempotency_key="pay-1")), first)
+    assert run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft(*legs, idempotency_key="pay-1"))).id == first.id
+    with pytest.raises(errors.IdempotencyConflict):
+        service.post_standalone(engine, actor, draft(debit("1100", "26.00", "CNY"), credit("3100", "26.00", "CNY"), idempotency_key="pay-1"))
+    assert snapshot(engine, actor.tenant_id) == before
+    keyed = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft(*legs, idempotency_key="pay-2")))
+    assert service.post_standalone(engine, actor, draft(*legs, idempotency_key="pay-2")).id == keyed.id
+
+
+def test_a_reversal_goes_through_the_transaction_and_happens_once(engine, actor):
+    original = service.post_standalone(engine, actor, draft(debit("1200", "500", "CNY"), credit("1100", "500", "CNY")))
+    reversal = service.post_standalone(
+        engine, actor, draft(credit("1200", "500", "CNY"), debit("1100", "500", "CNY"), on=D(2026, 1, 7), reverses_entry_id=original.id)
+    )
+    assert reversal.reverses_entry_id == original.id
+    assert net(engine, actor.tenant_id, "1200") == 0
+    with pytest.raises(errors.AlreadyReversed):
+        service.post_standalone(
+            engine, actor, draft(credit("1200", "500", "CNY"), debit("1100", "500", "CNY"), reverses_entry_id=original.id)
+        )
+    with pytest.raises(errors.UnknownEntry):
+        service.post_standalone(
+            engine, actor, draft(credit("1200", "5", "CNY"), debit("1100", "5", "CNY"), reverses_entry_id=uuid.uuid4())
+        )
+
+
+def test_the_same_key_sent_at_once_from_eight_connections_is_posted_once(pg_engine):
+    tenant_id = new_tenant(pg_engine)
+    keyed = draft(debit("1100", "7", "CNY"), credit("3100", "7", "CNY"), idempotency_key="same-key")
+    ids, failures, start = [], [], threading.Barrier(8)
+
+    def worker(i):
+        try:
+            start.wait()
+            ids.append(service.post_standalone(pg_engine, actor_for(tenant_id, f"clerk-{i}"), keyed).id)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            failures.append(exc)
+
+    workers = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join(timeout=120)
+    assert not failures, failures[:3]
+    assert len(ids) == 8 and len(set(ids)) == 1
+    assert net(pg_engine, tenant_id, "1100") == 700
+    with pg_engine.connect() as conn:
+        assert verify_books(conn, [tenant_id]).clean
+    assert unsealed(pg_engine, tenant_id) == 0
+
+
+def test_a_connection_lost_after_the_statement_committed_is_retried_and_answers_the_posted_entry(pg_engine, monkeypatch):
+    """The statement may commit and its answer never arrive: the retry writes nothing and finds the entry."""
+    tenant_id = new_tenant(pg_engine)
+    actor = actor_for(tenant_id)
+    real_write, calls = service.write_standalone, []
+
+    def write_then_lose_the_connection(conn, *args):
+        calls.append(real_write(conn, *args))
+        if len(calls) == 1:
+            conn.invalidate()  # what SQLAlchemy does when the server goes away
+            raise sa.exc.OperationalError("the posting statement", {}, Exception("server closed the connection"), connection_invalidated=True)
+        return calls[-1]
+
+    monkeypatch.setattr(service, "write_standalone", write_then_lose_the_connection)
+    entry = service.post_standalone(pg_engine, actor, draft(debit("1100", "3", "CNY"), credit("3100", "3", "CNY")))
+    assert calls == [True, False]  # the first run committed; the second found the entry's id taken
+    with pg_engine.connect() as conn:
+        assert [e.id for e in queries.list_entries(conn, tenant_id)] == [entry.id]
+        assert verify_books(conn, [tenant_id]).clean
+    assert net(pg_engine, tenant_id, "1100") == 300
+    assert unsealed(pg_engine, tenant_id) == 0
+
+
+def test_a_connection_lost_before_the_statement_ran_is_retried(pg_engine, monkeypatch):
+    tenant_id = new_tenant(pg_engine)
+    actor = actor_for(tenant_id)
+    real_write, calls = service.write_standalone, []
+
+    def lose_the_connection_first(conn, *args):
+        calls.append(len(calls))
+        if len(calls) == 1:
+            conn.invalidate()
+            raise sa.exc.OperationalError("the posting statement", {}, Exception("server closed the connection"), connection_invalidated=True)
+        return real_write(conn, *args)
+
+    monkeypatch.setattr(service, "write_standalone", lose_the_connection_first)
+    entry = service.post_standalone(pg_engine, actor, draft(debit("1100", "4", "CNY"), credit("3100", "4", "CNY")))
+    assert calls == [0, 1]
+    with pg_engine.connect() as conn:
+        assert [e.id for e in queries.list_entries(conn, tenant_id)] == [entry.id]
