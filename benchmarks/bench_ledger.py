@@ -7,11 +7,13 @@
 It creates its own database (`loanbook_bench_<random>`, plus `<that>_pgbench` for pgbench) on the
 server named by --pg-url and drops both at the end. Every client is a process with its own engine,
 so Python's GIL does not cap the client count; clients and server share this machine's cores, as
-they would on a single-box deployment, and pgbench runs under the same conditions.
+they would on a single-box deployment, and pgbench runs under the same conditions, right before and
+right after the cases of each client count (the ratio uses the mean of the two).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import datetime as dt
 import itertools
@@ -256,25 +258,28 @@ def seal_backlog(url: str, tenant_id: int) -> int:
 # --- pgbench -------------------------------------------------------------------------------------
 
 
-def pgbench_tps(admin_url: str, name: str, scale: int, client_counts: list[int], duration: float) -> dict[int, float]:
-    if shutil.which("pgbench") is None:
-        raise RuntimeError("pgbench is not on PATH")
-    parsed = sa.make_url(admin_url)
-    conn_args = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
-    env = dict(os.environ, **({"PGPASSWORD": parsed.password} if parsed.password else {}))
-    subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), *conn_args, name], check=True, capture_output=True, env=env)
-    tps = {}
-    for clients in client_counts:
+class Pgbench:
+    """`pgbench -M prepared` tpcb-like on its own database next to ours, run between our cases."""
+
+    def __init__(self, admin_url: str, name: str, scale: int, duration: float) -> None:
+        if shutil.which("pgbench") is None:
+            raise RuntimeError("pgbench is not on PATH")
+        parsed = sa.make_url(admin_url)
+        self.name, self.duration = name, duration
+        self.conn_args = ["-h", parsed.host or "127.0.0.1", "-p", str(parsed.port or 5432), "-U", parsed.username or "postgres"]
+        self.env = dict(os.environ, **({"PGPASSWORD": parsed.password} if parsed.password else {}))
+        subprocess.run(["pgbench", "-i", "-q", "-s", str(scale), *self.conn_args, name], check=True, capture_output=True, env=self.env)
+
+    def tps(self, clients: int) -> float:
         out = subprocess.run(
-            ["pgbench", "-M", "prepared", "-c", str(clients), "-j", str(clients), "-T", str(max(1, round(duration))),
-             *conn_args, name],
-            check=True, capture_output=True, text=True, env=env,
+            ["pgbench", "-M", "prepared", "-c", str(clients), "-j", str(clients), "-T", str(max(1, round(self.duration))),
+             *self.conn_args, self.name],
+            check=True, capture_output=True, text=True, env=self.env,
         ).stdout
         match = re.search(r"^tps = ([0-9.]+)", out, re.MULTILINE)
         if match is None:
             raise RuntimeError(f"could not read tps from pgbench output:\n{out}")
-        tps[clients] = float(match.group(1))
-    return tps
+        return float(match.group(1))
 
 
 # --- bulk ----------------------------------------------------------------------------------------
@@ -400,24 +405,33 @@ def run(args: argparse.Namespace) -> int:
         print("  chain commit:     each transaction returns once its events are sealed (the default without a sealer)")
         print("  chain off:        nothing is sealed while measured; the backlog is sealed afterwards", flush=True)
         tps: dict[tuple[str, bool, int], float] = {}
-        for mode in args.modes:
-            for hot in (False, True):
-                for clients in args.client_counts:
-                    vacuum(url)
-                    got = entries_per_second(url, tenant_id, codes, clients=clients, hot=hot, mode=mode, duration=args.duration)
-                    tps[(mode, hot, clients)] = got.rate
-                    note = f"  (sealer chained {got.chained} events)" if mode == "background" else ""
-                    print(f"  chain {mode:<10}  {'hot    ' if hot else 'uniform'}  clients={clients}: {got.rate:8.0f} entries/s"
-                          f"   CPU/entry client {got.client_ms:.2f} ms, server {got.server_ms:.2f} ms{note}", flush=True)
-                if mode == "off":
-                    sealed = seal_backlog(url, tenant_id)
-                    print(f"  (sealed the chain-off backlog afterwards: {sealed} events)", flush=True)
-
         pg: dict[int, float] = {}
-        if not args.skip_pgbench:
-            with scratch_database(args.pg_url, f"{name}_pgbench", keep=args.keep_db):
-                pg = pgbench_tps(args.pg_url, f"{name}_pgbench", args.pgbench_scale, args.client_counts, args.duration)
-        print(f"\npgbench -M prepared, tpcb-like, scale {args.pgbench_scale}, same server and duration")
+        with contextlib.ExitStack() as stack:
+            reference = None
+            if not args.skip_pgbench:
+                stack.enter_context(scratch_database(args.pg_url, f"{name}_pgbench", keep=args.keep_db))
+                reference = Pgbench(args.pg_url, f"{name}_pgbench", args.pgbench_scale, args.duration)
+            for clients in args.client_counts:
+                # pgbench right before and right after this client count's cases: this shared machine
+                # drifts by tens of percent over minutes, and the ratio should compare like with like.
+                before = reference.tps(clients) if reference else nan
+                print(f"  pgbench    clients={clients}: {before:8.0f} tps (before)", flush=True)
+                for mode in args.modes:
+                    for hot in (False, True):
+                        vacuum(url)
+                        got = entries_per_second(url, tenant_id, codes, clients=clients, hot=hot, mode=mode, duration=args.duration)
+                        tps[(mode, hot, clients)] = got.rate
+                        note = f"  (sealer chained {got.chained} events)" if mode == "background" else ""
+                        print(f"  chain {mode:<10}  {'hot    ' if hot else 'uniform'}  clients={clients}: {got.rate:8.0f} entries/s"
+                              f"   CPU/entry client {got.client_ms:.2f} ms, server {got.server_ms:.2f} ms{note}", flush=True)
+                    if mode == "off":
+                        sealed = seal_backlog(url, tenant_id)
+                        print(f"  (sealed the chain-off backlog afterwards: {sealed} events)", flush=True)
+                after = reference.tps(clients) if reference else nan
+                print(f"  pgbench    clients={clients}: {after:8.0f} tps (after)", flush=True)
+                pg[clients] = (before + after) / 2
+
+        print(f"\npgbench -M prepared, tpcb-like, scale {args.pgbench_scale}, same server and duration (mean of before and after)")
         for clients in args.client_counts:
             print(f"  clients={clients}: {pg.get(clients, nan):8.0f} tps")
 

@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.model import Account, PostedEntry
-from ledger.queries import Balance, account_from_row, entries_from_rows
-from ledger.store.tables import account_balances, account_period_balances, accounts, journal_entries
+from ledger.queries import Balance, account_from_row, as_of_movements, entries_from_rows
+from ledger.store.tables import account_balances, accounts, journal_entries
 
 
 def accounts_page(conn: Connection, tenant_id: int, after_code: str | None, limit: int) -> list[Account]:
@@ -31,22 +31,13 @@ def balances_by_account(
     """Balance per currency of each account: current (from the counters) or as of a date (period rows)."""
     if as_of is None:
         t = account_balances
-        condition = sa.true()
-    else:
-        t = account_period_balances
-        year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
-        # Same decomposition as ledger.queries.balance_as_of: whole years, then months, then days.
-        condition = sa.or_(
-            sa.and_(t.c.grain == "Y", t.c.period_start < year_start),
-            sa.and_(t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start),
-            sa.and_(t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of),
+        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
+            t.c.tenant_id == tenant_id, t.c.account_code.in_(list(codes))
         )
-    rows = conn.execute(
-        sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
-        .where(t.c.tenant_id == tenant_id, t.c.account_code.in_(list(codes)), condition)
-        .group_by(t.c.account_code, t.c.currency)
-        .order_by(t.c.account_code, t.c.currency)
-    ).all()
+    else:
+        t = as_of_movements(tenant_id, as_of, codes=codes)
+        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
+    rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
     result: dict[str, list[Balance]] = {code: [] for code in codes}
     for code, currency, debit, credit in rows:
         result[code].append(Balance(code, currency, int(debit), int(credit)))

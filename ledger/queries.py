@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -13,7 +13,15 @@ from sqlalchemy.engine import Connection
 
 from ledger import errors
 from ledger.model import Account, AccountStatus, AccountType, NormalBalance, Posting, PostedEntry
-from ledger.store.tables import account_balances, account_period_balances, accounts, journal_entries, postings, tenants
+from ledger.store.tables import (
+    account_balances,
+    account_period_balances,
+    accounts,
+    audit_unsealed,
+    journal_entries,
+    postings,
+    tenants,
+)
 
 page_size_max = 500
 
@@ -201,26 +209,46 @@ def current_balances(conn: Connection, tenant_id: int, account_code: str) -> lis
     return [Balance(account_code, currency, int(d), int(c)) for currency, d, c in rows]
 
 
-def balance_as_of(conn: Connection, tenant_id: int, account_code: str, currency: str, as_of: dt.date) -> Balance:
-    """Balance of postings with effective date <= as_of, from the day/month/year movement rows.
+def as_of_movements(
+    tenant_id: int, as_of: dt.date, *, codes: Sequence[str] | None = None, currency: str | None = None
+) -> sa.Subquery:
+    """Debit and credit amounts whose sums per account and currency are the balances as of `as_of`.
 
-    At most (years + 11 + 31) rows per slot are summed, whatever the number of postings.
+    The day/month/year period rows (whole years, then months, then days: at most years + 11 + 31
+    rows per slot, whatever the number of postings), plus the postings of the entries still on the
+    sealer's queue, which the period rows do not hold yet (ledger.store.sealer). Read in one
+    statement, so the sealer moving an entry from the one to the other is seen whole or not at all.
     """
-    t = account_period_balances
+    t, u, p = account_period_balances, audit_unsealed, postings
     year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
-    base = (t.c.tenant_id == tenant_id, t.c.account_code == account_code, t.c.currency == currency)
-    parts = [
-        sa.select(t.c.debit_minor, t.c.credit_minor).where(*base, t.c.grain == "Y", t.c.period_start < year_start),
-        sa.select(t.c.debit_minor, t.c.credit_minor).where(
-            *base, t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start
-        ),
-        sa.select(t.c.debit_minor, t.c.credit_minor).where(
-            *base, t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of
-        ),
-    ]
-    union = sa.union_all(*parts).subquery()
+
+    def scoped(query: sa.Select, table: sa.Table) -> sa.Select:
+        query = query.where(table.c.tenant_id == tenant_id)
+        if codes is not None:
+            query = query.where(table.c.account_code.in_(list(codes)))
+        if currency is not None:
+            query = query.where(table.c.currency == currency)
+        return query
+
+    periods = sa.select(t.c.account_code, t.c.currency, t.c.debit_minor, t.c.credit_minor)
+    owed = sa.select(
+        p.c.account_code, p.c.currency,
+        sa.case((p.c.amount_minor > 0, p.c.amount_minor), else_=0),
+        sa.case((p.c.amount_minor < 0, -p.c.amount_minor), else_=0),
+    ).select_from(u.join(p, sa.and_(p.c.tenant_id == u.c.tenant_id, p.c.entry_id == u.c.entry_id)))
+    return sa.union_all(
+        scoped(periods, t).where(t.c.grain == "Y", t.c.period_start < year_start),
+        scoped(periods, t).where(t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start),
+        scoped(periods, t).where(t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of),
+        scoped(owed, p).where(u.c.tenant_id == tenant_id, u.c.entry_id.is_not(None), p.c.effective_date <= as_of),
+    ).subquery()
+
+
+def balance_as_of(conn: Connection, tenant_id: int, account_code: str, currency: str, as_of: dt.date) -> Balance:
+    """Balance of postings with effective date <= as_of, from the period rows (as_of_movements)."""
+    moved = as_of_movements(tenant_id, as_of, codes=[account_code], currency=currency)
     debit, credit = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(union.c.debit_minor), 0), sa.func.coalesce(sa.func.sum(union.c.credit_minor), 0))
+        sa.select(sa.func.coalesce(sa.func.sum(moved.c.debit_minor), 0), sa.func.coalesce(sa.func.sum(moved.c.credit_minor), 0))
     ).one()
     return Balance(account_code, currency, int(debit), int(credit))
 
@@ -234,16 +262,8 @@ def trial_balance(conn: Connection, tenant_id: int, as_of: dt.date | None = None
             t.c.tenant_id == tenant_id
         )
     else:
-        t = account_period_balances
-        year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
-        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
-            t.c.tenant_id == tenant_id,
-            sa.or_(
-                sa.and_(t.c.grain == "Y", t.c.period_start < year_start),
-                sa.and_(t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start),
-                sa.and_(t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of),
-            ),
-        )
+        t = as_of_movements(tenant_id, as_of)
+        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
     rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
     lines = []
     for code, currency, debit, credit in rows:

@@ -358,6 +358,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         for tenant_id in tenant_ids:
             seal_pending(engine, tenant_id)
     with engine.connect() as conn:
+        if engine.dialect.name == "postgresql":  # one snapshot for every check, while others keep posting
+            conn.execution_options(isolation_level="REPEATABLE READ")
         report = verify_books(conn, tenant_ids)
         for tenant_id in tenant_ids:
             report.discrepancies += verify_subledger(conn, tenant_id)

@@ -29,8 +29,13 @@ class BalanceRows(NamedTuple):
     periods: list[tuple[str, str, str, dt.date, int, int, int]]  # code, currency, grain, start, slot, debit, credit
 
 
-def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int], pick: int | None = None) -> BalanceRows:
-    """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one."""
+def balance_rows(
+    movements: Iterable[Movement], slots: Mapping[str, int], pick: int | None = None, *, with_periods: bool = True
+) -> BalanceRows:
+    """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one.
+
+    Without `with_periods`, only the current-balance rows (the period rows are the sealer's, on PostgreSQL).
+    """
     if pick is None:
         pick = random.randrange(1 << 30)
     # One dict update per movement, keyed by day; months, years and current totals are derived
@@ -50,6 +55,14 @@ def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int], pick: 
     months: dict[dt.date, dt.date] = {}
     for (code, currency, day), (debit_minor, credit_minor) in by_day.items():
         slot = pick % slots[code]
+        if not with_periods:
+            row = current.get((code, currency, slot))
+            if row is None:
+                current[(code, currency, slot)] = [debit_minor, credit_minor]
+            else:
+                row[0] += debit_minor
+                row[1] += credit_minor
+            continue
         month = months.get(day)
         if month is None:
             month = months[day] = day.replace(day=1)

@@ -37,13 +37,13 @@ _upsert_counter = """
         credit_minor = b.credit_minor + excluded.credit_minor"""
 
 
-def counter_upserts(condition: str) -> str:
-    """The CTEs `current_rows` and `period_rows` adding %(current)s and %(periods)s to the counters.
+def counter_upserts(condition: str, *, periods: bool = True) -> str:
+    """The CTEs `current_rows` and (with `periods`) `period_rows` adding %(current)s and %(periods)s.
 
     The period rows wait for the current-balance rows, each set in its given (key) order: the global
     lock order of ledger.store.balances. Rows are written only where `condition` (SQL) holds.
     """
-    return f"""current_rows AS (
+    current = f"""current_rows AS (
     INSERT INTO account_balances AS b (tenant_id, account_code, currency, slot, debit_minor, credit_minor)
     SELECT %(tenant)s, r.account_code, r.currency, r.slot, r.debit_minor, r.credit_minor
     FROM json_populate_recordset(NULL::account_balances, %(current)s::json) WITH ORDINALITY AS r
@@ -51,7 +51,10 @@ def counter_upserts(condition: str) -> str:
     ORDER BY r.ordinality
     {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
     RETURNING 1
-), period_rows AS (
+)"""
+    if not periods:
+        return current
+    return current + f""", period_rows AS (
     INSERT INTO account_period_balances AS b
         (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
     SELECT %(tenant)s, r.account_code, r.currency, r.grain, r.period_start, r.slot, r.debit_minor, r.credit_minor
@@ -65,6 +68,10 @@ def counter_upserts(condition: str) -> str:
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
 def _journal_sql(*, standalone: bool) -> str:
     """The posting statement: in the caller's transaction (a batch), or `standalone` in autocommit.
+
+    It adds to the current-balance counters; the day/month/year period rows are left to the sealer,
+    which adds each entry when it chains the entry's own event (see ledger.store.sealer): a
+    posting touches one counter row per account instead of four.
 
     A batch writes everything or, if an account changed (the guard), nothing; a duplicate id or
     idempotency key raises, and run_in_transaction retries the work, which then finds the replay.
@@ -99,7 +106,7 @@ WITH guard AS MATERIALIZED (
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
     WHERE {written}
-), {counter_upserts(written)}, event_rows AS (
+), {counter_upserts(written, periods=False)}, event_rows AS (
     INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
                               reason, request_id)
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
@@ -108,7 +115,10 @@ WITH guard AS MATERIALIZED (
     WHERE {written}
     RETURNING id
 ), unsealed_rows AS (
-    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
+    -- Each entry's own event carries its id: the sealer adds the entry to the period rows.
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id)
+    SELECT %(tenant)s, e.id, %(now)s, d.entry_id
+    FROM event_rows AS e LEFT JOIN json_to_recordset(%(deferred)s::json) AS d(event_id uuid, entry_id uuid) ON d.event_id = e.id
 )
 SELECT g.ok, {written if standalone else "g.ok"}, {seal} FROM guard AS g
 """
@@ -277,7 +287,9 @@ def _execute(
     # Each connection keeps to the slot its server process number picks: connections opened one after
     # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
-    counters = balance_rows(movements, {code: a.balance_slots for code, a in accounts.items()}, raw.info.backend_pid)
+    counters = balance_rows(movements, {code: a.balance_slots for code, a in accounts.items()}, raw.info.backend_pid, with_periods=False)
+    # Events begin with each entry's own event, in entry order (ledger.service builds them so).
+    assert all(e["entity_type"] == "journal_entry" and e["entity_id"] == str(r["id"]) for e, r in zip(events, entry_rows))
     params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
@@ -287,10 +299,8 @@ def _execute(
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
         "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
-        "periods": _json_tuples(
-            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
-        ),
         "events": _json(events, _event_fields),
+        "deferred": orjson.dumps([{"event_id": e["id"], "entry_id": r["id"]} for e, r in zip(events, entry_rows)]).decode(),
         "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
     }
     with raw.cursor() as cursor:

@@ -136,13 +136,16 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_entity", "tenant_id", "entity_type", "entity_id"),
 )
 
-# Events written but not yet sealed into the chain: a small queue the sealer drains.
+# Events written but not yet sealed into the chain: a small queue the sealer drains. `entry_id`
+# names the entry whose postings the period rows do not hold yet (PostgreSQL's posting statement
+# leaves them to the sealer, which adds them as it takes the event off the queue).
 audit_unsealed = sa.Table(
     "audit_unsealed",
     metadata,
     sa.Column("tenant_id", Id, primary_key=True),
     sa.Column("event_id", sa.Uuid(), primary_key=True),
     sa.Column("occurred_at", Timestamp, nullable=False),
+    sa.Column("entry_id", sa.Uuid(), nullable=True),
 )
 
 audit_chain = sa.Table(
