@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.model import Account, PostedEntry
-from ledger.queries import Balance, account_from_row, as_of_movements, entries_from_rows
+from ledger.queries import Balance, account_from_row, as_of_parameters, balances_as_of_statement, entries_from_rows
 from ledger.store.tables import account_balances, accounts, journal_entries
 
 
@@ -31,13 +31,14 @@ def balances_by_account(
     """Balance per currency of each account: current (from the counters) or as of a date (period rows)."""
     if as_of is None:
         t = account_balances
-        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
-            t.c.tenant_id == tenant_id, t.c.account_code.in_(list(codes))
-        )
+        rows = conn.execute(
+            sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
+            .where(t.c.tenant_id == tenant_id, t.c.account_code.in_(list(codes)))
+            .group_by(t.c.account_code, t.c.currency)
+            .order_by(t.c.account_code, t.c.currency)
+        ).all()
     else:
-        t = as_of_movements(tenant_id, as_of, codes=codes)
-        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
-    rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
+        rows = conn.execute(balances_as_of_statement(by_codes=True), as_of_parameters(tenant_id, as_of, codes=codes)).all()
     result: dict[str, list[Balance]] = {code: [] for code in codes}
     for code, currency, debit, credit in rows:
         result[code].append(Balance(code, currency, int(debit), int(credit)))

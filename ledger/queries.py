@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from collections.abc import Iterable, Sequence
@@ -209,25 +210,27 @@ def current_balances(conn: Connection, tenant_id: int, account_code: str) -> lis
     return [Balance(account_code, currency, int(d), int(c)) for currency, d, c in rows]
 
 
-def as_of_movements(
-    tenant_id: int, as_of: dt.date, *, codes: Sequence[str] | None = None, currency: str | None = None
-) -> sa.Subquery:
-    """Debit and credit amounts whose sums per account and currency are the balances as of `as_of`.
+@functools.cache
+def as_of_movements(*, by_codes: bool = False, by_currency: bool = False) -> sa.Subquery:
+    """Debit and credit amounts whose sums per account and currency are the balances as of a date.
 
     The day/month/year period rows (whole years, then months, then days: at most years + 11 + 31
     rows per slot, whatever the number of postings), plus the postings of the entries still on the
     sealer's queue, which the period rows do not hold yet (ledger.store.sealer). Read in one
     statement, so the sealer moving an entry from the one to the other is seen whole or not at all.
+    Built once per shape, with bound parameters that as_of_parameters() fills: building and keying
+    four selects would cost SQLAlchemy more than the database spends running them.
     """
     t, u, p = account_period_balances, audit_unsealed, postings
-    year_start, month_start = as_of.replace(month=1, day=1), as_of.replace(day=1)
+    as_of = sa.bindparam("as_of", type_=sa.Date())
+    year_start, month_start = sa.bindparam("year_start", type_=sa.Date()), sa.bindparam("month_start", type_=sa.Date())
 
     def scoped(query: sa.Select, table: sa.Table) -> sa.Select:
-        query = query.where(table.c.tenant_id == tenant_id)
-        if codes is not None:
-            query = query.where(table.c.account_code.in_(list(codes)))
-        if currency is not None:
-            query = query.where(table.c.currency == currency)
+        query = query.where(table.c.tenant_id == sa.bindparam("tenant_id"))
+        if by_codes:
+            query = query.where(table.c.account_code.in_(sa.bindparam("codes", expanding=True)))
+        if by_currency:
+            query = query.where(table.c.currency == sa.bindparam("currency"))
         return query
 
     periods = sa.select(t.c.account_code, t.c.currency, t.c.debit_minor, t.c.credit_minor)
@@ -240,17 +243,46 @@ def as_of_movements(
         scoped(periods, t).where(t.c.grain == "Y", t.c.period_start < year_start),
         scoped(periods, t).where(t.c.grain == "M", t.c.period_start >= year_start, t.c.period_start < month_start),
         scoped(periods, t).where(t.c.grain == "D", t.c.period_start >= month_start, t.c.period_start <= as_of),
-        scoped(owed, p).where(u.c.tenant_id == tenant_id, u.c.entry_id.is_not(None), p.c.effective_date <= as_of),
+        scoped(owed, p).where(u.c.tenant_id == sa.bindparam("tenant_id"), u.c.entry_id.is_not(None), p.c.effective_date <= as_of),
     ).subquery()
+
+
+def as_of_parameters(
+    tenant_id: int, as_of: dt.date, *, codes: Sequence[str] | None = None, currency: str | None = None
+) -> dict[str, object]:
+    """The parameters of as_of_movements(by_codes=codes is not None, by_currency=currency is not None)."""
+    params: dict[str, object] = {
+        "tenant_id": tenant_id, "as_of": as_of, "year_start": as_of.replace(month=1, day=1), "month_start": as_of.replace(day=1),
+    }
+    if codes is not None:
+        params["codes"] = list(codes)
+    if currency is not None:
+        params["currency"] = currency
+    return params
+
+
+@functools.cache
+def _balance_as_of_statement() -> sa.Select:
+    moved = as_of_movements(by_codes=True, by_currency=True)
+    return sa.select(sa.func.coalesce(sa.func.sum(moved.c.debit_minor), 0), sa.func.coalesce(sa.func.sum(moved.c.credit_minor), 0))
 
 
 def balance_as_of(conn: Connection, tenant_id: int, account_code: str, currency: str, as_of: dt.date) -> Balance:
     """Balance of postings with effective date <= as_of, from the period rows (as_of_movements)."""
-    moved = as_of_movements(tenant_id, as_of, codes=[account_code], currency=currency)
-    debit, credit = conn.execute(
-        sa.select(sa.func.coalesce(sa.func.sum(moved.c.debit_minor), 0), sa.func.coalesce(sa.func.sum(moved.c.credit_minor), 0))
-    ).one()
+    params = as_of_parameters(tenant_id, as_of, codes=[account_code], currency=currency)
+    debit, credit = conn.execute(_balance_as_of_statement(), params).one()
     return Balance(account_code, currency, int(debit), int(credit))
+
+
+@functools.cache
+def balances_as_of_statement(*, by_codes: bool) -> sa.Select:
+    """Balance per account and currency as of a date (parameters: as_of_parameters), ordered by both."""
+    moved = as_of_movements(by_codes=by_codes)
+    return (
+        sa.select(moved.c.account_code, moved.c.currency, sa.func.sum(moved.c.debit_minor), sa.func.sum(moved.c.credit_minor))
+        .group_by(moved.c.account_code, moved.c.currency)
+        .order_by(moved.c.account_code, moved.c.currency)
+    )
 
 
 def trial_balance(conn: Connection, tenant_id: int, as_of: dt.date | None = None) -> TrialBalance:
@@ -261,10 +293,9 @@ def trial_balance(conn: Connection, tenant_id: int, as_of: dt.date | None = None
         query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor)).where(
             t.c.tenant_id == tenant_id
         )
+        rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
     else:
-        t = as_of_movements(tenant_id, as_of)
-        query = sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
-    rows = conn.execute(query.group_by(t.c.account_code, t.c.currency).order_by(t.c.account_code, t.c.currency)).all()
+        rows = conn.execute(balances_as_of_statement(by_codes=False), as_of_parameters(tenant_id, as_of)).all()
     lines = []
     for code, currency, debit, credit in rows:
         net = int(debit) - int(credit)
