@@ -10,6 +10,7 @@ import pytest
 
 from ledger import errors, queries, service
 from ledger.model import EntryDraft, credit, debit
+from ledger.store.sealer import seal_pending
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import verify_books
 from tests.conftest import actor_for, new_tenant
@@ -115,4 +116,45 @@ def test_racing_reversals_and_replays_resolve_to_one_entry(engine):
     assert len(replay_ids) == 1
     with engine.connect() as conn:
         assert sum(b.net_minor for b in queries.current_balances(conn, tenant_id, "1100")) == 700
+        assert verify_books(conn, [tenant_id]).clean
+
+
+@pytest.mark.parametrize("road", ["transaction", "standalone"])
+def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine, road):
+    """The posting's snapshot sees the account open; the close commits while the posting waits: refused."""
+    engine = pg_engine
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1161", "Old bank", "ASSET", parent_code="1000"))
+    draft = EntryDraft(dt.date(2026, 1, 5), (debit("1161", "5", "CNY"), credit("3100", "5", "CNY")))
+    service.post_standalone(engine, actor, EntryDraft(dt.date(2026, 1, 5), (debit("1161", "1", "CNY"), credit("3100", "1", "CNY"))))
+    service.post_standalone(engine, actor, EntryDraft(dt.date(2026, 1, 5), (credit("1161", "1", "CNY"), debit("3100", "1", "CNY"))))
+    closing = engine.connect()
+    transaction = closing.begin()
+    service.close_account(closing, actor, "1161")  # holds the account and balance rows until it commits
+    outcome = []
+
+    def post():
+        try:
+            if road == "standalone":
+                service.post_standalone(engine, actor, draft)
+            else:
+                run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
+            outcome.append("posted")
+        except errors.AccountClosed:
+            outcome.append("refused")
+
+    poster = threading.Thread(target=post)
+    poster.start()
+    poster.join(timeout=1.0)
+    assert poster.is_alive()  # waiting for the close
+    transaction.commit()
+    closing.close()
+    poster.join(timeout=60)
+    assert outcome == ["refused"]
+    seal_pending(engine, tenant_id)  # the close ran outside run_in_transaction, which would have sealed it
+    with engine.connect() as conn:
+        assert queries.current_balances(conn, tenant_id, "1161") == [] or all(
+            b.net_minor == 0 for b in queries.current_balances(conn, tenant_id, "1161")
+        )
         assert verify_books(conn, [tenant_id]).clean
