@@ -86,18 +86,13 @@ def _journal_sql(*, standalone: bool) -> str:
     seal = "false" if standalone else f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
     return f"""
 WITH guard AS MATERIALIZED (
-    -- One primary-key probe per account (a join would let a generic plan scan the whole chart),
-    -- taking the row FOR KEY SHARE: a close of the account (FOR UPDATE) either waits for this
-    -- transaction and then sees its postings, or commits first, and the lock's recheck of the
-    -- newest row version then finds it closed, although this statement's snapshot is older.
-    SELECT count(l.code) = count(*) AS ok
-    FROM json_to_recordset(%(chart)s::json) AS c(code text, currencies text, slots int)
-    LEFT JOIN LATERAL (
-        SELECT a.code FROM accounts AS a
+    -- One primary-key probe per account (a join would let a generic plan scan the whole chart).
+    SELECT coalesce(bool_and(EXISTS (
+        SELECT 1 FROM accounts AS a
         WHERE a.tenant_id = %(tenant)s AND a.code = c.code AND a.status = 'OPEN'
           AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
-        FOR KEY SHARE
-    ) AS l ON true
+    )), true) AS ok
+    FROM json_to_recordset(%(chart)s::json) AS c(code text, currencies text, slots int)
 ), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
