@@ -1,6 +1,6 @@
 """Ledger benchmark on PostgreSQL: prints figures and ratios against the targets of issue 2.
 
-    .venv/bin/python benchmarks/bench_ledger.py                    # the issue's sizes (~4 minutes)
+    .venv/bin/python benchmarks/bench_ledger.py                    # the issue's sizes (~6 minutes)
     .venv/bin/python benchmarks/bench_ledger.py --duration 2 --clients 1,2 --bulk-batches 1 \\
         --asof-big-postings 20000 --asof-small-postings 200         # a quick look
 
