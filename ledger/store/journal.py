@@ -69,21 +69,30 @@ def counter_upserts(condition: str, *, periods: bool = True) -> str:
 def _journal_sql(*, standalone: bool) -> str:
     """The posting statement: in the caller's transaction (a batch), or `standalone` in autocommit.
 
-    It adds to the current-balance counters; the day/month/year period rows are left to the sealer,
-    which adds each entry when it chains the entry's own event (see ledger.store.sealer): a
-    posting touches one counter row per account instead of four.
-
     A batch writes everything or, if an account changed (the guard), nothing; a duplicate id or
     idempotency key raises, and run_in_transaction retries the work, which then finds the replay.
     A standalone statement is a transaction of its own (write_standalone): it inserts its one entry
     ON CONFLICT DO NOTHING and writes the rest only if the entry went in, so running it again after
-    it committed (a lost connection) writes nothing and says so.
+    it committed (a lost connection) writes nothing and says so. It adds to the current-balance
+    counters only: the entry's own event goes on the sealer's queue with the entry's id, and the
+    sealer adds the entry to the day/month/year period rows as it chains the event (see
+    ledger.store.sealer), so the statement touches one counter row per account instead of four.
+    A batch writes its period rows itself: in a longer transaction (a repayment, close of business)
+    the sealer's turn would run while that transaction holds its locks.
     """
     if standalone:
         entry_conflict, entry_returning, written = "ON CONFLICT DO NOTHING", "RETURNING 1", "EXISTS (SELECT 1 FROM entry_rows)"
     else:
         entry_conflict, entry_returning, written = "", "", "(SELECT ok FROM guard)"
     seal = "false" if standalone else f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
+    if standalone:  # the entry's own event carries its id: the sealer adds the entry to the period rows
+        unsealed = """
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id)
+    SELECT %(tenant)s, e.id, %(now)s, d.entry_id
+    FROM event_rows AS e LEFT JOIN json_to_recordset(%(deferred)s::json) AS d(event_id uuid, entry_id uuid) ON d.event_id = e.id"""
+    else:
+        unsealed = """
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows"""
     return f"""
 WITH guard AS MATERIALIZED (
     -- One primary-key probe per account (a join would let a generic plan scan the whole chart).
@@ -106,7 +115,7 @@ WITH guard AS MATERIALIZED (
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
     WHERE {written}
-), {counter_upserts(written, periods=False)}, event_rows AS (
+), {counter_upserts(written, periods=not standalone)}, event_rows AS (
     INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
                               reason, request_id)
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
@@ -114,11 +123,7 @@ WITH guard AS MATERIALIZED (
     FROM json_populate_recordset(NULL::audit_events, %(events)s::json) AS r
     WHERE {written}
     RETURNING id
-), unsealed_rows AS (
-    -- Each entry's own event carries its id: the sealer adds the entry to the period rows.
-    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id)
-    SELECT %(tenant)s, e.id, %(now)s, d.entry_id
-    FROM event_rows AS e LEFT JOIN json_to_recordset(%(deferred)s::json) AS d(event_id uuid, entry_id uuid) ON d.event_id = e.id
+), unsealed_rows AS ({unsealed}
 )
 SELECT g.ok, {written if standalone else "g.ok"}, {seal} FROM guard AS g
 """
@@ -241,7 +246,9 @@ def write_standalone(
     """
     assert conn.dialect.name == "postgresql" and conn.connection.driver_connection.autocommit
     assert entry_row["recorded_at"] is actor.now and entry_row["actor"] == actor.name
-    written, inserted, _ = _execute(conn, journal_standalone_sql, actor, accounts, [entry_row], posting_rows, movements, events)
+    written, inserted, _ = _execute(
+        conn, journal_standalone_sql, actor, accounts, [entry_row], posting_rows, movements, events, standalone=True
+    )
     if not written:
         forget_chart(conn, actor.tenant_id)
         raise StaleChart()
@@ -259,7 +266,9 @@ def _write_postgresql(
     movements: Sequence[Movement],
     events: Sequence[dict],
 ) -> None:
-    written, _, is_sealer = _execute(conn, journal_batch_sql, actor, accounts, entry_rows, posting_rows, movements, events)
+    written, _, is_sealer = _execute(
+        conn, journal_batch_sql, actor, accounts, entry_rows, posting_rows, movements, events, standalone=False
+    )
     if not written:
         forget_chart(conn, actor.tenant_id)
         raise StaleChart()
@@ -281,15 +290,16 @@ def _execute(
     posting_rows: Sequence[dict],
     movements: Sequence[Movement],
     events: Sequence[dict],
+    *,
+    standalone: bool,
 ) -> tuple[bool, bool, bool]:
     """Run a posting statement; (accounts unchanged, entries written, sealer lock taken)."""
     raw = conn.connection.driver_connection
     # Each connection keeps to the slot its server process number picks: connections opened one after
     # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
-    counters = balance_rows(movements, {code: a.balance_slots for code, a in accounts.items()}, raw.info.backend_pid, with_periods=False)
-    # Events begin with each entry's own event, in entry order (ledger.service builds them so).
-    assert all(e["entity_type"] == "journal_entry" and e["entity_id"] == str(r["id"]) for e, r in zip(events, entry_rows))
+    slots = {code: a.balance_slots for code, a in accounts.items()}
+    counters = balance_rows(movements, slots, raw.info.backend_pid, with_periods=not standalone)
     params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
@@ -299,10 +309,17 @@ def _execute(
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
         "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
+        "periods": _json_tuples(
+            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
+        ),
         "events": _json(events, _event_fields),
-        "deferred": orjson.dumps([{"event_id": e["id"], "entry_id": r["id"]} for e, r in zip(events, entry_rows)]).decode(),
         "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
     }
+    if standalone:
+        # The entry's own event comes first (ledger.service builds the events so): it carries the entry's id.
+        (entry_row,) = entry_rows
+        assert events[0]["entity_type"] == "journal_entry" and events[0]["entity_id"] == str(entry_row["id"])
+        params["deferred"] = orjson.dumps([{"event_id": events[0]["id"], "entry_id": entry_row["id"]}]).decode()
     with raw.cursor() as cursor:
         with _as_sqlalchemy_errors(conn, statement, None):
             return cursor.execute(statement, params).fetchone()

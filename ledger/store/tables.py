@@ -137,8 +137,8 @@ audit_events = sa.Table(
 )
 
 # Events written but not yet sealed into the chain: a small queue the sealer drains. `entry_id`
-# names the entry whose postings the period rows do not hold yet (PostgreSQL's posting statement
-# leaves them to the sealer, which adds them as it takes the event off the queue).
+# names the entry whose postings the period rows do not hold yet (PostgreSQL's standalone posting
+# statement leaves them to the sealer, which adds them as it takes the event off the queue).
 audit_unsealed = sa.Table(
     "audit_unsealed",
     metadata,

@@ -1,4 +1,4 @@
-"""Period balances on PostgreSQL: the sealer adds each entry as it chains the entry's event.
+"""Period balances on PostgreSQL: the sealer adds each standalone entry as it chains the entry's event.
 
 Until then the entry is on the queue, and every balance as of a date (ledger.queries, the API's
 reads, the trial balance, verify) counts it from there: exact at every moment, never counted twice.
@@ -55,13 +55,17 @@ def test_an_entry_waiting_for_the_sealer_counts_in_every_balance_as_of_and_then_
     assert period_rows(engine, tenant_id, "1100") == [
         ("D", D(2025, 12, 31), 10000, 0), ("M", D(2025, 12, 1), 10000, 0), ("Y", D(2025, 1, 1), 10000, 0)
     ]
-    # Entries left on the queue: a standalone one, and a batch in the caller's transaction.
+    # Left on the queue: a standalone entry, whose period rows the sealer owes, and a batch posted in the
+    # caller's transaction, which wrote its own.
     service.post_standalone(
         engine, actor, EntryDraft(D(2026, 2, 3), (debit("1200", "30", "CNY"), credit("1100", "30", "CNY"))), seal=False
     )
     batch = [EntryDraft(D(2026, 2, d), (debit("1200", "1.5", "CNY"), credit("1100", "1.5", "CNY"))) for d in (1, 3, 4)]
     run_in_transaction(engine, lambda c: service.post_entries(c, actor, batch), seal=False)
-    assert [r.grain for r in period_rows(engine, tenant_id, "1200")] == []  # the period rows owe them all
+    assert period_rows(engine, tenant_id, "1200") == [
+        ("D", D(2026, 2, 1), 150, 0), ("D", D(2026, 2, 3), 150, 0), ("D", D(2026, 2, 4), 150, 0),
+        ("M", D(2026, 2, 1), 450, 0), ("Y", D(2026, 1, 1), 450, 0),
+    ]
     expected = {D(2026, 1, 31): 10000, D(2026, 2, 1): 9850, D(2026, 2, 3): 6700, D(2026, 2, 28): 6550, D(2025, 12, 30): 0}
     for as_of, net in expected.items():
         assert as_of_everywhere(engine, tenant_id, "1100", as_of) == net
