@@ -203,7 +203,7 @@ def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bo
     The same checks, answers and errors as `run_in_transaction(engine, lambda c: post_entry(c, actor,
     draft), seal=seal)`, which it is on SQLite and for a reversal. On PostgreSQL the entry is written
     by one statement in autocommit (run_statement), atomic by itself, which saves the BEGIN and
-    COMMIT round trips: a third of the client's and the server's work for a small entry. The
+    COMMIT round trips: about a quarter of the client's and the server's work for a small entry. The
     statement writes nothing if the entry's id or idempotency key is already taken; the work then
     goes the ordinary way, where a replay answers with the original entry.
     """

@@ -34,7 +34,7 @@ def balance_rows(
 ) -> BalanceRows:
     """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one.
 
-    Without `with_periods`, only the current-balance rows (the period rows are the sealer's, on PostgreSQL).
+    Without `with_periods`, only the current-balance rows (a standalone entry's period rows are the sealer's).
     """
     if pick is None:
         pick = random.randrange(1 << 30)

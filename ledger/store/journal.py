@@ -82,15 +82,13 @@ def _journal_sql(*, standalone: bool) -> str:
     """
     if standalone:
         entry_conflict, entry_returning, written = "ON CONFLICT DO NOTHING", "RETURNING 1", "EXISTS (SELECT 1 FROM entry_rows)"
+        seal = "false"  # autocommit: a transaction-level lock would end with the statement
+        # The entry's own event (its only one) carries the entry's id: the sealer adds the entry to the period rows.
+        unsealed = """
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id) SELECT %(tenant)s, id, %(now)s, %(entry)s FROM event_rows"""
     else:
         entry_conflict, entry_returning, written = "", "", "(SELECT ok FROM guard)"
-    seal = "false" if standalone else f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
-    if standalone:  # the entry's own event carries its id: the sealer adds the entry to the period rows
-        unsealed = """
-    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id)
-    SELECT %(tenant)s, e.id, %(now)s, d.entry_id
-    FROM event_rows AS e LEFT JOIN json_to_recordset(%(deferred)s::json) AS d(event_id uuid, entry_id uuid) ON d.event_id = e.id"""
-    else:
+        seal = f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
         unsealed = """
     INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows"""
     return f"""
@@ -316,10 +314,9 @@ def _execute(
         "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
     }
     if standalone:
-        # The entry's own event comes first (ledger.service builds the events so): it carries the entry's id.
-        (entry_row,) = entry_rows
-        assert events[0]["entity_type"] == "journal_entry" and events[0]["entity_id"] == str(entry_row["id"])
-        params["deferred"] = orjson.dumps([{"event_id": events[0]["id"], "entry_id": entry_row["id"]}]).decode()
+        (entry_row,), (event,) = entry_rows, events  # one entry and its own event, nothing else
+        assert event["entity_type"] == "journal_entry" and event["entity_id"] == str(entry_row["id"])
+        params["entry"] = entry_row["id"]
     with raw.cursor() as cursor:
         with _as_sqlalchemy_errors(conn, statement, None):
             return cursor.execute(statement, params).fetchone()
