@@ -138,12 +138,20 @@ FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])
 
 @contextlib.contextmanager
 def _as_sqlalchemy_errors(conn: Connection, statement: str, params: object) -> Iterator[None]:
-    """Raise driver errors as SQLAlchemy's, as if the statement had gone through the Connection."""
+    """Raise driver errors as SQLAlchemy's, as if the statement had gone through the Connection.
+
+    A lost connection is invalidated, as SQLAlchemy does, so the pool drops it and the error says
+    so (`connection_invalidated`): run_in_transaction and run_statement retry on a fresh one.
+    """
     try:
         yield
     except conn.dialect.loaded_dbapi.Error as exc:
+        disconnected = conn.dialect.is_disconnect(exc, conn.connection.dbapi_connection, None)
+        if disconnected:
+            conn.invalidate(exc)
         raise sa.exc.DBAPIError.instance(
-            statement, params, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True, dialect=conn.dialect
+            statement, params, exc, conn.dialect.loaded_dbapi.Error, hide_parameters=True, dialect=conn.dialect,
+            connection_invalidated=disconnected,
         ) from exc
 
 

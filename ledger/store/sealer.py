@@ -168,7 +168,7 @@ ORDER BY e.occurred_at, e.id
 
 # Links travel as JSON like the journal rows (see ledger.store.journal): one parameter, any size.
 # The same statement adds the entries the chained events stand for to the day/month/year period
-# rows (the posting statement left them, see ledger.store.journal) as it takes the events off the
+# rows (their standalone posting statements left them, see ledger.store.journal) as it takes the events off the
 # queue, so at every moment each entry is in the period rows or on the queue, never both. The
 # sealer is one at a time per tenant, so it writes slot 0, in key order (byte order, as Python's
 # sorted() orders the posting statements' rows: the global lock order of ledger.store.balances).

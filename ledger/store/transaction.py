@@ -90,10 +90,11 @@ def run_statement(engine: Engine, work: Callable[[Connection], T], *, seal: bool
 
     For work whose writes are one atomic statement (ledger.service.post_standalone): no BEGIN or
     COMMIT round trip is spent. PostgreSQL only (psycopg's autocommit, switched on the driver's
-    connection: SQLAlchemy's isolation-level option costs more than the round trips it saves). Failures are retried as run_in_transaction retries them and, since
-    a lost connection cannot tell whether the statement committed, also after a lost connection at
-    any moment: `work` must be safe to run again after it committed (the standalone posting
-    statement then writes nothing and says so). Audit events are sealed as run_in_transaction does.
+    connection: SQLAlchemy's isolation-level option costs more than the round trips it saves).
+    Failures are retried as run_in_transaction retries them and, since a lost connection cannot tell
+    whether the statement committed, also after a lost connection at any moment: `work` must be
+    safe to run again after it committed (the standalone posting statement then writes nothing and
+    says so). Audit events are sealed as run_in_transaction does.
     """
     assert engine.dialect.name == "postgresql", "run_statement is for PostgreSQL; use run_in_transaction"
     return _run(engine, work, seal=seal, standalone=True)

@@ -18,6 +18,7 @@ from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import verify_books
+from loanbook.db import make_engine
 from tests.conftest import actor_for, new_tenant
 from tests.ledger.test_journal import BAD, net, snapshot
 
@@ -189,3 +190,28 @@ def test_a_connection_lost_before_the_statement_ran_is_retried(pg_engine, monkey
     assert calls == [0, 1]
     with pg_engine.connect() as conn:
         assert [e.id for e in queries.list_entries(conn, tenant_id)] == [entry.id]
+
+
+def test_a_pooled_connection_the_server_dropped_is_replaced_and_the_entry_posted_once(pg_url):
+    """The server ended the pooled connection's session (a restart, an idle timeout): the first write
+    fails on it, the pool drops it, and the retry posts on a fresh one."""
+    engine = make_engine(pg_url, pool_size=1)
+    admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    try:
+        tenant_id = new_tenant(engine)
+        actor = actor_for(tenant_id)
+        service.post_standalone(engine, actor, draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
+        with engine.connect() as conn:  # the pool's one connection
+            pid = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+            conn.rollback()
+        with admin.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": pid}).scalar()
+        entry = service.post_standalone(engine, actor, draft(debit("1100", "2", "CNY"), credit("3100", "2", "CNY")))
+        with engine.connect() as conn:
+            listed = queries.list_entries(conn, tenant_id)
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
+        assert len(listed) == 2 and entry.id in {e.id for e in listed}
+        assert net(engine, tenant_id, "1100") == 300
+    finally:
+        engine.dispose()
+        admin.dispose()
