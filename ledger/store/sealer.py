@@ -110,7 +110,7 @@ def follow(engine: Engine, stop: threading.Event, *, interval: dt.timedelta = de
     while not stop.is_set():
         try:
             sealed = seal_all_pending(engine)
-        except sa.exc.DBAPIError:
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error):  # the PostgreSQL passes use the driver directly
             log.exception("sealing pass failed; trying again")
             stop.wait(1.0)
             continue

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -10,9 +12,9 @@ from alembic.migration import MigrationContext
 
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
-import threading
 
 from ledger.store.sealer import BackgroundSealer, seal_all_pending, seal_in_background, seal_pending
+from ledger.store import tables
 from ledger.store.tables import metadata
 from ledger.store.transaction import run_in_transaction
 from ledger.verify import verify_books
@@ -209,3 +211,38 @@ def test_migrations_match_the_table_definitions(fresh_engine):
 def _id(engine, entry_id):
     # SQLite stores UUIDs as 32 hex characters, PostgreSQL as uuid.
     return entry_id.hex if engine.dialect.name == "sqlite" else str(entry_id)
+
+
+def test_the_background_sealer_outlives_a_dropped_connection(pg_url):
+    """The server ends the sealer's session (a restart, say): the pass fails, is logged, and the next one seals."""
+    from loanbook.db import make_engine
+
+    engine = make_engine(sa.make_url(pg_url).update_query_dict({"application_name": "sealer-outlives"}).render_as_string(False))
+    admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    sealer = BackgroundSealer(engine, interval=dt.timedelta(milliseconds=5)).start()
+    try:
+        tenant_id = new_tenant(engine)
+        actor = actor_for(tenant_id)
+        with admin.connect() as conn:  # every connection of the engine's pool, the sealer's among them
+            ended = conn.execute(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'sealer-outlives'"
+            )).scalar()
+        assert ended >= 1
+        draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
+        service.post_standalone(engine, actor, draft)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and _pending(engine, tenant_id):
+            time.sleep(0.05)
+        assert sealer._thread.is_alive()
+        assert not _pending(engine, tenant_id)
+    finally:
+        sealer.stop()
+        engine.dispose()
+        admin.dispose()
+
+
+def _pending(engine, tenant_id):
+    with engine.connect() as conn:
+        return conn.execute(
+            sa.select(sa.func.count()).select_from(tables.audit_unsealed).where(tables.audit_unsealed.c.tenant_id == tenant_id)
+        ).scalar()
