@@ -1,7 +1,8 @@
 """Seals committed audit events into the per-tenant hash chain, one sealer at a time per tenant.
 
 Writers insert events and a row in `audit_unsealed` inside their own transaction. No committed
-event escapes the chain: run_in_transaction does not return until the events it wrote are sealed.
+event escapes the chain: run_in_transaction does not return until the events it wrote are sealed
+(or sealing after its commit failed: the events then wait on the queue for the next sealer).
 
 On PostgreSQL the sealer role is an advisory lock per tenant (in memory: taking it writes nothing).
 The posting statement *tries* for it (never waits, so posting never queues on the chain); if it

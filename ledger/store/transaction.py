@@ -78,7 +78,9 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     A LedgerError raised by `work` rolls the transaction back and reaches the caller unchanged.
     A connection found dead before COMMIT was sent is retried on a fresh one (the server rolled
     that transaction back); one lost during COMMIT is not, since it may have committed. Sealing
-    runs on the same connection right after commit, outside the retry loop: the work committed.
+    runs on the same connection right after commit, outside the retry loop: the work committed, so
+    if sealing fails (the connection lost) the result is still returned and the events stay queued
+    for the next sealer (`loanbook verify` seals what is pending before it checks).
     On an engine registered with ledger.store.sealer.seal_in_background, the background sealer
     does that instead and this returns right after commit.
     """
@@ -134,6 +136,10 @@ def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool, standal
             if seal:
                 for tenant_id, event_ids in sorted(audited.items()):
                     seal_committed(conn, tenant_id, event_ids)
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error):
+            # The work committed: an error now would tell the caller otherwise (and a retry would post
+            # twice). The events stay on the queue, which the next sealer chains, as after a crash.
+            log.warning("sealing after commit failed; the events stay queued for the next sealer", exc_info=True)
         finally:
             conn.close()
         return result

@@ -246,3 +246,28 @@ def _pending(engine, tenant_id):
         return conn.execute(
             sa.select(sa.func.count()).select_from(tables.audit_unsealed).where(tables.audit_unsealed.c.tenant_id == tenant_id)
         ).scalar()
+
+
+def test_a_connection_lost_while_sealing_after_commit_returns_the_committed_entry(pg_url, monkeypatch, caplog):
+    """The entry committed; the seal that follows fails: the caller gets the entry, the event waits on the queue."""
+    from ledger.store import transaction
+    from loanbook.db import make_engine
+
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        tenant_id = new_tenant(engine)
+        actor = actor_for(tenant_id)
+
+        def lose_the_connection(conn, tenant_id, event_ids):
+            raise sa.exc.OperationalError("SELECT pg_try_advisory_lock", {}, Exception("server closed the connection"))
+
+        monkeypatch.setattr(transaction, "seal_committed", lose_the_connection)
+        draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", "4", "CNY"), credit("3100", "4", "CNY")))
+        entry = service.post_standalone(engine, actor, draft)  # it seals after commit (never inside its statement)
+        assert entry.postings and _pending(engine, tenant_id) == 1
+        assert "sealing after commit failed" in caplog.text
+        monkeypatch.undo()
+        seal_pending(engine, tenant_id)
+        assert _pending(engine, tenant_id) == 0 and problems(engine) == []
+    finally:
+        engine.dispose()
