@@ -12,8 +12,8 @@ import gc
 import json
 import re
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from typing import NamedTuple
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -44,7 +44,13 @@ from ledger.store.balances import Movement, balance_rows
 from ledger.store.bulk import copy_entries, move_counters
 from ledger.store.bulk import entry_columns as bulk_entry_columns
 from ledger.store.bulk import posting_columns as bulk_posting_columns
-from ledger.store.journal import StaleChart, accounts_for_posting, write_entries, write_standalone
+from ledger.store.journal import (
+    StaleChart,
+    accounts_for_posting,
+    lock_account_for_close,
+    write_entries,
+    write_standalone,
+)
 from ledger.store.tables import (
     account_balances,
     accounts,
@@ -55,6 +61,8 @@ from ledger.store.tables import (
 from ledger.store.transaction import run_in_transaction, run_statement
 
 entries_per_batch_max = 20_000
+stale_chart_attempts_max = 5
+T = TypeVar("T")
 slug_pattern = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 code_pattern = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
@@ -145,6 +153,8 @@ def open_account(
 
 def close_account(conn: Connection, actor: Actor, code: str) -> Account:
     """Close an account whose balance is zero in every currency; closed accounts refuse postings."""
+    # Postings in flight to the account finish first (and show in its balance); new ones wait for us.
+    lock_account_for_close(conn, actor.tenant_id, code)
     # The account row first: an import holding it FOR SHARE finishes (and its balance shows) before we look.
     account = load_accounts(conn, actor.tenant_id, [code], lock="update").get(code)
     if account is None:
@@ -215,12 +225,10 @@ def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bo
     (entry,) = rows.posted
 
     def write(conn: Connection) -> bool:
-        chart = _checked_chart(conn, actor, [draft], codes)
-        try:
-            return write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events)
-        except StaleChart:
-            chart = _checked_chart(conn, actor, [draft], codes)  # an account changed since cached: check afresh
-            return write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events)
+        return _with_fresh_chart(
+            conn, actor, [draft], codes, _checked_chart(conn, actor, [draft], codes),
+            lambda chart: write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events),
+        )
 
     if run_statement(engine, write, seal=seal):
         return entry
@@ -273,17 +281,34 @@ def _post(
             with _collector_paused():
                 posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
         else:
-            try:
-                posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
-            except StaleChart:
-                # An account changed (was closed) since it was cached; nothing was written. Check afresh.
-                chart = _checked_chart(conn, actor, drafts, codes)
-                posted = _insert_entries(conn, actor, fresh_drafts, fresh_texts, chart, events)
+            posted = _with_fresh_chart(
+                conn, actor, drafts, codes, chart,
+                lambda checked: _insert_entries(conn, actor, fresh_drafts, fresh_texts, checked, events),
+            )
         for i, entry in zip(fresh, posted):
             entries[i] = entry
     elif events:
         record_events(conn, actor, [dict(e) for e in events])
     return entries  # type: ignore[return-value]
+
+
+def _with_fresh_chart(
+    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], codes: list[str], chart: dict[str, Account],
+    write: Callable[[dict[str, Account]], T],
+) -> T:
+    """write(chart); while the posting statement finds an account changed (closed) or being closed
+    since the chart was read, nothing was written: check the drafts against the chart afresh and retry."""
+    for _ in range(stale_chart_attempts_max - 1):
+        try:
+            return write(chart)
+        except StaleChart:
+            chart = _checked_chart(conn, actor, drafts, codes)  # raises AccountClosed once a close committed
+    try:
+        return write(chart)
+    except StaleChart:
+        raise errors.TransactionRetriesExhausted(
+            f"the accounts kept changing while this was posted ({stale_chart_attempts_max} attempts); try again"
+        ) from None
 
 
 def _checked_chart(

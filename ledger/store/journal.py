@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
+from typing import NoReturn
 
 import orjson
 import sqlalchemy as sa
@@ -64,6 +65,16 @@ def counter_upserts(condition: str, *, periods: bool = True) -> str:
     {_upsert_counter.format(key="tenant_id, account_code, currency, grain, period_start, slot")}
 )"""
 
+
+# A posting statement's snapshot is taken when it starts: one that started before a close of its
+# account committed would still find the account open. So closing an account takes an advisory
+# lock on it exclusively, and the posting statement tries it shared, which never waits: while a
+# close runs (or queues, waiting for the postings in flight), the statement writes nothing, and
+# the posting waits for the close to end (wait_for_closes) and runs again on a fresh snapshot.
+def _account_lock_key(tenant_sql: str, code_sql: str) -> str:
+    return f"(({tenant_sql})::bigint << 32) | (hashtext({code_sql})::bigint & 4294967295)"
+
+
 # Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
 def _journal_sql(*, standalone: bool) -> str:
@@ -91,15 +102,19 @@ def _journal_sql(*, standalone: bool) -> str:
         seal = f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
         unsealed = """
     INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows"""
+    close_free_sql = f"pg_try_advisory_xact_lock_shared({_account_lock_key('%(tenant)s', 'c.code')})"
     return f"""
-WITH guard AS MATERIALIZED (
-    -- One primary-key probe per account (a join would let a generic plan scan the whole chart).
-    SELECT coalesce(bool_and(EXISTS (
+WITH checks AS MATERIALIZED (
+    -- Each account's close lock, tried shared (never waits; see lock_account_for_close), and one
+    -- primary-key probe per account (a join would let a generic plan scan the whole chart).
+    SELECT {close_free_sql} AS free, EXISTS (
         SELECT 1 FROM accounts AS a
         WHERE a.tenant_id = %(tenant)s AND a.code = c.code AND a.status = 'OPEN'
           AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
-    )), true) AS ok
+    ) AS open
     FROM json_to_recordset(%(chart)s::json) AS c(code text, currencies text, slots int)
+), guard AS MATERIALIZED (
+    SELECT coalesce(bool_and(free AND open), true) AS ok, coalesce(bool_and(free), true) AS free FROM checks
 ), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
@@ -123,12 +138,33 @@ WITH guard AS MATERIALIZED (
     RETURNING id
 ), unsealed_rows AS ({unsealed}
 )
-SELECT g.ok, {written if standalone else "g.ok"}, {seal} FROM guard AS g
+SELECT g.ok, {written if standalone else "g.ok"}, {seal}, g.free FROM guard AS g
 """
 
 
 journal_batch_sql = _journal_sql(standalone=False)
 journal_standalone_sql = _journal_sql(standalone=True)
+
+
+_wait_for_closes_sql = f"""
+SELECT count(pg_advisory_xact_lock_shared({_account_lock_key('%(tenant)s', 'c.code')}))
+FROM unnest(%(codes)s::text[]) AS c(code)
+"""
+_close_lock_sql = f"SELECT pg_advisory_xact_lock({_account_lock_key('%(tenant)s', '%(code)s::text')})"
+
+
+def lock_account_for_close(conn: Connection, tenant_id: int, code: str) -> None:
+    """On PostgreSQL, wait for the postings in flight to the account and keep new ones out until commit."""
+    if conn.dialect.name != "postgresql":
+        return  # SQLite runs one writer at a time
+    with _as_sqlalchemy_errors(conn, _close_lock_sql, None):
+        conn.connection.driver_connection.execute(_close_lock_sql, {"tenant": tenant_id, "code": code})
+
+
+def _wait_for_closes(conn: Connection, tenant_id: int, codes: Sequence[str]) -> None:
+    """Wait until no close holds these accounts (the lock is then held shared, as a posting holds it)."""
+    with _as_sqlalchemy_errors(conn, _wait_for_closes_sql, None):
+        conn.connection.driver_connection.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
 
 _chart_sql = """
 SELECT tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots
@@ -252,12 +288,11 @@ def write_standalone(
     """
     assert conn.dialect.name == "postgresql" and conn.connection.driver_connection.autocommit
     assert entry_row["recorded_at"] is actor.now and entry_row["actor"] == actor.name
-    written, inserted, _ = _execute(
+    written, inserted, _, free = _execute(
         conn, journal_standalone_sql, actor, accounts, [entry_row], posting_rows, movements, events, standalone=True
     )
     if not written:
-        forget_chart(conn, actor.tenant_id)
-        raise StaleChart()
+        _stale(conn, actor.tenant_id, accounts, free)
     if inserted:
         awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     return inserted
@@ -272,12 +307,11 @@ def _write_postgresql(
     movements: Sequence[Movement],
     events: Sequence[dict],
 ) -> None:
-    written, _, is_sealer = _execute(
+    written, _, is_sealer, free = _execute(
         conn, journal_batch_sql, actor, accounts, entry_rows, posting_rows, movements, events, standalone=False
     )
     if not written:
-        forget_chart(conn, actor.tenant_id)
-        raise StaleChart()
+        _stale(conn, actor.tenant_id, accounts, free)
     awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
@@ -285,6 +319,14 @@ def _write_postgresql(
         sealed = set(seal_in_transaction(conn, actor.tenant_id))
         waiting = conn.info[AUDITED_EVENTS][actor.tenant_id]
         waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
+
+
+def _stale(conn: Connection, tenant_id: int, accounts: Mapping[str, Account], free: bool) -> NoReturn:
+    """Nothing was written: an account changed, or is being closed (wait for the close to end)."""
+    if not free:
+        _wait_for_closes(conn, tenant_id, list(accounts))
+    forget_chart(conn, tenant_id)
+    raise StaleChart()
 
 
 def _execute(
@@ -298,8 +340,8 @@ def _execute(
     events: Sequence[dict],
     *,
     standalone: bool,
-) -> tuple[bool, bool, bool]:
-    """Run a posting statement; (accounts unchanged, entries written, sealer lock taken)."""
+) -> tuple[bool, bool, bool, bool]:
+    """Run a posting statement; (accounts unchanged, entries written, sealer lock taken, no close running)."""
     raw = conn.connection.driver_connection
     # Each connection keeps to the slot its server process number picks: connections opened one after
     # another get consecutive numbers, so up to `slots` busy connections touch a hot account's

@@ -119,12 +119,6 @@ def test_racing_reversals_and_replays_resolve_to_one_entry(engine):
         assert verify_books(conn, [tenant_id]).clean
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "known race on PostgreSQL: a posting whose snapshot predates a close's commit lands on the closed account. "
-    "Taking the account rows FOR KEY SHARE in the posting statement fixes it but cost 5-12 % of posting throughput "
-    "(multixacts on hot account rows), so it was backed out; the fix to build is a two-phase close (commit CLOSING, "
-    "wait out older snapshots, then close)"
-))
 @pytest.mark.parametrize("road", ["transaction", "standalone"])
 def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine, road):
     """The posting's snapshot sees the account open; the close commits while the posting waits: refused."""
