@@ -158,3 +158,33 @@ def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine, road)
             b.net_minor == 0 for b in queries.current_balances(conn, tenant_id, "1161")
         )
         assert verify_books(conn, [tenant_id]).clean
+
+
+def test_a_close_waits_for_a_posting_in_flight_and_then_sees_its_balance(pg_engine):
+    engine = pg_engine
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1162", "Old bank", "ASSET", parent_code="1000"))
+    posting = engine.connect()
+    transaction = posting.begin()
+    service.post_entry(posting, actor, EntryDraft(dt.date(2026, 1, 5), (debit("1162", "5", "CNY"), credit("3100", "5", "CNY"))))
+    outcome = []
+
+    def close():
+        try:
+            run_in_transaction(engine, lambda c: service.close_account(c, actor, "1162"))
+            outcome.append("closed")
+        except errors.AccountNotEmpty:
+            outcome.append("not empty")
+
+    closer = threading.Thread(target=close)
+    closer.start()
+    closer.join(timeout=1.0)
+    assert closer.is_alive()  # waiting for the posting's transaction
+    transaction.commit()
+    posting.close()
+    closer.join(timeout=60)
+    assert outcome == ["not empty"]
+    seal_pending(engine, tenant_id)
+    with engine.connect() as conn:
+        assert verify_books(conn, [tenant_id]).clean
