@@ -298,17 +298,16 @@ def _with_fresh_chart(
 ) -> T:
     """write(chart); while the posting statement finds an account changed (closed) or being closed
     since the chart was read, nothing was written: check the drafts against the chart afresh and retry."""
-    for _ in range(stale_chart_attempts_max - 1):
+    for attempt in range(1, stale_chart_attempts_max + 1):
         try:
             return write(chart)
         except StaleChart:
+            if attempt == stale_chart_attempts_max:
+                raise errors.TransactionRetriesExhausted(
+                    f"the accounts kept changing while this was posted ({attempt} attempts); try again"
+                ) from None
             chart = _checked_chart(conn, actor, drafts, codes)  # raises AccountClosed once a close committed
-    try:
-        return write(chart)
-    except StaleChart:
-        raise errors.TransactionRetriesExhausted(
-            f"the accounts kept changing while this was posted ({stale_chart_attempts_max} attempts); try again"
-        ) from None
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
 def _checked_chart(

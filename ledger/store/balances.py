@@ -55,23 +55,17 @@ def balance_rows(
     months: dict[dt.date, dt.date] = {}
     for (code, currency, day), (debit_minor, credit_minor) in by_day.items():
         slot = pick % slots[code]
-        if not with_periods:
-            row = current.get((code, currency, slot))
-            if row is None:
-                current[(code, currency, slot)] = [debit_minor, credit_minor]
-            else:
-                row[0] += debit_minor
-                row[1] += credit_minor
-            continue
-        month = months.get(day)
-        if month is None:
-            month = months[day] = day.replace(day=1)
-        for totals, key in (
-            (current, (code, currency, slot)),
-            (periods, (code, currency, "D", day, slot)),
-            (periods, (code, currency, "M", month, slot)),
-            (periods, (code, currency, "Y", month.replace(month=1), slot)),
-        ):
+        targets = [(current, (code, currency, slot))]
+        if with_periods:
+            month = months.get(day)
+            if month is None:
+                month = months[day] = day.replace(day=1)
+            targets += [
+                (periods, (code, currency, "D", day, slot)),
+                (periods, (code, currency, "M", month, slot)),
+                (periods, (code, currency, "Y", month.replace(month=1), slot)),
+            ]
+        for totals, key in targets:
             row = totals.get(key)
             if row is None:
                 totals[key] = [debit_minor, credit_minor]
