@@ -166,10 +166,9 @@ def _wait_for_closes(conn: Connection, tenant_id: int, codes: Sequence[str]) -> 
     with _as_sqlalchemy_errors(conn, _wait_for_closes_sql, None):
         conn.connection.driver_connection.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
 
-_chart_sql = """
-SELECT tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots
-FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])
-"""
+_chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots"
+_chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])"
+_open_chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND status = 'OPEN' ORDER BY code LIMIT %s"
 
 
 @contextlib.contextmanager
@@ -198,11 +197,15 @@ class StaleChart(Exception):
 # The tenant's open accounts, by (database, tenant): posting checks drafts against these without a
 # round trip, and the posting statement itself confirms (the `guard` above) that every account is
 # still open with the same currencies and slots, writing nothing if not. Accounts never change
-# except by closing, so a stale copy costs one reload, never a wrong posting.
+# except by closing, so a stale copy costs one reload, never a wrong posting. The first posting
+# of a tenant in a process (and the first after a reload) reads its whole open chart, up to
+# `chart_preload_accounts_max` accounts, in one round trip: a chart is small, and reading account
+# by account as they are first named would cost a round trip on most postings of a fresh process.
 _chart_cache: dict[tuple[str, int], dict[str, Account]] = {}
 # The database an engine names, as text: hashing a URL renders it afresh every time.
 _database_keys: weakref.WeakKeyDictionary[Engine, str] = weakref.WeakKeyDictionary()
 chart_cache_accounts_max = 100_000
+chart_preload_accounts_max = 10_000
 
 
 def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:
@@ -214,18 +217,24 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
     if cached is None:
         if sum(len(c) for c in _chart_cache.values()) > chart_cache_accounts_max:
             _chart_cache.clear()
-        cached = _chart_cache[key] = {}
+        cached = _chart_cache[key] = {
+            account.code: account
+            for account in _read_chart(conn, _open_chart_sql, (tenant_id, chart_preload_accounts_max))
+        }
     missing = [code for code in codes if code not in cached]
     if missing:
-        raw = conn.connection.driver_connection
-        with raw.cursor(row_factory=namedtuple_row) as cursor:
-            with _as_sqlalchemy_errors(conn, _chart_sql, None):
-                cursor.execute(_chart_sql, (tenant_id, missing))
-            found = {row.code: account_from_row(row) for row in cursor.fetchall()}
+        found = {account.code: account for account in _read_chart(conn, _chart_sql, (tenant_id, missing))}
         # Only open accounts are kept: a closed one is read afresh every time it is named.
         cached.update((code, account) for code, account in found.items() if account.status is AccountStatus.OPEN)
         return {code: found.get(code) or cached[code] for code in codes if code in found or code in cached}
     return {code: cached[code] for code in codes}
+
+
+def _read_chart(conn: Connection, statement: str, params: tuple) -> list[Account]:
+    with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
+        with _as_sqlalchemy_errors(conn, statement, None):
+            cursor.execute(statement, params)
+        return [account_from_row(row) for row in cursor.fetchall()]
 
 
 def forget_chart(conn: Connection, tenant_id: int) -> None:

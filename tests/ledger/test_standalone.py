@@ -95,6 +95,32 @@ def test_an_account_closed_after_it_was_cached_is_refused(engine, actor):
     service.post_standalone(engine, actor, draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
 
 
+def test_a_process_reads_a_tenants_open_chart_once_and_new_accounts_when_first_named(pg_engine, monkeypatch):
+    from ledger.store import journal
+
+    actor = actor_for(new_tenant(pg_engine))
+    run_in_transaction(pg_engine, lambda c: service.open_account(c, actor, "1160", "Old bank", "ASSET", parent_code="1000"))
+    run_in_transaction(pg_engine, lambda c: service.close_account(c, actor, "1160"))
+    reads = []
+    real_read = journal._read_chart
+    monkeypatch.setattr(journal, "_read_chart", lambda conn, statement, params: reads.append(params) or real_read(conn, statement, params))
+    service.post_standalone(pg_engine, actor, draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
+    service.post_standalone(pg_engine, actor, draft(debit("1200", "1", "CNY"), credit("4100", "1", "CNY")))
+    assert reads == [(actor.tenant_id, journal.chart_preload_accounts_max)]  # the whole chart, once
+    with pg_engine.connect() as conn:
+        cached = journal.accounts_for_posting(conn, actor.tenant_id, ["1100"])
+        assert cached["1100"].status.value == "OPEN"
+        chart = journal._chart_cache[(journal._database_key(pg_engine), actor.tenant_id)]
+        assert "1160" not in chart and {"1100", "1200", "3100", "4100", "5100"} <= set(chart)
+
+    run_in_transaction(pg_engine, lambda c: service.open_account(c, actor, "1170", "New bank", "ASSET", parent_code="1000"))
+    service.post_standalone(pg_engine, actor, draft(debit("1170", "2", "CNY"), credit("3100", "2", "CNY")))
+    assert reads[1:] == [(actor.tenant_id, ["1170"])]  # opened after the chart was read: read when first named
+    with pytest.raises(errors.AccountClosed):
+        service.post_standalone(pg_engine, actor, draft(debit("1160", "1", "CNY"), credit("3100", "1", "CNY")))
+    assert net(pg_engine, actor.tenant_id, "1170") == 200
+
+
 def test_a_replayed_key_returns_the_original_on_either_road_and_a_changed_request_is_refused(engine, actor):
     legs = (debit("1100", "25.00", "CNY"), credit("3100", "25.00", "CNY"))
     first = service.post_standalone(engine, actor, draft(*legs, idempotency_key="pay-1"))
