@@ -40,7 +40,7 @@ from ledger import queries, service  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
 from ledger.model import AccountType, EntryDraft, credit, debit  # noqa: E402
 from ledger.store.sealer import follow, seal_pending  # noqa: E402
-from ledger.store.transaction import run_in_transaction  # noqa: E402
+from ledger.store.transaction import HeldConnection, run_in_transaction  # noqa: E402
 from ledger.verify import verify_books  # noqa: E402
 from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
@@ -153,6 +153,8 @@ def random_draft(rng: random.Random, codes: list[str], hot: bool) -> EntryDraft:
 def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: bool, duration: float,
                    seed: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(url, pool_size=1)
+    # The client keeps one connection for the run, as each pgbench client does.
+    held = HeldConnection(engine)
     rng = random.Random(seed)
     # The random choices are made before the clock starts (pgbench's cost nothing); building each
     # entry from them, which checks and converts its amounts, runs in the timed loop.
@@ -160,13 +162,11 @@ def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: 
 
     def post_one() -> None:
         actor = Actor(tenant_id, f"client-{seed}", utc_now())
-        service.post_standalone(engine, actor, draft_of(next(workload)), seal=seal)
+        service.post_standalone(engine, actor, draft_of(next(workload)), seal=seal, held=held)
 
-    for _ in range(20):  # connection, statement caches, prepared statements
+    for _ in range(20):  # connection, chart cache, prepared statements
         post_one()
-    with engine.connect() as conn:  # the pool's one connection: every entry of this client runs on it
-        backend = conn.execute(sa.text("SELECT pg_backend_pid()")).scalar()
-        conn.rollback()
+    backend = held.pooled().driver_connection.info.backend_pid
     barrier.wait()
     started, cpu, server_cpu = time.perf_counter(), time.process_time(), backend_cpu_seconds(backend)
     deadline = started + duration
@@ -175,6 +175,7 @@ def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: 
         post_one()
         count += 1
     results.put((count, time.perf_counter() - started, time.process_time() - cpu, backend_cpu_seconds(backend) - server_cpu))
+    held.close()
     engine.dispose()
 
 

@@ -17,6 +17,7 @@ from typing import NamedTuple, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ledger import errors
 from ledger.actor import Actor
@@ -47,6 +48,7 @@ from ledger.store.bulk import posting_columns as bulk_posting_columns
 from ledger.store.journal import (
     StaleChart,
     accounts_for_posting,
+    chart_accounts,
     lock_account_for_close,
     write_entries,
     write_standalone,
@@ -58,7 +60,7 @@ from ledger.store.tables import (
     journal_entries,
     tenants,
 )
-from ledger.store.transaction import run_in_transaction, run_statement
+from ledger.store.transaction import HeldConnection, run_in_transaction, run_statement, seal_committed_events
 
 entries_per_batch_max = 20_000
 stale_chart_attempts_max = 5
@@ -207,15 +209,21 @@ def post_entries(
     return _post(conn, actor, drafts, events, imported=None)
 
 
-def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bool = True) -> PostedEntry:
+def post_standalone(
+    engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bool = True, held: HeldConnection | None = None
+) -> PostedEntry:
     """Post one entry as a transaction of its own: what a client of the ledger sends per entry.
 
     The same checks, answers and errors as `run_in_transaction(engine, lambda c: post_entry(c, actor,
     draft), seal=seal)`, which it is on SQLite and for a reversal. On PostgreSQL the entry is written
     by one statement in autocommit (run_statement), atomic by itself, which saves the BEGIN and
-    COMMIT round trips: about a quarter of the client's and the server's work for a small entry. The
-    statement writes nothing if the entry's id or idempotency key is already taken; the work then
-    goes the ordinary way, where a replay answers with the original entry.
+    COMMIT round trips: about a quarter of the client's and the server's work for a small entry. It
+    runs on the driver's connection: a SQLAlchemy Connection and the transaction machinery around it
+    cost the client as much again. A client posting entry after entry passes the connection it
+    holds (`held`, see ledger.store.transaction.HeldConnection), as a pgbench client keeps its own;
+    else one is checked out of the pool for the entry. The statement writes nothing if the entry's
+    id or idempotency key is already taken; the work then goes the ordinary way, where a replay
+    answers with the original entry.
     """
     if engine.dialect.name != "postgresql" or draft.reverses_entry_id is not None:
         return run_in_transaction(engine, lambda conn: post_entry(conn, actor, draft), seal=seal)
@@ -223,14 +231,22 @@ def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bo
     codes = sorted({p.account_code for p in draft.postings})
     rows = _entry_rows(actor, [draft], [metadata_text])  # one id for every attempt: a rerun finds it
     (entry,) = rows.posted
+    event_ids = [event["id"] for event in rows.events]
 
-    def write(conn: Connection) -> bool:
+    def write(pooled: PoolProxiedConnection) -> bool:
+        def checked() -> dict[str, Account]:
+            chart = chart_accounts(engine, pooled.driver_connection, actor.tenant_id, codes)
+            check_accounts(draft, chart)
+            return chart
+
         return _with_fresh_chart(
-            conn, actor, [draft], codes, _checked_chart(conn, actor, [draft], codes),
-            lambda chart: write_standalone(conn, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events),
+            checked, checked(),
+            lambda chart: write_standalone(engine, pooled, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events),
         )
 
-    if run_statement(engine, write, seal=seal):
+    if run_statement(engine, write, held=held):
+        if seal:
+            seal_committed_events(engine, actor.tenant_id, event_ids, held=held)
         return entry
 
     def settle(conn: Connection) -> PostedEntry:
@@ -238,7 +254,7 @@ def post_standalone(engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bo
         if conn.execute(
             sa.select(journal_entries.c.id).where(journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.id == entry.id)
         ).first():
-            awaiting_seal(conn, actor.tenant_id, [event["id"] for event in rows.events])
+            awaiting_seal(conn, actor.tenant_id, event_ids)
             return entry
         return post_entry(conn, actor, draft)
 
@@ -282,7 +298,7 @@ def _post(
                 posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
         else:
             posted = _with_fresh_chart(
-                conn, actor, drafts, codes, chart,
+                lambda: _checked_chart(conn, actor, drafts, codes), chart,
                 lambda checked: _insert_entries(conn, actor, fresh_drafts, fresh_texts, checked, events),
             )
         for i, entry in zip(fresh, posted):
@@ -293,11 +309,10 @@ def _post(
 
 
 def _with_fresh_chart(
-    conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], codes: list[str], chart: dict[str, Account],
-    write: Callable[[dict[str, Account]], T],
+    check: Callable[[], dict[str, Account]], chart: dict[str, Account], write: Callable[[dict[str, Account]], T]
 ) -> T:
     """write(chart); while the posting statement finds an account changed (closed) or being closed
-    since the chart was read, nothing was written: check the drafts against the chart afresh and retry."""
+    since the chart was read, nothing was written: check() the drafts against the chart afresh and retry."""
     for attempt in range(1, stale_chart_attempts_max + 1):
         try:
             return write(chart)
@@ -306,7 +321,7 @@ def _with_fresh_chart(
                 raise errors.TransactionRetriesExhausted(
                     f"the accounts kept changing while this was posted ({attempt} attempts); try again"
                 ) from None
-            chart = _checked_chart(conn, actor, drafts, codes)  # raises AccountClosed once a close committed
+            chart = check()  # raises AccountClosed once a close committed
     raise AssertionError("unreachable: the loop returns or raises")
 
 

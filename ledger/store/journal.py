@@ -14,14 +14,20 @@ Other databases take the portable path, one executemany per table.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import re
+import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NoReturn
 
 import orjson
+import psycopg
 import sqlalchemy as sa
+from psycopg import pq
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ledger.actor import Actor
 from ledger.model import Account, AccountStatus
@@ -161,10 +167,9 @@ def lock_account_for_close(conn: Connection, tenant_id: int, code: str) -> None:
         conn.connection.driver_connection.execute(_close_lock_sql, {"tenant": tenant_id, "code": code})
 
 
-def _wait_for_closes(conn: Connection, tenant_id: int, codes: Sequence[str]) -> None:
+def _wait_for_closes(driver, tenant_id: int, codes: Sequence[str]) -> None:  # type: ignore[no-untyped-def]
     """Wait until no close holds these accounts (the lock is then held shared, as a posting holds it)."""
-    with _as_sqlalchemy_errors(conn, _wait_for_closes_sql, None):
-        conn.connection.driver_connection.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
+    driver.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
 
 _chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots"
 _chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])"
@@ -212,33 +217,38 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
     """The tenant's accounts with these codes; on PostgreSQL from the process's chart cache."""
     if conn.dialect.name != "postgresql":
         return load_accounts(conn, tenant_id, codes)
-    key = (_database_key(conn.engine), tenant_id)
+    with _as_sqlalchemy_errors(conn, _chart_sql, None):
+        return chart_accounts(conn.engine, conn.connection.driver_connection, tenant_id, codes)
+
+
+def chart_accounts(engine: Engine, driver, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:  # type: ignore[no-untyped-def]
+    """accounts_for_posting on PostgreSQL, reading what the cache lacks through the driver's connection."""
+    key = (_database_key(engine), tenant_id)
     cached = _chart_cache.get(key)
     if cached is None:
         if sum(len(c) for c in _chart_cache.values()) > chart_cache_accounts_max:
             _chart_cache.clear()
         cached = _chart_cache[key] = {
             account.code: account
-            for account in _read_chart(conn, _open_chart_sql, (tenant_id, chart_preload_accounts_max))
+            for account in _read_chart(driver, _open_chart_sql, (tenant_id, chart_preload_accounts_max))
         }
     missing = [code for code in codes if code not in cached]
     if missing:
-        found = {account.code: account for account in _read_chart(conn, _chart_sql, (tenant_id, missing))}
+        found = {account.code: account for account in _read_chart(driver, _chart_sql, (tenant_id, missing))}
         # Only open accounts are kept: a closed one is read afresh every time it is named.
         cached.update((code, account) for code, account in found.items() if account.status is AccountStatus.OPEN)
         return {code: found.get(code) or cached[code] for code in codes if code in found or code in cached}
     return {code: cached[code] for code in codes}
 
 
-def _read_chart(conn: Connection, statement: str, params: tuple) -> list[Account]:
-    with conn.connection.driver_connection.cursor(row_factory=namedtuple_row) as cursor:
-        with _as_sqlalchemy_errors(conn, statement, None):
-            cursor.execute(statement, params)
+def _read_chart(driver, statement: str, params: tuple) -> list[Account]:  # type: ignore[no-untyped-def]
+    with driver.cursor(row_factory=namedtuple_row) as cursor:
+        cursor.execute(statement, params)
         return [account_from_row(row) for row in cursor.fetchall()]
 
 
-def forget_chart(conn: Connection, tenant_id: int) -> None:
-    _chart_cache.pop((_database_key(conn.engine), tenant_id), None)
+def forget_chart(engine: Engine, tenant_id: int) -> None:
+    _chart_cache.pop((_database_key(engine), tenant_id), None)
 
 
 def _database_key(engine: Engine) -> str:
@@ -281,7 +291,8 @@ def write_entries(
 
 
 def write_standalone(
-    conn: Connection,
+    engine: Engine,
+    pooled: PoolProxiedConnection,
     actor: Actor,
     accounts: Mapping[str, Account],
     entry_row: dict,
@@ -289,22 +300,82 @@ def write_standalone(
     movements: Sequence[Movement],
     events: Sequence[dict],
 ) -> bool:
-    """Write one entry as a transaction of its own: PostgreSQL, a connection in autocommit.
+    """Write one entry as a transaction of its own: PostgreSQL, the driver's connection in autocommit.
 
     The one statement is atomic by itself, so no BEGIN or COMMIT travels. Returns False, having
     written nothing, when the entry's id or idempotency key is taken (an earlier run of the same
     statement committed, or another request holds the key); raises StaleChart as write_entries does.
+    Driver errors reach the caller (ledger.store.transaction.run_statement) as the driver raised them.
     """
-    assert conn.dialect.name == "postgresql" and conn.connection.driver_connection.autocommit
+    driver = pooled.driver_connection
+    assert driver.autocommit
     assert entry_row["recorded_at"] is actor.now and entry_row["actor"] == actor.name
-    written, inserted, _, free = _execute(
-        conn, journal_standalone_sql, actor, accounts, [entry_row], posting_rows, movements, events, standalone=True
-    )
+    (event,) = events  # the entry's own event, and nothing else
+    assert event["entity_type"] == "journal_entry" and event["entity_id"] == str(entry_row["id"])
+    params = _posting_params(actor, accounts, [entry_row], posting_rows, movements, events, driver.pgconn.backend_pid, standalone=True)
+    params["entry"] = entry_row["id"]
+    written, inserted, _, free = _run_standalone(pooled, params)
     if not written:
-        _stale(conn, actor.tenant_id, accounts, free)
-    if inserted:
-        awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+        if not free:
+            _wait_for_closes(driver, actor.tenant_id, list(accounts))
+        _stale(engine, actor.tenant_id)
     return inserted
+
+
+# The standalone statement runs through libpq itself (psycopg.pq, the driver's documented libpq
+# layer): prepared once per connection with typed $n parameters, then executed with the values as
+# text. Per entry, psycopg's cursor layer (a cursor, adapting each parameter, its own cache of
+# prepared statements) cost the client about as much as all of the posting's own Python: measured
+# at 8 clients on 2 cores, 0.24 ms of client CPU per entry against 0.19-0.22 ms this way.
+_standalone_parameters = ("tenant", "now", "actor", "request_id", "chart", "entries", "postings", "current", "events", "entry")
+_standalone_types = (20, 1184, 25, 25, 25, 25, 25, 25, 25, 2950)  # int8, timestamptz, text..., uuid
+_standalone_text = re.sub(
+    r"%\((\w+)\)s", lambda m: f"${_standalone_parameters.index(m.group(1)) + 1}", journal_standalone_sql
+).encode()
+assert set(re.findall(r"%\((\w+)\)s", journal_standalone_sql)) == set(_standalone_parameters)
+_standalone_name = b"loanbook_post_standalone"
+_prepared_on = "loanbook_standalone_prepared"  # key in the pooled connection's info: the client encoding
+_invalid_statement_name = "26000"
+
+
+def _run_standalone(pooled: PoolProxiedConnection, params: Mapping[str, object]) -> tuple[bool, bool, bool, bool]:
+    pgconn = pooled.driver_connection.pgconn
+    encoding = pooled.info.get(_prepared_on)
+    if encoding is None:
+        encoding = _prepare_standalone(pooled)
+    values = [None if (value := params[name]) is None else _as_text(value).encode(encoding) for name in _standalone_parameters]
+    result = pgconn.exec_prepared(_standalone_name, values)
+    if result.status != pq.ExecStatus.TUPLES_OK:
+        error = psycopg.errors.error_from_result(result, encoding=encoding)
+        if error.sqlstate != _invalid_statement_name:
+            raise error
+        # Someone deallocated it on this connection (DISCARD ALL): prepare it again.
+        _prepare_standalone(pooled)
+        result = pgconn.exec_prepared(_standalone_name, values)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise psycopg.errors.error_from_result(result, encoding=encoding)
+    return tuple(result.get_value(0, i) == b"t" for i in range(4))  # type: ignore[return-value]
+
+
+def _prepare_standalone(pooled: PoolProxiedConnection) -> str:
+    driver = pooled.driver_connection
+    encoding = driver.info.encoding
+    result = driver.pgconn.prepare(_standalone_name, _standalone_text, _standalone_types)
+    if result.status != pq.ExecStatus.COMMAND_OK:
+        error = psycopg.errors.error_from_result(result, encoding=encoding)
+        if error.sqlstate != "42P05":  # duplicate_prepared_statement: this connection has it already
+            raise error
+    pooled.info[_prepared_on] = encoding
+    return encoding
+
+
+def _as_text(value: object) -> str:
+    """PostgreSQL's text input for a parameter: str, int, UUID and aware datetimes (ISO 8601)."""
+    if isinstance(value, dt.datetime):
+        assert value.tzinfo is not None
+        return value.isoformat()
+    assert isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool), type(value)
+    return str(value)
 
 
 def _write_postgresql(
@@ -316,11 +387,15 @@ def _write_postgresql(
     movements: Sequence[Movement],
     events: Sequence[dict],
 ) -> None:
-    written, _, is_sealer, free = _execute(
-        conn, journal_batch_sql, actor, accounts, entry_rows, posting_rows, movements, events, standalone=False
-    )
+    raw = conn.connection.driver_connection
+    params = _posting_params(actor, accounts, entry_rows, posting_rows, movements, events, raw.info.backend_pid, standalone=False)
+    params["seal"] = bool(conn.info.get(SEAL_IN_TRANSACTION))
+    with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
+        written, _, is_sealer, free = raw.execute(journal_batch_sql, params).fetchone()
+        if not written and not free:
+            _wait_for_closes(raw, actor.tenant_id, list(accounts))
     if not written:
-        _stale(conn, actor.tenant_id, accounts, free)
+        _stale(conn.engine, actor.tenant_id)
     awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
@@ -330,34 +405,30 @@ def _write_postgresql(
         waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
 
 
-def _stale(conn: Connection, tenant_id: int, accounts: Mapping[str, Account], free: bool) -> NoReturn:
-    """Nothing was written: an account changed, or is being closed (wait for the close to end)."""
-    if not free:
-        _wait_for_closes(conn, tenant_id, list(accounts))
-    forget_chart(conn, tenant_id)
+def _stale(engine: Engine, tenant_id: int) -> NoReturn:
+    """Nothing was written: an account changed or was being closed (and the close has ended)."""
+    forget_chart(engine, tenant_id)
     raise StaleChart()
 
 
-def _execute(
-    conn: Connection,
-    statement: str,
+def _posting_params(
     actor: Actor,
     accounts: Mapping[str, Account],
     entry_rows: Sequence[dict],
     posting_rows: Sequence[dict],
     movements: Sequence[Movement],
     events: Sequence[dict],
+    backend_pid: int,
     *,
     standalone: bool,
-) -> tuple[bool, bool, bool, bool]:
-    """Run a posting statement; (accounts unchanged, entries written, sealer lock taken, no close running)."""
-    raw = conn.connection.driver_connection
+) -> dict:
+    """A posting statement's parameters (all but `seal` and `entry`, which depend on the statement)."""
     # Each connection keeps to the slot its server process number picks: connections opened one after
     # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
     slots = {code: a.balance_slots for code, a in accounts.items()}
-    counters = balance_rows(movements, slots, raw.info.backend_pid, with_periods=not standalone)
-    params = {
+    counters = balance_rows(movements, slots, backend_pid, with_periods=not standalone)
+    return {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
             [{"code": a.code, "currencies": ",".join(a.currencies) if a.currencies else None, "slots": a.balance_slots}
@@ -370,15 +441,7 @@ def _execute(
             counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
         ),
         "events": _json(events, _event_fields),
-        "seal": bool(conn.info.get(SEAL_IN_TRANSACTION)),
     }
-    if standalone:
-        (entry_row,), (event,) = entry_rows, events  # one entry and its own event, nothing else
-        assert event["entity_type"] == "journal_entry" and event["entity_id"] == str(entry_row["id"])
-        params["entry"] = entry_row["id"]
-    with raw.cursor() as cursor:
-        with _as_sqlalchemy_errors(conn, statement, None):
-            return cursor.execute(statement, params).fetchone()
 
 
 _entry_fields = ("id", "effective_date", "description", "metadata", "idempotency_key", "request_hash",

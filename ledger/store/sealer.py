@@ -64,6 +64,11 @@ def seal_after_commit(engine: Engine, tenant_id: int, event_ids: Collection[uuid
         seal_committed(conn, tenant_id, event_ids)
 
 
+def seal_committed_on_driver(raw, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:  # type: ignore[no-untyped-def]
+    """seal_committed on a PostgreSQL driver (psycopg) connection, in autocommit or idle."""
+    _pg_seal_committed(raw, tenant_id, list(event_ids))
+
+
 def seal_committed(conn: Connection, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
     """Like seal_after_commit, on the connection that just committed (saves a pool checkout).
 
@@ -274,7 +279,11 @@ def _pg_drain_queue(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
 
 @contextlib.contextmanager
 def autocommit(raw) -> Iterator[None]:  # type: ignore[no-untyped-def]
-    """A psycopg connection in autocommit for the block, then back as SQLAlchemy's pool expects it."""
+    """A psycopg connection in autocommit for the block, then back as it was (as SQLAlchemy's pool
+    expects it, or as a HeldConnection keeps it)."""
+    if raw.autocommit:
+        yield
+        return
     raw.autocommit = True
     try:
         yield

@@ -10,14 +10,16 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import PoolProxiedConnection
 
 from ledger.errors import TransactionRetriesExhausted
-from ledger.store.sealer import autocommit, seal_committed, sealed_in_background
+from ledger.store.sealer import autocommit, seal_committed, seal_committed_on_driver, sealed_in_background
 
 log = logging.getLogger(__name__)
 
@@ -84,42 +86,142 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     On an engine registered with ledger.store.sealer.seal_in_background, the background sealer
     does that instead and this returns right after commit.
     """
-    return _run(engine, work, seal=seal, standalone=False)
+    return _run(engine, work, seal=seal)
 
 
-def run_statement(engine: Engine, work: Callable[[Connection], T], *, seal: bool = True) -> T:
-    """Run `work(conn)` in autocommit: each statement it sends is a transaction of its own.
+class HeldConnection:
+    """One pooled connection a client keeps in autocommit across many run_statement calls.
 
-    For work whose writes are one atomic statement (ledger.service.post_standalone): no BEGIN or
-    COMMIT round trip is spent. PostgreSQL only (psycopg's autocommit, switched on the driver's
-    connection: SQLAlchemy's isolation-level option costs more than the round trips it saves).
-    Failures are retried as run_in_transaction retries them and, since a lost connection cannot tell
-    whether the statement committed, also after a lost connection at any moment: `work` must be
-    safe to run again after it committed (the standalone posting statement then writes nothing and
-    says so). Audit events are sealed as run_in_transaction does.
+    What a pgbench client does with its connection: a worker that posts entry after entry (an
+    importer, a payment-gateway consumer) holds one connection instead of checking one out of the
+    pool, and switching it to autocommit and back, for every entry. For one thread at a time; use
+    it in `with` (closing hands the connection back to the pool as the pool expects it). A lost
+    connection is dropped and the next statement takes a fresh one.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        assert engine.dialect.name == "postgresql", "HeldConnection is for PostgreSQL"
+        self.engine = engine
+        self._pooled: PoolProxiedConnection | None = None
+
+    def pooled(self) -> PoolProxiedConnection:
+        """The held connection (checked out and switched to autocommit on first use)."""
+        if self._pooled is None:
+            pooled = self.engine.raw_connection()
+            try:
+                pooled.driver_connection.autocommit = True
+            except BaseException:
+                pooled.close()
+                raise
+            self._pooled = pooled
+        return self._pooled
+
+    def _lost(self, exc: BaseException) -> None:
+        if self._pooled is not None:
+            self._pooled.invalidate(exc)
+            self._pooled.close()
+            self._pooled = None
+
+    def close(self) -> None:
+        pooled, self._pooled = self._pooled, None
+        if pooled is None:
+            return
+        try:
+            if not pooled.driver_connection.closed:
+                pooled.driver_connection.autocommit = False  # as SQLAlchemy's pool expects it
+        finally:
+            pooled.close()
+
+    def __enter__(self) -> HeldConnection:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def run_statement(engine: Engine, work: Callable[[PoolProxiedConnection], T], *, held: HeldConnection | None = None) -> T:
+    """Run `work(pooled)` on a pooled connection whose driver (psycopg) connection is in autocommit.
+
+    For work whose writes are one atomic statement (ledger.service.post_standalone): each statement
+    is a transaction of its own, so no BEGIN or COMMIT round trip is spent, and the work runs on the
+    driver directly, without a SQLAlchemy Connection around it (`pooled.driver_connection`; what
+    lives as long as that connection may be kept in `pooled.info`). The connection is checked out
+    for the call, or is the one `held` keeps. PostgreSQL only. Driver errors are
+    retried as run_in_transaction retries them and, since a lost connection cannot tell whether the
+    statement committed, also after a lost connection at any moment (the pool drops that one):
+    `work` must be safe to run again after it committed (the standalone posting statement then
+    writes nothing and says so). Other driver errors reach the caller as SQLAlchemy's DBAPIError.
+    Nothing is sealed here: see seal_committed_events.
     """
     assert engine.dialect.name == "postgresql", "run_statement is for PostgreSQL; use run_in_transaction"
-    return _run(engine, work, seal=seal, standalone=True)
+    assert held is None or held.engine is engine
+    driver_error = engine.dialect.loaded_dbapi.Error
+    for attempt in range(1, attempts_max + 1):
+        pooled = held.pooled() if held is not None else engine.raw_connection()
+        driver = pooled.driver_connection
+        try:
+            if held is not None:
+                return work(pooled)
+            with autocommit(driver):
+                return work(pooled)
+        except driver_error as exc:
+            lost = driver.closed or engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None)
+            if lost:
+                if held is not None:
+                    held._lost(exc)
+                else:
+                    pooled.invalidate(exc)
+            if not (is_retryable(exc) or lost):
+                raise sa.exc.DBAPIError.instance(
+                    None, None, exc, driver_error, hide_parameters=True, dialect=engine.dialect
+                ) from exc
+            if attempt == attempts_max:
+                raise TransactionRetriesExhausted(
+                    f"the database kept refusing the statement after {attempts_max} attempts; try again"
+                ) from exc
+            log.debug("retrying statement (attempt %s): %s", attempt, exc)
+            time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
+        finally:
+            if held is None:
+                pooled.close()
+    raise AssertionError("unreachable: the loop returns or raises")
 
 
-def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool, standalone: bool) -> T:
+def seal_committed_events(
+    engine: Engine, tenant_id: int, event_ids: list[uuid.UUID], *, held: HeldConnection | None = None
+) -> None:
+    """After run_statement committed them: seal the events, as run_in_transaction does after commit.
+
+    On the `held` connection if there is one. Nothing to do where a background sealer follows the
+    queue. A failure is logged, not raised: the work committed, and the events stay queued for the
+    next sealer (a held connection that was lost is replaced by the next statement).
+    """
+    if sealed_in_background(engine):
+        return
+    if held is None:
+        with engine.connect() as conn:
+            _seal_or_leave_queued(conn, {tenant_id: event_ids})
+        return
+    try:
+        seal_committed_on_driver(held.pooled().driver_connection, tenant_id, event_ids)
+    except engine.dialect.loaded_dbapi.Error:
+        log.warning(_seal_failed, exc_info=True)
+
+
+def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool) -> T:
     if seal and sealed_in_background(engine):
         seal = False  # a background sealer follows the queue (ledger.store.sealer.BackgroundSealer)
     for attempt in range(1, attempts_max + 1):
         committing = False
         conn = engine.connect()
         try:
-            if standalone:
-                with autocommit(conn.connection.driver_connection):
-                    result = _run_work(conn, work, seal)
-            else:
-                with conn.begin():
-                    result = _run_work(conn, work, seal)
-                    committing = True
+            with conn.begin():
+                result = _run_work(conn, work, seal)
+                committing = True
             audited = {t: ids for t, ids in conn.info[AUDITED_EVENTS].items() if ids}
         except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
             conn.close()
-            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and (standalone or not committing)
+            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
             if not (is_retryable(exc) or lost):
                 raise
             if attempt == attempts_max:
@@ -134,16 +236,24 @@ def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool, standal
             raise
         try:
             if seal:
-                for tenant_id, event_ids in sorted(audited.items()):
-                    seal_committed(conn, tenant_id, event_ids)
-        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error):
-            # The work committed: an error now would tell the caller otherwise (and a retry would post
-            # twice). The events stay on the queue, which the next sealer chains, as after a crash.
-            log.warning("sealing after commit failed; the events stay queued for the next sealer", exc_info=True)
+                _seal_or_leave_queued(conn, audited)
         finally:
             conn.close()
         return result
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _seal_or_leave_queued(conn: Connection, audited: dict[int, list[uuid.UUID]]) -> None:
+    try:
+        for tenant_id, event_ids in sorted(audited.items()):
+            seal_committed(conn, tenant_id, event_ids)
+    except (sa.exc.DBAPIError, conn.dialect.loaded_dbapi.Error):
+        # The work committed: an error now would tell the caller otherwise (and a retry would post
+        # twice). The events stay on the queue, which the next sealer chains, as after a crash.
+        log.warning(_seal_failed, exc_info=True)
+
+
+_seal_failed = "sealing after commit failed; the events stay queued for the next sealer"
 
 
 def _run_work(conn: Connection, work: Callable[[Connection], T], seal: bool) -> T:

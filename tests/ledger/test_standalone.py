@@ -10,13 +10,14 @@ import datetime as dt
 import threading
 import uuid
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 from ledger import errors, queries, service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
-from ledger.store.transaction import run_in_transaction
+from ledger.store.transaction import HeldConnection, run_in_transaction
 from ledger.verify import verify_books
 from loanbook.db import make_engine
 from tests.conftest import actor_for, new_tenant
@@ -182,11 +183,11 @@ def test_a_connection_lost_after_the_statement_committed_is_retried_and_answers_
     actor = actor_for(tenant_id)
     real_write, calls = service.write_standalone, []
 
-    def write_then_lose_the_connection(conn, *args):
-        calls.append(real_write(conn, *args))
+    def write_then_lose_the_connection(engine, pooled, *args):
+        calls.append(real_write(engine, pooled, *args))
         if len(calls) == 1:
-            conn.invalidate()  # what SQLAlchemy does when the server goes away
-            raise sa.exc.OperationalError("the posting statement", {}, Exception("server closed the connection"), connection_invalidated=True)
+            pooled.driver_connection.close()  # the server went away before the answer arrived
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
         return calls[-1]
 
     monkeypatch.setattr(service, "write_standalone", write_then_lose_the_connection)
@@ -204,12 +205,12 @@ def test_a_connection_lost_before_the_statement_ran_is_retried(pg_engine, monkey
     actor = actor_for(tenant_id)
     real_write, calls = service.write_standalone, []
 
-    def lose_the_connection_first(conn, *args):
+    def lose_the_connection_first(engine, pooled, *args):
         calls.append(len(calls))
         if len(calls) == 1:
-            conn.invalidate()
-            raise sa.exc.OperationalError("the posting statement", {}, Exception("server closed the connection"), connection_invalidated=True)
-        return real_write(conn, *args)
+            pooled.driver_connection.close()
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+        return real_write(engine, pooled, *args)
 
     monkeypatch.setattr(service, "write_standalone", lose_the_connection_first)
     entry = service.post_standalone(pg_engine, actor, draft(debit("1100", "4", "CNY"), credit("3100", "4", "CNY")))
@@ -237,6 +238,62 @@ def test_a_pooled_connection_the_server_dropped_is_replaced_and_the_entry_posted
             listed = queries.list_entries(conn, tenant_id)
             assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() != pid
         assert len(listed) == 2 and entry.id in {e.id for e in listed}
+        assert net(engine, tenant_id, "1100") == 300
+    finally:
+        engine.dispose()
+        admin.dispose()
+
+
+def test_a_held_connection_posts_every_entry_on_one_backend_and_goes_back_to_the_pool_as_it_came(pg_url):
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        tenant_id = new_tenant(engine)
+        with HeldConnection(engine) as held:
+            backend = held.pooled().driver_connection.info.backend_pid
+            for amount in ("1", "2", "3"):
+                service.post_standalone(engine, actor_for(tenant_id), draft(debit("1100", amount, "CNY"), credit("3100", amount, "CNY")), held=held)
+            assert held.pooled().driver_connection.info.backend_pid == backend
+            assert engine.pool.checkedout() == 1 and engine.pool.overflow() == 0  # sealed on it too: one connection in all
+        assert engine.pool.checkedout() == 0 and unsealed(engine, tenant_id) == 0
+        with engine.connect() as conn:  # the same connection, back in SQLAlchemy's hands: transactions work
+            assert conn.connection.driver_connection.autocommit is False
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == backend
+            conn.execute(sa.text("CREATE TEMPORARY TABLE scratch (x int)"))
+            conn.rollback()
+            assert conn.execute(sa.text("SELECT to_regclass('pg_temp.scratch')")).scalar() is None
+        assert net(engine, tenant_id, "1100") == 600
+    finally:
+        engine.dispose()
+
+
+def test_a_statement_deallocated_on_the_connection_is_prepared_again(pg_engine):
+    tenant_id = new_tenant(pg_engine)
+    with HeldConnection(pg_engine) as held:
+        service.post_standalone(pg_engine, actor_for(tenant_id), draft(debit("1100", "5", "CNY"), credit("3100", "5", "CNY")), held=held)
+        held.pooled().driver_connection.execute("DEALLOCATE ALL")
+        service.post_standalone(pg_engine, actor_for(tenant_id), draft(debit("1100", "6", "CNY"), credit("3100", "6", "CNY")), held=held)
+    assert net(pg_engine, tenant_id, "1100") == 1100
+    with pg_engine.connect() as conn:
+        assert verify_books(conn, [tenant_id]).clean
+
+
+def test_a_held_connection_the_server_dropped_is_replaced_and_the_entry_posted_once(pg_url):
+    engine = make_engine(pg_url, pool_size=1)
+    admin = sa.create_engine(pg_url, poolclass=sa.pool.NullPool)
+    try:
+        tenant_id = new_tenant(engine)
+        with HeldConnection(engine) as held:
+            service.post_standalone(engine, actor_for(tenant_id), draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")), held=held)
+            backend = held.pooled().driver_connection.info.backend_pid
+            with admin.connect() as conn:
+                assert conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backend}).scalar()
+            entry = service.post_standalone(
+                engine, actor_for(tenant_id), draft(debit("1100", "2", "CNY"), credit("3100", "2", "CNY")), held=held
+            )
+            assert held.pooled().driver_connection.info.backend_pid != backend
+        assert engine.pool.checkedout() == 0
+        with engine.connect() as conn:
+            assert entry.id in {e.id for e in queries.list_entries(conn, tenant_id)}
         assert net(engine, tenant_id, "1100") == 300
     finally:
         engine.dispose()
