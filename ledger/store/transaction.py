@@ -11,6 +11,7 @@ import logging
 import random
 import time
 import uuid
+import weakref
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -89,6 +90,24 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     return _run(engine, work, seal=seal)
 
 
+# Engines whose pool switches every connection it takes back out of autocommit (_back_in_transactions).
+_guarded_pools: weakref.WeakSet[Engine] = weakref.WeakSet()
+
+
+def _guard_pool(engine: Engine) -> None:
+    """Make sure no connection goes back into the pool in autocommit, however it is handed back
+    (a HeldConnection dropped without close is returned by the garbage collector): the next user
+    would otherwise run its "transaction" statement by statement."""
+    if engine not in _guarded_pools:
+        sa.event.listen(engine, "reset", _back_in_transactions)
+        _guarded_pools.add(engine)
+
+
+def _back_in_transactions(dbapi_connection, _record, _state) -> None:  # type: ignore[no-untyped-def]
+    if not dbapi_connection.closed and dbapi_connection.autocommit:
+        dbapi_connection.autocommit = False
+
+
 class HeldConnection:
     """One pooled connection a client keeps in autocommit across many run_statement calls.
 
@@ -101,6 +120,7 @@ class HeldConnection:
 
     def __init__(self, engine: Engine) -> None:
         assert engine.dialect.name == "postgresql", "HeldConnection is for PostgreSQL"
+        _guard_pool(engine)
         self.engine = engine
         self._pooled: PoolProxiedConnection | None = None
 
@@ -155,6 +175,7 @@ def run_statement(engine: Engine, work: Callable[[PoolProxiedConnection], T], *,
     """
     assert engine.dialect.name == "postgresql", "run_statement is for PostgreSQL; use run_in_transaction"
     assert held is None or held.engine is engine
+    _guard_pool(engine)
     driver_error = engine.dialect.loaded_dbapi.Error
     for attempt in range(1, attempts_max + 1):
         pooled = held.pooled() if held is not None else engine.raw_connection()

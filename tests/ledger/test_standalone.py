@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 import threading
 import uuid
 
@@ -298,3 +299,22 @@ def test_a_held_connection_the_server_dropped_is_replaced_and_the_entry_posted_o
     finally:
         engine.dispose()
         admin.dispose()
+
+
+def test_a_held_connection_dropped_without_close_goes_back_to_the_pool_out_of_autocommit(pg_url):
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        tenant_id = new_tenant(engine)
+        held = HeldConnection(engine)
+        service.post_standalone(engine, actor_for(tenant_id), draft(debit("1100", "1", "CNY"), credit("3100", "1", "CNY")), held=held)
+        backend = held.pooled().driver_connection.info.backend_pid
+        del held
+        gc.collect()  # the pool takes the connection back from the garbage collector
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SELECT pg_backend_pid()")).scalar() == backend
+            assert conn.connection.driver_connection.autocommit is False
+            conn.execute(sa.text("CREATE TEMPORARY TABLE scratch (x int)"))
+            conn.rollback()  # a transaction again: the table is gone
+            assert conn.execute(sa.text("SELECT to_regclass('pg_temp.scratch')")).scalar() is None
+    finally:
+        engine.dispose()
