@@ -8,7 +8,8 @@ ledger.store.balances: the period rows wait for the current-balance rows
 (`WHERE (SELECT count(*) FROM current_rows) >= 0`), each set sorted by key. The same statement
 tries for the tenant's sealer lock when run_in_transaction asks for sealing (see ledger.store.sealer).
 A single entry posted as a transaction of its own (ledger.service.post_standalone) runs the same
-statement in autocommit, where it is the whole transaction: write_standalone.
+statement in autocommit, where it is the whole transaction, prepared once per connection and
+executed by libpq directly: write_standalone.
 Other databases take the portable path, one executemany per table.
 """
 from __future__ import annotations
@@ -181,7 +182,8 @@ def _as_sqlalchemy_errors(conn: Connection, statement: str, params: object) -> I
     """Raise driver errors as SQLAlchemy's, as if the statement had gone through the Connection.
 
     A lost connection is invalidated, as SQLAlchemy does, so the pool drops it and the error says
-    so (`connection_invalidated`): run_in_transaction and run_statement retry on a fresh one.
+    so (`connection_invalidated`): run_in_transaction retries on a fresh one. (run_statement's work
+    runs on the driver and gets the driver's errors, which run_statement handles itself.)
     """
     try:
         yield
