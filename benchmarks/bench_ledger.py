@@ -6,7 +6,8 @@
 
 It creates its own database (`loanbook_bench_<random>`, plus `<that>_pgbench` for pgbench) on the
 server named by --pg-url and drops both at the end. Every client is a process with its own engine,
-so Python's GIL does not cap the client count; clients and server share this machine's cores, as
+keeping one connection for the run (HeldConnection) as each pgbench client does, so Python's GIL
+does not cap the client count; clients and server share this machine's cores, as
 they would on a single-box deployment, and pgbench runs under the same conditions, right before and
 right after the cases of each client count (the ratio uses the mean of the two).
 """
@@ -450,7 +451,7 @@ def run(args: argparse.Namespace) -> int:
         bulk = bulk_postings_per_second(url, tenant_id, codes, args.bulk_entries, args.bulk_batches)
         for i, (n, s) in enumerate(bulk, start=1):
             print(f"  batch {i}: {n} postings in {s:.2f} s = {n / s:9.0f} postings/s ({args.bulk_entries / s:7.0f} entries/s)")
-        bulk_rate = sum(n for n, _ in bulk) / sum(s for _, s in bulk)
+        bulk_rate = sum(n for n, _ in bulk) / sum(s for _, s in bulk) if bulk else nan  # --bulk-batches 0
         print(f"  overall: {bulk_rate:.0f} postings/s")
 
         verified = None
