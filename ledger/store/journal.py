@@ -318,9 +318,7 @@ def write_standalone(
     params["entry"] = entry_row["id"]
     written, inserted, _, free = _run_standalone(pooled, params)
     if not written:
-        if not free:
-            _wait_for_closes(driver, actor.tenant_id, list(accounts))
-        _stale(engine, actor.tenant_id)
+        _stale(engine, driver, actor.tenant_id, accounts, free)
     return inserted
 
 
@@ -394,10 +392,8 @@ def _write_postgresql(
     params["seal"] = bool(conn.info.get(SEAL_IN_TRANSACTION))
     with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
         written, _, is_sealer, free = raw.execute(journal_batch_sql, params).fetchone()
-        if not written and not free:
-            _wait_for_closes(raw, actor.tenant_id, list(accounts))
-    if not written:
-        _stale(conn.engine, actor.tenant_id)
+        if not written:
+            _stale(conn.engine, raw, actor.tenant_id, accounts, free)
     awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
@@ -407,8 +403,10 @@ def _write_postgresql(
         waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
 
 
-def _stale(engine: Engine, tenant_id: int) -> NoReturn:
-    """Nothing was written: an account changed or was being closed (and the close has ended)."""
+def _stale(engine: Engine, driver, tenant_id: int, accounts: Mapping[str, Account], free: bool) -> NoReturn:  # type: ignore[no-untyped-def]
+    """Nothing was written: an account changed, or is being closed (wait for the close to end)."""
+    if not free:
+        _wait_for_closes(driver, tenant_id, list(accounts))
     forget_chart(engine, tenant_id)
     raise StaleChart()
 
@@ -430,7 +428,7 @@ def _posting_params(
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
     slots = {code: a.balance_slots for code, a in accounts.items()}
     counters = balance_rows(movements, slots, backend_pid, with_periods=not standalone)
-    return {
+    params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
             [{"code": a.code, "currencies": ",".join(a.currencies) if a.currencies else None, "slots": a.balance_slots}
@@ -439,11 +437,13 @@ def _posting_params(
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
         "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
-        "periods": _json_tuples(
-            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
-        ),
         "events": _json(events, _event_fields),
     }
+    if not standalone:  # a standalone entry's period rows are the sealer's
+        params["periods"] = _json_tuples(
+            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
+        )
+    return params
 
 
 _entry_fields = ("id", "effective_date", "description", "metadata", "idempotency_key", "request_hash",

@@ -175,7 +175,6 @@ def run_statement(engine: Engine, work: Callable[[PoolProxiedConnection], T], *,
     """
     assert engine.dialect.name == "postgresql", "run_statement is for PostgreSQL; use run_in_transaction"
     assert held is None or held.engine is engine
-    _guard_pool(engine)
     driver_error = engine.dialect.loaded_dbapi.Error
     for attempt in range(1, attempts_max + 1):
         pooled = held.pooled() if held is not None else engine.raw_connection()
@@ -196,12 +195,7 @@ def run_statement(engine: Engine, work: Callable[[PoolProxiedConnection], T], *,
                 raise sa.exc.DBAPIError.instance(
                     None, None, exc, driver_error, hide_parameters=True, dialect=engine.dialect
                 ) from exc
-            if attempt == attempts_max:
-                raise TransactionRetriesExhausted(
-                    f"the database kept refusing the statement after {attempts_max} attempts; try again"
-                ) from exc
-            log.debug("retrying statement (attempt %s): %s", attempt, exc)
-            time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
+            _back_off(attempt, exc, "statement")
         finally:
             if held is None:
                 pooled.close()
@@ -245,12 +239,7 @@ def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool) -> T:
             lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
             if not (is_retryable(exc) or lost):
                 raise
-            if attempt == attempts_max:
-                raise TransactionRetriesExhausted(
-                    f"the database kept refusing the transaction after {attempts_max} attempts; try again"
-                ) from exc
-            log.debug("retrying transaction (attempt %s): %s", attempt, exc)
-            time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
+            _back_off(attempt, exc, "transaction")
             continue
         except BaseException:
             conn.close()
@@ -262,6 +251,16 @@ def _run(engine: Engine, work: Callable[[Connection], T], *, seal: bool) -> T:
             conn.close()
         return result
     raise AssertionError("unreachable: the loop returns or raises")
+
+
+def _back_off(attempt: int, exc: Exception, what: str) -> None:
+    """Before another attempt: give up after the last one, else wait a random, growing while."""
+    if attempt == attempts_max:
+        raise TransactionRetriesExhausted(
+            f"the database kept refusing the {what} after {attempts_max} attempts; try again"
+        ) from exc
+    log.debug("retrying %s (attempt %s): %s", what, attempt, exc)
+    time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
 
 
 def _seal_or_leave_queued(conn: Connection, audited: dict[int, list[uuid.UUID]]) -> None:
