@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import json
 import uuid
 from dataclasses import dataclass
 
-from ledger.model import canonical_json
+from ledger.model import canonical_json, json_text
 
 genesis_hash = "0" * 64
 
@@ -44,18 +43,13 @@ def canonical_event(event: AuditEvent) -> str:
     """canonical_json of the event's fields, written out by hand in sorted-key order (the sealer
     pays for it once per event; a test holds it equal to `canonical_event_reference`)."""
     return (
-        f'{{"action":{_string(event.action)},"actor":{_string(event.actor)},"after":{_string(event.after)},'
-        f'"before":{_string(event.before)},"entity_id":{_string(event.entity_id)},'
-        f'"entity_type":{_string(event.entity_type)},"id":"{event.id}","occurred_at":"{utc_iso(event.occurred_at)}",'
-        f'"reason":{_string(event.reason)},"request_id":{_string(event.request_id)},"tenant_id":{int(event.tenant_id)}}}'
+        f'{{"action":{json_text(event.action)},"actor":{json_text(event.actor)},"after":{json_text(event.after)},'
+        f'"before":{json_text(event.before)},"entity_id":{json_text(event.entity_id)},'
+        f'"entity_type":{json_text(event.entity_type)},"id":"{event.id}","occurred_at":"{utc_iso(event.occurred_at)}",'
+        f'"reason":{json_text(event.reason)},"request_id":{json_text(event.request_id)},"tenant_id":{int(event.tenant_id)}}}'
     )
 
 
-def _string(value: str | None) -> str:
-    return "null" if value is None else _json_string(value)
-
-
-_json_string = json.encoder.encode_basestring
 
 
 def canonical_event_reference(event: AuditEvent) -> str:

@@ -223,6 +223,35 @@ def accounts_for_posting(conn: Connection, tenant_id: int, codes: Sequence[str])
         return chart_accounts(conn.engine, conn.connection.driver_connection, tenant_id, codes)
 
 
+_lock_chart_sql = (
+    "SELECT code, status, currencies, balance_slots FROM accounts"
+    " WHERE tenant_id = %s AND code = ANY(%s::varchar[]) ORDER BY code FOR SHARE"
+)
+
+
+def locked_accounts(conn: Connection, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:
+    """On PostgreSQL, the accounts with these codes, locked FOR SHARE until commit (none closes meanwhile).
+
+    The lock reads only each account's state; the accounts come from the process's chart, read
+    afresh if any differs from what the lock found (it cannot change again before commit).
+    """
+    driver = conn.connection.driver_connection
+    with _as_sqlalchemy_errors(conn, _lock_chart_sql, None):
+        found = driver.execute(_lock_chart_sql, (tenant_id, list(codes))).fetchall()
+        chart = chart_accounts(conn.engine, driver, tenant_id, codes)
+        if len(chart) != len(found) or any(_differs(chart.get(row[0]), *row) for row in found):
+            forget_chart(conn.engine, tenant_id)
+            chart = chart_accounts(conn.engine, driver, tenant_id, codes)
+    return chart
+
+
+def _differs(account: Account | None, code: str, status: str, currencies: str | None, slots: int) -> bool:
+    return (
+        account is None or account.status.value != status or account.balance_slots != slots
+        or account.currencies != (tuple(currencies.split(",")) if currencies else None)
+    )
+
+
 def chart_accounts(engine: Engine, driver, tenant_id: int, codes: Sequence[str]) -> dict[str, Account]:  # type: ignore[no-untyped-def]
     """accounts_for_posting on PostgreSQL, reading what the cache lacks through the driver's connection."""
     key = (_database_key(engine), tenant_id)

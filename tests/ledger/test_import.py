@@ -226,3 +226,81 @@ def test_balance_rows_equal_a_plain_sum_per_key(movements, slots_1100):
     named = balance_rows(movements, slots, pick=11)  # a connection's own pick: the same slot every time
     assert all(slot == 11 % slots[code] for code, _cur, slot, _d, _c in named.current)
     assert [r[:2] + r[3:] for r in named.current] == [r[:2] + r[3:] for r in rows.current]  # the same totals
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    entries=st.lists(st.tuples(st.uuids(), st.binary(min_size=32, max_size=32)), max_size=20),
+    postings=st.integers(0, 10**9),
+    reference=st.text(max_size=200),
+)
+def test_the_hand_written_batch_event_body_is_canonical_json(entries, postings, reference):
+    from ledger.model import canonical_json
+
+    ids, digests = [str(i) for i, _ in entries], [d.hex() for _, d in entries]
+    expected = canonical_json({"reference": reference or None, "entries": [[i, d] for i, d in zip(ids, digests)], "postings": postings})
+    assert service.batch_event_body(ids, digests, postings, reference) == expected
+
+
+def test_a_bad_entry_deep_in_a_large_import_ends_the_copy_and_writes_nothing(engine, tenant_id):
+    """On PostgreSQL most drafts are checked while their rows stream: the rows already sent go too."""
+    actor = actor_for(tenant_id)
+    good = [EntryDraft(day, (debit("1100", f"{n + 1}.00", "CNY"), credit("3100", f"{n + 1}.00", "CNY")), f"row {n}", {"row": n})
+            for n in range(3000)]
+    bad_cases = [
+        (EntryDraft(day, (debit("1100", "5.00", "CNY"),), "one posting"), errors.TooFewPostings),
+        (EntryDraft(day, (debit("1100", "5.00", "CNY"), credit("9999", "5.00", "CNY")), "unknown"), errors.UnknownAccount),
+        (EntryDraft(day, (debit("1100", "5.00", "CNY"), credit("3100", "5.00", "CNY")), "float", {"rate": 0.5}),
+         errors.FloatAmountRefused),
+    ]
+    before = counts(engine, tenant_id)
+    for bad, error in bad_cases:
+        with pytest.raises(error):
+            run_in_transaction(engine, lambda c: service.import_entries(c, actor, [*good[:2500], bad, *good[2500:]]))
+    assert counts(engine, tenant_id) == before
+    with engine.connect() as conn:
+        assert verify_books(conn).clean
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_an_import_reads_the_chart_afresh_when_an_account_changed_behind_the_process_cache(fresh_engine):
+    """Another process closed an account this process has cached as open: the import's lock sees it."""
+    engine = fresh_engine
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1150", "Old bank", "ASSET"))
+    to_old_bank = EntryDraft(day, (debit("1150", "5.00", "CNY"), credit("3100", "5.00", "CNY")), "x")
+    back = EntryDraft(day, (debit("3100", "5.00", "CNY"), credit("1150", "5.00", "CNY")), "y")
+    run_in_transaction(engine, lambda c: service.import_entries(c, actor, [to_old_bank, back]))  # 1150 is cached now
+    # What another process's close_account leaves (its balance is zero): this process's cache is not told.
+    with engine.begin() as conn:
+        conn.execute(sa.update(tables.accounts).where(tables.accounts.c.tenant_id == tenant_id,
+                                                      tables.accounts.c.code == "1150").values(status="CLOSED"))
+    before = counts(engine, tenant_id)
+    with pytest.raises(errors.AccountClosed):
+        run_in_transaction(engine, lambda c: service.import_entries(c, actor, [to_old_bank]))
+    assert counts(engine, tenant_id) == before
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_a_failed_counter_statement_fails_the_import_whole_after_the_callers_work_ran(fresh_engine, monkeypatch):
+    from ledger.store import bulk
+
+    engine = fresh_engine
+    tenant_id = new_tenant(engine)
+    before = counts(engine, tenant_id)
+    monkeypatch.setattr(bulk, "_counters_sql", "SELECT 1 / 0")
+    with pytest.raises(sa.exc.DBAPIError, match="division by zero"):
+        run_in_transaction(engine, lambda c: service.import_entries(c, actor_for(tenant_id), batch()))
+    monkeypatch.undo()
+    assert counts(engine, tenant_id) == before
+
+    def failing() -> None:
+        raise RuntimeError("the caller's work failed")
+
+    with engine.begin() as conn:  # the statement still ends before the caller's error comes back
+        with pytest.raises(RuntimeError, match="caller's work"):
+            bulk.move_counters(conn, tenant_id, balance_rows([("1100", "CNY", day, 5), ("3100", "CNY", day, -5)], {"1100": 8, "3100": 1}), failing)
+        conn.exec_driver_sql("SELECT 1")  # the connection is usable: no statement is still running on it
+        conn.rollback()
+    assert counts(engine, tenant_id) == before

@@ -19,6 +19,7 @@ from ledger.model import (
     Posting,
     check_accounts,
     canonical_json,
+    canonical_metadata,
     content_hash,
     credit,
     debit,
@@ -154,6 +155,29 @@ def test_hand_written_hashes_equal_canonical_json_of_the_same_object(description
     entry_id = uuid.uuid4()
     expected = hashlib.sha256(canonical_json({"id": str(entry_id), "actor": actor, "request": digest}).encode()).hexdigest()
     assert content_hash(entry_id, digest, actor) == expected
+
+
+@given(metadata=st.dictionaries(st.text(max_size=30), _scalar | st.integers(), max_size=8))
+def test_hand_written_metadata_json_equals_canonical_json(metadata):
+    """Stored entries' request hashes were computed over canonical_json of their metadata: the hand-written
+    encoder must write every flat mapping exactly as it did (any text, very large integers, booleans)."""
+    assert canonical_metadata(metadata) == canonical_json(metadata)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ({1: "a", "b": "c"}, errors.InvalidEntry),
+        ({"rate": 0.1, "a": 1}, errors.FloatAmountRefused),
+        ({"nested": {"a": 1}}, errors.InvalidEntry),
+        ({"list": [1]}, errors.InvalidEntry),
+        ({"big": "x" * 9000}, errors.InvalidEntry),
+        (["not", "a", "mapping"], errors.InvalidEntry),
+    ],
+)
+def test_metadata_that_is_not_a_flat_mapping_is_refused(metadata, error):
+    with pytest.raises(error):
+        canonical_metadata(metadata)
 
 
 @given(
