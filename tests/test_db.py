@@ -1,11 +1,13 @@
 """Engine behaviour: on SQLite, a reading connection must not hold the write lock."""
 import threading
+import uuid
 
 import pytest
 import sqlalchemy as sa
 
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
+from ledger.store import tables
 from ledger.store.transaction import read_connection, run_in_transaction
 from tests.conftest import actor_for, new_tenant
 
@@ -72,4 +74,67 @@ def test_migration_0007_spreads_existing_loan_accounts_over_slots_and_keeps_thei
         report = verify_books(conn, [tenant_id])
     assert balance.debit_minor - balance.credit_minor == 5 * (1000 + 10)
     assert used and all(0 <= slot < 8 for slot in used)
+    assert report.clean, report.discrepancies
+
+
+@pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
+def test_migration_0010_makes_the_entry_keys_partial_and_keeps_what_they_refuse(fresh_engine):
+    from alembic import command
+
+    from ledger import errors
+    from ledger.verify import verify_books
+    from loanbook.migrate import alembic_config, upgrade
+
+    engine = fresh_engine
+    tenant_id = new_tenant(engine)
+    actor = actor_for(tenant_id)
+    keyed = EntryDraft(actor.now.date(), (debit("1100", "7.00", "CNY"), credit("3100", "7.00", "CNY")), "capital", {}, "key-1")
+    first = run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, keyed))
+    config = alembic_config()
+
+    def migrate(step, revision: str) -> None:  # type: ignore[no-untyped-def]
+        with engine.connect() as conn:
+            config.attributes["connection"] = conn
+            step(config, revision)
+            conn.commit()
+
+    def partial_keys() -> int:
+        """How many of the two keys are partial unique indexes (both exist either way)."""
+        sql = (
+            "SELECT sql FROM sqlite_master WHERE tbl_name = 'journal_entries'" if engine.dialect.name == "sqlite"
+            else "SELECT indexdef FROM pg_indexes WHERE tablename = 'journal_entries'"
+        )
+        with engine.connect() as conn:
+            schema = [d for d in conn.execute(sa.text(sql)).scalars() if d]
+        names = ("uq_journal_entries_tenant_id_idempotency_key", "uq_journal_entries_tenant_id_reverses_entry_id")
+        assert all(any(name in d for d in schema) for name in names)
+        return sum(1 for d in schema for name in names if name in d and d.startswith("CREATE UNIQUE INDEX") and "IS NOT NULL" in d)
+
+    migrate(command.downgrade, "0009_deferred_period_balances")
+    assert partial_keys() == 0
+    migrate(command.upgrade, "head")
+    assert partial_keys() == 2
+    # The replay, the conflict, the one reversal and the immutability triggers are as they were.
+    assert run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, keyed)).id == first.id
+    changed = EntryDraft(keyed.effective_date, (debit("1100", "8.00", "CNY"), credit("3100", "8.00", "CNY")), "capital", {}, "key-1")
+    with pytest.raises(errors.IdempotencyConflict):
+        run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, changed))
+    run_in_transaction(engine, lambda conn: service.reverse_entry(conn, actor, first.id, keyed.effective_date))
+    with pytest.raises(errors.AlreadyReversed):
+        run_in_transaction(engine, lambda conn: service.reverse_entry(conn, actor, first.id, keyed.effective_date))
+    with engine.connect() as conn, pytest.raises(sa.exc.DBAPIError, match="immutable"):
+        conn.execute(sa.text("UPDATE journal_entries SET description = 'x' WHERE tenant_id = :t"), {"t": tenant_id})
+    with engine.begin() as conn:  # the index itself refuses a second use of the key, below the service's checks
+        entries = tables.journal_entries
+        row = conn.execute(sa.select(entries).where(entries.c.tenant_id == tenant_id, entries.c.idempotency_key == "key-1")).mappings().one()
+        with pytest.raises(sa.exc.IntegrityError):
+            with conn.begin_nested():
+                conn.execute(sa.insert(entries).values({**row, "id": uuid.uuid4()}))
+    migrate(command.downgrade, "0009_deferred_period_balances")
+    assert partial_keys() == 0
+    upgrade(engine)
+    with engine.connect() as conn:
+        report = verify_books(conn, [tenant_id])
+        if engine.dialect.name == "sqlite":  # the migrations turned them off for the rebuild, and back on
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert report.clean, report.discrepancies
