@@ -138,3 +138,12 @@ def test_migration_0010_makes_the_entry_keys_partial_and_keeps_what_they_refuse(
         if engine.dialect.name == "sqlite":  # the migrations turned them off for the rebuild, and back on
             assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert report.clean, report.discrepancies
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_the_balance_counter_tables_leave_room_for_updates_on_their_page(fresh_engine):
+    with fresh_engine.connect() as conn:
+        options = dict(conn.execute(sa.text(
+            "SELECT relname, reloptions FROM pg_class WHERE relname IN ('account_balances', 'account_period_balances')"
+        )).all())
+    assert options == {"account_balances": ["fillfactor=50"], "account_period_balances": ["fillfactor=50"]}
