@@ -2,7 +2,9 @@
 
 Every function takes a Connection inside a transaction (see ledger.store.transaction) and an
 Actor naming the tenant; nothing here can read or write another tenant's rows. User mistakes are
-typed LedgerErrors raised before anything is written, so the caller's transaction rolls back whole.
+typed LedgerErrors raised before the work commits, so the caller's transaction rolls back whole:
+before anything is written, except that an import on PostgreSQL checks most drafts while its rows
+stream to the server (see _post).
 """
 from __future__ import annotations
 
@@ -273,7 +275,8 @@ def import_entries(
     (entity `journal_batch`) records every entry's id and content hash, in posting order, so the
     chain covers each entry exactly as a per-entry event would and `loanbook verify` checks them
     against it. On PostgreSQL the rows go in by binary COPY with time-ordered ids (ledger.store.bulk),
-    and the accounts are read afresh and held FOR SHARE until commit, so none closes meanwhile.
+    and the accounts are held FOR SHARE until commit, so none closes meanwhile (the lock reads their
+    state, which the process's chart must match, see ledger.store.journal.locked_accounts).
     `reference` (a file name, a migration run) is kept in the event.
     """
     if reference is not None and len(reference) > 200:
@@ -457,7 +460,7 @@ def _entry_rows(
     tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
     entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
     for draft, metadata_text in zip(drafts, metadata_texts):
-        entry_id = uuid.uuid4()
+        entry_id = uuid7()  # time-ordered: the keys grow at the indexes' right-hand edge (ledger.ids)
         day = draft.effective_date
         request_digest = request_hash(draft, metadata_text)
         digest = content_hash(entry_id, request_digest, actor_name)

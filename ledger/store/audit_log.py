@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.actor import Actor
+from ledger.ids import uuid7
 from ledger.model import canonical_json
 from ledger.store.tables import audit_events, audit_unsealed
 from ledger.store.transaction import AUDITED_EVENTS
@@ -33,7 +34,7 @@ def event_rows(actor: Actor, events: list[dict]) -> list[dict]:
     return [
         {
             "tenant_id": actor.tenant_id,
-            "id": uuid.uuid4(),
+            "id": uuid7(),
             "occurred_at": actor.now,
             "actor": actor.name,
             "action": event["action"],
