@@ -44,7 +44,7 @@ from ledger.model import (
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, entries_from_rows, get_entry, load_accounts
 from ledger.store.audit_log import awaiting_seal, event_rows, record_event, record_events
-from ledger.store.balances import Movement, balance_rows
+from ledger.store.balances import DayTotals, Movement
 from ledger.store.bulk import copy_rows, move_counters
 from ledger.store.bulk import entry_columns as bulk_entry_columns
 from ledger.store.bulk import posting_columns as bulk_posting_columns
@@ -67,6 +67,7 @@ from ledger.store.tables import (
 from ledger.store.transaction import HeldConnection, run_in_transaction, run_statement, seal_committed_events
 
 entries_per_batch_max = 20_000
+ids_per_chunk = 500  # an import mints its entries' ids as they stream, this many at a time
 stale_chart_attempts_max = 5
 T = TypeVar("T")
 slug_pattern = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
@@ -500,16 +501,24 @@ def _import_entries(
 ) -> list[PostedEntry]:
     """Write the drafts; a draft whose metadata text is None is checked (validate_draft, check_accounts) on the way."""
     tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
-    ids = uuid7s(len(drafts))
-    id_texts = [str(i) for i in ids]  # once: the content hashes and the batch's event both spell them out
+    ids: list[uuid.UUID] = []
+    id_texts: list[str] = []  # once: the content hashes and the batch's event both spell them out
     entry_rows: list[tuple] = []
     digests: list[str] = []
     movements: list[Movement] = []
+    day_totals = DayTotals()
 
-    # A generator: on PostgreSQL the server indexes each chunk of postings while this hashes the next
-    # entries. Each entry's row is made as its postings go by; the entries are copied after them.
+    # A generator: on PostgreSQL the server indexes each chunk of postings while this makes the next
+    # (ids, checks, hashes, counter totals). Each entry's row is made as its postings go by; the
+    # entries are copied after them.
     def posting_rows() -> Iterator[tuple]:
-        for draft, entry_id, id_text, metadata_text in zip(drafts, ids, id_texts, metadata_texts):
+        add = day_totals.add
+        for n, (draft, metadata_text) in enumerate(zip(drafts, metadata_texts)):
+            if n % ids_per_chunk == 0:  # still strictly increasing from chunk to chunk (ledger.ids)
+                chunk = uuid7s(min(ids_per_chunk, len(drafts) - n))
+                ids.extend(chunk)
+                id_texts.extend(str(i) for i in chunk)
+            entry_id, id_text = ids[n], id_texts[n]
             if metadata_text is None:  # not checked yet (see _post)
                 metadata_text = validate_draft(draft)
                 check_accounts(draft, chart)
@@ -521,6 +530,7 @@ def _import_entries(
                                draft.idempotency_key, request_digest, draft.reverses_entry_id, digest))
             for line_no, p in enumerate(draft.postings, start=1):
                 movements.append((p.account_code, p.currency, day, p.amount_minor))
+                add(p.account_code, p.currency, day, p.amount_minor)
                 yield tenant_id, entry_id, line_no, p.account_code, p.currency, p.amount_minor, day
 
     def posted() -> list[PostedEntry]:
@@ -539,7 +549,7 @@ def _import_entries(
     if conn.dialect.name == "postgresql":
         copy_rows(conn, posting_rows(), entry_rows)
         # The server adds to the counters while the answer and the batch's audit event are made.
-        answer, event = move_counters(conn, tenant_id, balance_rows(movements, slots), lambda: (posted(), batch_event()))
+        answer, event = move_counters(conn, tenant_id, day_totals.rows(slots), lambda: (posted(), batch_event()))
         record_events(conn, actor, [event])
         return answer
     posting_dicts = [dict(zip(bulk_posting_columns, row)) for row in posting_rows()]

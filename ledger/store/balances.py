@@ -36,46 +36,65 @@ def balance_rows(
 
     Without `with_periods`, only the current-balance rows (a standalone entry's period rows are the sealer's).
     """
-    if pick is None:
-        pick = random.randrange(1 << 30)
-    # One dict update per movement, keyed by day; months, years and current totals are derived
-    # from the (far fewer) days afterwards.
-    by_day: dict[tuple[str, str, dt.date], list[int]] = {}
+    totals = DayTotals()
+    add = totals.add
     for code, currency, day, amount in movements:
+        add(code, currency, day, amount)
+    return totals.rows(slots, pick, with_periods=with_periods)
+
+
+class DayTotals:
+    """Movements summed per (account, currency, day) as they arrive; rows() makes the counter rows.
+
+    One dict update per movement, keyed by day; months, years and current totals are derived from
+    the (far fewer) days afterwards. A bulk import adds its movements while its rows stream by.
+    """
+
+    __slots__ = ("by_day",)
+
+    def __init__(self) -> None:
+        self.by_day: dict[tuple[str, str, dt.date], list[int]] = {}
+
+    def add(self, code: str, currency: str, day: dt.date, amount: int) -> None:
         key = (code, currency, day)
-        row = by_day.get(key)
+        row = self.by_day.get(key)
         if row is None:
-            row = by_day[key] = [0, 0]
+            row = self.by_day[key] = [0, 0]
         if amount > 0:
             row[0] += amount
         else:
             row[1] -= amount
-    current: dict[tuple, list[int]] = {}
-    periods: dict[tuple, list[int]] = {}
-    months: dict[dt.date, dt.date] = {}
-    for (code, currency, day), (debit_minor, credit_minor) in by_day.items():
-        slot = pick % slots[code]
-        targets = [(current, (code, currency, slot))]
-        if with_periods:
-            month = months.get(day)
-            if month is None:
-                month = months[day] = day.replace(day=1)
-            targets += [
-                (periods, (code, currency, "D", day, slot)),
-                (periods, (code, currency, "M", month, slot)),
-                (periods, (code, currency, "Y", month.replace(month=1), slot)),
-            ]
-        for totals, key in targets:
-            row = totals.get(key)
-            if row is None:
-                totals[key] = [debit_minor, credit_minor]
-            else:
-                row[0] += debit_minor
-                row[1] += credit_minor
-    return BalanceRows(
-        [(*k, d, c) for k, (d, c) in sorted(current.items())],
-        [(*k, d, c) for k, (d, c) in sorted(periods.items())],
-    )
+
+    def rows(self, slots: Mapping[str, int], pick: int | None = None, *, with_periods: bool = True) -> BalanceRows:
+        """The counter rows, each list in key (lock) order; `pick` as for balance_rows."""
+        if pick is None:
+            pick = random.randrange(1 << 30)
+        current: dict[tuple, list[int]] = {}
+        periods: dict[tuple, list[int]] = {}
+        months: dict[dt.date, dt.date] = {}
+        for (code, currency, day), (debit_minor, credit_minor) in self.by_day.items():
+            slot = pick % slots[code]
+            targets = [(current, (code, currency, slot))]
+            if with_periods:
+                month = months.get(day)
+                if month is None:
+                    month = months[day] = day.replace(day=1)
+                targets += [
+                    (periods, (code, currency, "D", day, slot)),
+                    (periods, (code, currency, "M", month, slot)),
+                    (periods, (code, currency, "Y", month.replace(month=1), slot)),
+                ]
+            for totals, key in targets:
+                row = totals.get(key)
+                if row is None:
+                    totals[key] = [debit_minor, credit_minor]
+                else:
+                    row[0] += debit_minor
+                    row[1] += credit_minor
+        return BalanceRows(
+            [(*k, d, c) for k, (d, c) in sorted(current.items())],
+            [(*k, d, c) for k, (d, c) in sorted(periods.items())],
+        )
 
 
 def apply_movements(conn: Connection, tenant_id: int, movements: Iterable[Movement], slots: Mapping[str, int]) -> None:

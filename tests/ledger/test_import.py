@@ -193,6 +193,14 @@ def test_uuid7s_are_version_7_unique_and_strictly_increasing_across_calls_and_mi
     stamp = ids[0].int >> 80
     now_ms = int(dt.datetime.now(dt.timezone.utc).timestamp() * 1000)
     assert abs(stamp - now_ms) < 60_000
+    # Made without UUID.__init__'s checks, they are UUIDs in every way that can be observed.
+    import pickle
+
+    for made in (ids[0], ids[-1]):
+        plain = uuid.UUID(int=made.int)
+        assert (made, hash(made), str(made), made.bytes, made.hex, made.is_safe) == (
+            plain, hash(plain), str(plain), plain.bytes, plain.hex, plain.is_safe)
+        assert pickle.loads(pickle.dumps(made)) == plain and uuid.UUID(str(made)) == made
 
 
 movement = st.tuples(
