@@ -50,8 +50,6 @@ def canonical_event(event: AuditEvent) -> str:
     )
 
 
-
-
 def canonical_event_reference(event: AuditEvent) -> str:
     return canonical_json(
         {

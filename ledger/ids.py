@@ -1,12 +1,13 @@
 """Time-ordered identifiers (UUID version 7, RFC 9562) for journal entries and audit events.
 
-A version 7 UUID starts with the Unix time in milliseconds, so ids minted one after another sort
-one after another: entries and events land in their primary-key indexes (and the postings' index
-that leads with the entry id) at the right-hand edge instead of at random places. A random id
-(version 4) sends every insertion down the tree to a leaf of its own, which costs the server far
-more once the index outgrows its cache, and a bulk import's ids then land mid-index as well. Within one millisecond the 12 bits after the version count up (RFC 9562, method 1), so
-the ids of one process are strictly increasing; the last 62 bits are random, so ids of different
-processes do not collide. They stay opaque to users; the time they carry is also in recorded_at.
+A version 7 UUID starts with the Unix time in milliseconds, so ids minted one after another sort one
+after another: entries and events land in their primary-key indexes (and the postings' index that
+leads with the entry id) at the right-hand edge instead of at random places. A random id (version 4)
+sends every insertion down the tree to a leaf of its own, which costs the server far more once the
+index outgrows its cache, and a bulk import's ids then land mid-index as well. Within one
+millisecond the 12 bits after the version count up (RFC 9562, method 1), so the ids of one process
+are strictly increasing; the last 62 bits are random, so ids of different processes do not collide.
+They stay opaque to users; the time they carry is also in recorded_at.
 """
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ are then moved by one statement in the lock order of ledger.store.balances (ever
 row, then every period row, each sorted by key), on a worker thread while the caller's own work
 (the answer, the audit event) runs. The entries arrive with time-ordered ids (ledger.ids) and in
 that order, so the primary-key indexes grow at their right-hand edge. Nothing here checks anything:
-ledger.service validated the drafts and locked the accounts (FOR SHARE) before calling, and the
-caller's transaction makes it all or nothing. Other databases use ledger.store.journal.write_entries.
+ledger.service locked the accounts (FOR SHARE) before calling and checks each draft as its rows are
+made (an error ends the COPY), and the caller's transaction makes it all or nothing. Other
+databases use ledger.store.journal.write_entries.
 """
 from __future__ import annotations
 
