@@ -600,15 +600,23 @@ def _posted_event(entry_id: uuid.UUID, draft: EntryDraft, digest: str) -> dict:
         "entity_type": "journal_entry",
         "entity_id": entry_id,
         "before": None,
-        "after": {
-            "content_hash": digest,
-            "effective_date": draft.effective_date.isoformat(),
-            "description": draft.description,
-            "postings": [[p.account_code, p.currency, p.amount_minor] for p in draft.postings],
-            "idempotency_key": draft.idempotency_key,
-            "reverses": str(draft.reverses_entry_id) if reversal else None,
-        },
+        "after": posted_event_body(draft, digest),
     }
+
+
+def posted_event_body(draft: EntryDraft, digest: str) -> str:
+    """canonical_json of {"content_hash", "effective_date", "description", "postings": [[account, currency,
+    minor], ...], "idempotency_key", "reverses"}, written out by hand (a property test holds the two
+    equal): every posted entry pays for it, and the general encoder cost ~7 µs of the client's ~50."""
+    postings = ",".join(
+        f"[{json_text(p.account_code)},{json_text(p.currency)},{int(p.amount_minor)}]" for p in draft.postings
+    )
+    reverses = f'"{draft.reverses_entry_id}"' if draft.reverses_entry_id is not None else "null"
+    return (
+        f'{{"content_hash":"{digest}","description":{json_text(draft.description)},'
+        f'"effective_date":"{draft.effective_date.isoformat()}","idempotency_key":{json_text(draft.idempotency_key)},'
+        f'"postings":[{postings}],"reverses":{reverses}}}'
+    )
 
 
 def _account_state(account: Account, role: str | None) -> dict:

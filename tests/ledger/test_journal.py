@@ -5,6 +5,8 @@ import datetime as dt
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sqlalchemy as sa
 
 from ledger import errors, queries, service
@@ -258,3 +260,29 @@ def test_a_callers_audit_events_are_written_with_the_entry_and_sealed_or_not_at_
     replayed = run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, keyed, events=[replay_event]))
     assert replayed.idempotency_key == keyed.idempotency_key
     assert len(events_of("L-3")) == 1  # a replay writes no entry; the caller's event still is recorded
+
+
+_event_text = st.text(max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    description=_event_text,
+    key=st.none() | _event_text.filter(bool),
+    reverses=st.none() | st.uuids(),
+    legs=st.lists(st.tuples(_event_text.filter(bool), st.sampled_from(["CNY", "JPY"]), st.integers(-(10**15), 10**15)), min_size=1, max_size=5),
+    day=st.dates(),
+    digest=st.binary(min_size=32, max_size=32),
+)
+def test_the_hand_written_posted_event_body_is_canonical_json(description, key, reverses, legs, day, digest):
+    """Each posted entry's audit event records its content hash and request: written by hand for speed, it must be
+    exactly what canonical_json wrote before (the chain hashes the stored text, and verify reads it back)."""
+    from ledger.model import Posting, canonical_json
+
+    draft = EntryDraft(day, tuple(Posting(c, cur, a) for c, cur, a in legs), description, {}, key, reverses_entry_id=reverses)
+    expected = canonical_json({
+        "content_hash": digest.hex(), "effective_date": day.isoformat(), "description": description,
+        "postings": [[c, cur, a] for c, cur, a in legs], "idempotency_key": key,
+        "reverses": str(reverses) if reverses else None,
+    })
+    assert service.posted_event_body(draft, digest.hex()) == expected
