@@ -372,7 +372,10 @@ def _run_standalone(pooled: PoolProxiedConnection, params: Mapping[str, object])
     encoding = pooled.info.get(_prepared_on)
     if encoding is None:
         encoding = _prepare_standalone(pooled)
-    values = [None if (value := params[name]) is None else _as_text(value).encode(encoding) for name in _standalone_parameters]
+    values = [
+        None if (value := params[name]) is None else (value if type(value) is str else _as_text(value)).encode(encoding)
+        for name in _standalone_parameters  # most are JSON documents already
+    ]
     result = pgconn.exec_prepared(_standalone_name, values)
     if result.status != pq.ExecStatus.TUPLES_OK:
         error = psycopg.errors.error_from_result(result, encoding=encoding)
