@@ -66,6 +66,15 @@ class TrialBalance:
         return all(d == k for d, k in self.totals().values())
 
 
+def currencies_to_text(currencies: Sequence[str] | None) -> str | None:
+    """An account's allowed currencies as `accounts.currencies` stores them ("CNY,USD"; NULL for any)."""
+    return ",".join(currencies) if currencies else None
+
+
+def currencies_from_text(text: str | None) -> tuple[str, ...] | None:
+    return tuple(text.split(",")) if text else None
+
+
 def account_from_row(row: sa.Row) -> Account:
     return Account(
         tenant_id=row.tenant_id,
@@ -75,7 +84,7 @@ def account_from_row(row: sa.Row) -> Account:
         normal_balance=NormalBalance(row.normal_balance),
         parent_code=row.parent_code,
         status=AccountStatus(row.status),
-        currencies=tuple(row.currencies.split(",")) if row.currencies else None,
+        currencies=currencies_from_text(row.currencies),
         balance_slots=row.balance_slots,
     )
 

@@ -42,7 +42,7 @@ from ledger.model import (
     validate_draft,
 )
 from ledger.money import currency_exponent
-from ledger.queries import account_from_row, entries_from_rows, get_entry, load_accounts
+from ledger.queries import account_from_row, currencies_to_text, entries_from_rows, get_entry, load_accounts
 from ledger.store.audit_log import awaiting_seal, event_rows, record_event, record_events
 from ledger.store.balances import DayTotals, Movement
 from ledger.store.bulk import copy_rows, move_counters
@@ -150,7 +150,7 @@ def open_account(
         sa.insert(accounts).values(
             tenant_id=actor.tenant_id, code=code, name=name, type=account_type.value,
             normal_balance=account.normal_balance.value, parent_code=parent_code, role=role,
-            status=AccountStatus.OPEN.value, currencies=",".join(currencies) if currencies else None,
+            status=AccountStatus.OPEN.value, currencies=currencies_to_text(currencies),
             balance_slots=balance_slots, created_at=actor.now,
         )
     )
@@ -505,7 +505,6 @@ def _import_entries(
     id_texts: list[str] = []  # once: the content hashes and the batch's event both spell them out
     entry_rows: list[tuple] = []
     digests: list[str] = []
-    movements: list[Movement] = []
     day_totals = DayTotals()
 
     # A generator: on PostgreSQL the server indexes each chunk of postings while this makes the next
@@ -529,7 +528,6 @@ def _import_entries(
             entry_rows.append((tenant_id, entry_id, day, now, draft.description, metadata_text, actor_name,
                                draft.idempotency_key, request_digest, draft.reverses_entry_id, digest))
             for line_no, p in enumerate(draft.postings, start=1):
-                movements.append((p.account_code, p.currency, day, p.amount_minor))
                 add(p.account_code, p.currency, day, p.amount_minor)
                 yield tenant_id, entry_id, line_no, p.account_code, p.currency, p.amount_minor, day
 
@@ -543,7 +541,7 @@ def _import_entries(
         ]
 
     def batch_event() -> dict:
-        return _batch_event(id_texts, digests, len(movements), reference)
+        return _batch_event(id_texts, digests, sum(len(d.postings) for d in drafts), reference)
 
     slots = {code: account.balance_slots for code, account in chart.items()}
     if conn.dialect.name == "postgresql":
@@ -554,6 +552,7 @@ def _import_entries(
         return answer
     posting_dicts = [dict(zip(bulk_posting_columns, row)) for row in posting_rows()]
     entry_dicts = [dict(zip(bulk_entry_columns, row)) for row in entry_rows]
+    movements = [(r["account_code"], r["currency"], r["effective_date"], r["amount_minor"]) for r in posting_dicts]
     write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, event_rows(actor, [batch_event()]))
     return posted()
 

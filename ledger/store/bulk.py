@@ -21,7 +21,7 @@ from typing import TypeVar
 from sqlalchemy.engine import Connection
 
 from ledger.store.balances import BalanceRows
-from ledger.store.journal import _as_sqlalchemy_errors, _json_tuples, counter_upserts
+from ledger.store.journal import _as_sqlalchemy_errors, counter_params, counter_upserts
 
 entry_columns = ("tenant_id", "id", "effective_date", "recorded_at", "description", "metadata", "actor",
                  "idempotency_key", "request_hash", "reverses_entry_id", "content_hash")
@@ -59,13 +59,7 @@ def move_counters(conn: Connection, tenant_id: int, counters: BalanceRows, meanw
     The statement runs on a worker thread (psycopg waits for the server without the GIL) and ends
     before this returns, whatever `meanwhile` does; its error, if any, is raised here as SQLAlchemy's.
     """
-    params = {
-        "tenant": tenant_id,
-        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
-        "periods": _json_tuples(
-            counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
-        ),
-    }
+    params = {"tenant": tenant_id, **counter_params(counters)}
     driver = conn.connection.driver_connection
     failed: list[BaseException] = []
 

@@ -32,9 +32,9 @@ from sqlalchemy.pool import PoolProxiedConnection
 
 from ledger.actor import Actor
 from ledger.model import Account, AccountStatus
-from ledger.queries import account_from_row, load_accounts
+from ledger.queries import account_from_row, currencies_to_text, load_accounts
 from ledger.store.audit_log import awaiting_seal
-from ledger.store.balances import Movement, apply_movements, balance_rows
+from ledger.store.balances import BalanceRows, Movement, apply_movements, balance_rows
 from ledger.store.sealer import seal_in_transaction, try_lock_sql
 from ledger.store.tables import audit_events, audit_unsealed, journal_entries, postings
 from ledger.store.transaction import AUDITED_EVENTS, SEAL_IN_TRANSACTION
@@ -248,7 +248,7 @@ def locked_accounts(conn: Connection, tenant_id: int, codes: Sequence[str]) -> d
 def _differs(account: Account | None, code: str, status: str, currencies: str | None, slots: int) -> bool:
     return (
         account is None or account.status.value != status or account.balance_slots != slots
-        or account.currencies != (tuple(currencies.split(",")) if currencies else None)
+        or currencies_to_text(account.currencies) != currencies
     )
 
 
@@ -463,15 +463,21 @@ def _posting_params(
     params = {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
-            [{"code": a.code, "currencies": ",".join(a.currencies) if a.currencies else None, "slots": a.balance_slots}
+            [{"code": a.code, "currencies": currencies_to_text(a.currencies), "slots": a.balance_slots}
              for a in accounts.values()]
         ).decode(),
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
-        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
         "events": _json(events, _event_fields),
+        **counter_params(counters, periods=not standalone),  # a standalone entry's period rows are the sealer's
     }
-    if not standalone:  # a standalone entry's period rows are the sealer's
+    return params
+
+
+def counter_params(counters: BalanceRows, *, periods: bool = True) -> dict[str, str]:
+    """The `current` (and `periods`) parameters of counter_upserts, as JSON documents."""
+    params = {"current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor"))}
+    if periods:
         params["periods"] = _json_tuples(
             counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
         )

@@ -180,9 +180,7 @@ def run_statement(engine: Engine, work: Callable[[PoolProxiedConnection], T], *,
         pooled = held.pooled() if held is not None else engine.raw_connection()
         driver = pooled.driver_connection
         try:
-            if held is not None:
-                return work(pooled)
-            with autocommit(driver):
+            with autocommit(driver):  # a held connection is in autocommit already: nothing to switch
                 return work(pooled)
         except driver_error as exc:
             lost = driver.closed or engine.dialect.is_disconnect(exc, pooled.dbapi_connection, None)

@@ -157,12 +157,18 @@ def test_verify_catches_an_imported_posting_altered_behind_the_triggers_back(fre
     assert any(str(target.id) in p and "differs from what its sealed audit event recorded" in p for p in found)
 
 
-@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
-def test_an_account_cannot_close_under_an_import_that_holds_it(fresh_engine):
-    engine = fresh_engine
+def _tenant_with_an_old_bank(engine):
+    """A fresh tenant with an open account 1150 to close; (tenant id, actor)."""
     tenant_id = new_tenant(engine)
     actor = actor_for(tenant_id)
     run_in_transaction(engine, lambda c: service.open_account(c, actor, "1150", "Old bank", "ASSET"))
+    return tenant_id, actor
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_an_account_cannot_close_under_an_import_that_holds_it(fresh_engine):
+    engine = fresh_engine
+    tenant_id, actor = _tenant_with_an_old_bank(engine)
     importing = engine.connect()
     importing.begin()
     service.import_entries(importing, actor, [EntryDraft(day, (debit("1150", "5.00", "CNY"), credit("3100", "5.00", "CNY")), "x")])
@@ -274,9 +280,7 @@ def test_a_bad_entry_deep_in_a_large_import_ends_the_copy_and_writes_nothing(eng
 def test_an_import_reads_the_chart_afresh_when_an_account_changed_behind_the_process_cache(fresh_engine):
     """Another process closed an account this process has cached as open: the import's lock sees it."""
     engine = fresh_engine
-    tenant_id = new_tenant(engine)
-    actor = actor_for(tenant_id)
-    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1150", "Old bank", "ASSET"))
+    tenant_id, actor = _tenant_with_an_old_bank(engine)
     to_old_bank = EntryDraft(day, (debit("1150", "5.00", "CNY"), credit("3100", "5.00", "CNY")), "x")
     back = EntryDraft(day, (debit("3100", "5.00", "CNY"), credit("1150", "5.00", "CNY")), "y")
     run_in_transaction(engine, lambda c: service.import_entries(c, actor, [to_old_bank, back]))  # 1150 is cached now
