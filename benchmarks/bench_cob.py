@@ -26,6 +26,7 @@ import sqlalchemy as sa  # noqa: E402
 
 from ledger import service as ledger  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
+from ledger.ids import uuid7  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
 from ledger.store.transaction import run_in_transaction  # noqa: E402
@@ -87,7 +88,7 @@ def seed(engine: sa.Engine, count: int) -> int:
             principal = Decimal(rng.randrange(1_000, 100_000))
             rate = Decimal(rng.choice(["0.08", "0.12", "0.18", "0.24"]))
             schedule = schedule_for(product, Application(principal, rate, 12, disbursed_on))
-            loan_id = uuid.uuid4()
+            loan_id = uuid7()  # time-ordered, as loans.service.submit_application mints them
             fee = to_minor(origination_fee(product, principal), "CNY")
             financed = to_minor(schedule.financed_principal, "CNY")
             totals[0] += financed

@@ -1,4 +1,4 @@
-"""Time-ordered identifiers (UUID version 7, RFC 9562) for journal entries and audit events.
+"""Time-ordered identifiers (UUID version 7, RFC 9562) for journal entries, audit events and the loan-side rows.
 
 A version 7 UUID starts with the Unix time in milliseconds, so ids minted one after another sort one
 after another: entries and events land in their primary-key indexes (and the postings' index that
@@ -7,7 +7,9 @@ sends every insertion down the tree to a leaf of its own, which costs the server
 index outgrows its cache, and a bulk import's ids then land mid-index as well. Within one
 millisecond the 12 bits after the version count up (RFC 9562, method 1), so the ids of one process
 are strictly increasing; the last 62 bits are random, so ids of different processes do not collide.
-They stay opaque to users; the time they carry is also in recorded_at.
+They stay opaque to users; the time they carry is also in recorded_at. Loans, borrowers, loan
+transactions, receipts, close-of-business runs and manual entry requests take them too (close of
+business writes a loan transaction per loan per day); API tokens keep random ids.
 """
 from __future__ import annotations
 

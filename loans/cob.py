@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection, Engine
 
 from ledger import service as ledger
 from ledger.actor import Actor
+from ledger.ids import uuid7s
 from ledger.store.transaction import run_in_transaction
 from loans import engine
 from loans.delinquency import ClassificationPolicy
@@ -339,13 +340,13 @@ def _insert_details(conn: Connection, actor: Actor, day: dt.date, details: list,
         loan_transactions,
         [
             {
-                "tenant_id": actor.tenant_id, "id": uuid.uuid4(), "loan_id": loan_id, "type": "CLOSE_OF_BUSINESS",
+                "tenant_id": actor.tenant_id, "id": transaction_id, "loan_id": loan_id, "type": "CLOSE_OF_BUSINESS",
                 "effective_date": day, "currency": currency, "amount": totals["accrued"],
                 "interest": totals["accrued"] + totals["suspended"], "penalty": totals["penalty"],
                 "fee": totals["late_fees"] + totals["fees"], "principal": 0, "overpayment": -totals["credit"],
                 "journal_entry_id": entry_ids.get(currency), "details": json.dumps(totals, sort_keys=True),
                 "actor": actor.name, "recorded_at": actor.now,
             }
-            for loan_id, currency, totals in details
+            for transaction_id, (loan_id, currency, totals) in zip(uuid7s(len(details)), details)
         ],
     )

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
+from ledger.ids import uuid7
 from ledger.errors import LedgerError
 from ledger.store.audit_log import record_event
 from ledger.store.transaction import run_in_transaction
@@ -103,7 +104,7 @@ def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
         _finish(conn, actor, run_from_row(active), RunStatus.FAILED, error=(
             abandoned_code, f"no progress since {_utc(active.heartbeat_at).isoformat()}; superseded by a new run",
         ))
-    run_id = uuid.uuid4()
+    run_id = uuid7()
     conn.execute(
         sa.insert(runs).values(
             tenant_id=actor.tenant_id, id=run_id, business_date=day, status=RunStatus.QUEUED.value, requested_by=actor.name,

@@ -15,6 +15,7 @@ from sqlalchemy.engine import Connection
 from ledger import errors as ledger_errors
 from ledger import service as ledger
 from ledger.actor import Actor
+from ledger.ids import uuid7
 from ledger.model import EntryDraft as ledger_draft
 from ledger.model import credit, debit
 from ledger.model import canonical_json
@@ -157,7 +158,7 @@ def create_borrower(
     if address is not None and len(address) > 500:
         raise InvalidBorrower("address must be at most 500 characters", field="address")
     check_borrower_fields(national_id, phone, bank_account)
-    borrower_id = uuid.uuid4()
+    borrower_id = uuid7()
     context = f"borrower:{actor.tenant_id}:{borrower_id}"
     conn.execute(
         sa.insert(borrowers).values(
@@ -240,7 +241,7 @@ def submit_application(
     product = get_product(conn, actor.tenant_id, product_code)
     app = Application(parse_decimal(principal, "principal"), parse_decimal(annual_rate, "annualRate"), term_periods, disbursement_date, first_due_date)
     schedule = schedule_for(product, app)  # refuses what the product or the schedule rules do not allow
-    loan_id = uuid.uuid4()
+    loan_id = uuid7()
     conn.execute(
         sa.insert(loans).values(
             tenant_id=actor.tenant_id, id=loan_id, borrower_id=borrower_id, product_code=product.code,
@@ -492,7 +493,7 @@ def receive_unidentified(
     draft = ledger_draft(day, (debit(roles["bank"], amount, currency), credit(roles["suspense"], amount, currency)),
                          f"unidentified receipt: {reference}"[:500], {"type": "UNIDENTIFIED_RECEIPT"})
     entry = ledger.post_entry(conn, actor, draft)
-    receipt_id = uuid.uuid4()
+    receipt_id = uuid7()
     conn.execute(sa.insert(suspense_receipts).values(
         tenant_id=actor.tenant_id, id=receipt_id, received_on=day, currency=currency, amount=minor, reference=reference,
         journal_entry_id=entry.id, idempotency_key=idempotency_key, recorded_at=actor.now, actor=actor.name,
@@ -547,7 +548,7 @@ def apply_receipt(
         return result
     conn.execute(
         sa.insert(loan_transactions).values(
-            tenant_id=actor.tenant_id, id=uuid.uuid4(), loan_id=loan_id, type="RECEIPT_APPLIED", effective_date=day,
+            tenant_id=actor.tenant_id, id=uuid7(), loan_id=loan_id, type="RECEIPT_APPLIED", effective_date=day,
             currency=receipt.currency, amount=0, receipt_id=receipt_id, details=canonical_json({"transaction": str(result.transaction_id)}),
             actor=actor.name, recorded_at=actor.now,
         )
@@ -733,7 +734,7 @@ def _book_money(
     )
     closed = state.status in (LoanStatus.PAID_OFF, LoanStatus.WRITTEN_OFF)
     loan = save_loan_state(conn, actor, row, state, closed_on=(row.closed_on or day) if closed else None)
-    transaction_id = uuid.uuid4()
+    transaction_id = uuid7()
     event = {
         "action": f"loan.{kind.lower()}", "entity_type": "loan", "entity_id": loan_id, "before": {"status": status_before},
         "after": {"status": state.status.value, "transaction": str(transaction_id), "amount": amount,

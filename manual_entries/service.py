@@ -18,6 +18,7 @@ from sqlalchemy.engine import Connection
 from ledger import errors as ledger_errors
 from ledger import service as ledger_service
 from ledger.actor import Actor
+from ledger.ids import uuid7
 from ledger.model import EntryDraft, PostedEntry, canonical_metadata, check_accounts, request_hash, validate_draft
 from ledger.queries import load_accounts
 from ledger.store.audit_log import record_event
@@ -42,7 +43,7 @@ def submit_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> tuple[Ent
         if earlier is not None:
             return earlier, True
     request = EntryRequest(
-        actor.tenant_id, uuid.uuid4(), RequestStatus.PENDING, draft, digest, actor.name, actor.now, None, None, None, None,
+        actor.tenant_id, uuid7(), RequestStatus.PENDING, draft, digest, actor.name, actor.now, None, None, None, None,
     )
     conn.execute(
         sa.insert(requests).values(

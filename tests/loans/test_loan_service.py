@@ -313,3 +313,22 @@ def test_the_same_keyed_payment_twice_at_once_is_recorded_once(pg_engine, cipher
             loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.idempotency_key == "pay-once")).scalar()
     assert keyed == 1
     check_books(engine, tenant_id)
+
+
+def test_loan_side_rows_get_time_ordered_ids(book):
+    """Borrowers, loans and loan transactions (close of business writes one per loan per day) take version 7
+    ids, minted in order, so their primary-key indexes grow at the right-hand edge (ledger.ids)."""
+    engine, tenant_id, officer, _, _ = book
+    first, second = apply(book), apply(book)
+    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, first, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))  # past the first due date: close of business records
+    with engine.connect() as conn:
+        borrower_ids = conn.execute(sa.select(borrowers.c.id).where(borrowers.c.tenant_id == tenant_id)).scalars().all()
+        transactions = conn.execute(
+            sa.select(loan_transactions.c.id).where(loan_transactions.c.tenant_id == tenant_id)
+            .order_by(loan_transactions.c.recorded_at, loan_transactions.c.effective_date)
+        ).scalars().all()
+    assert first.version == second.version == 7 and first < second
+    assert borrower_ids and all(i.version == 7 for i in borrower_ids)
+    assert len(transactions) >= 2 and all(i.version == 7 for i in transactions)
+    assert transactions == sorted(transactions)
