@@ -22,8 +22,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
-from ledger.ids import uuid7
 from ledger.errors import LedgerError
+from ledger.ids import uuid7
 from ledger.store.audit_log import record_event
 from ledger.store.transaction import run_in_transaction
 from loans.cob import check_business_date, run_close_of_business

@@ -321,12 +321,12 @@ def test_loan_side_rows_get_time_ordered_ids(book):
     engine, tenant_id, officer, _, _ = book
     first, second = apply(book), apply(book)
     run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, first, D(2026, 1, 15)))
-    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))  # past the first due date: close of business records
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 20))  # a month of close of business, past the first due date
     with engine.connect() as conn:
         borrower_ids = conn.execute(sa.select(borrowers.c.id).where(borrowers.c.tenant_id == tenant_id)).scalars().all()
         transactions = conn.execute(
             sa.select(loan_transactions.c.id).where(loan_transactions.c.tenant_id == tenant_id)
-            .order_by(loan_transactions.c.recorded_at, loan_transactions.c.effective_date)
+            .order_by(loan_transactions.c.effective_date)  # one loan: the disbursement, then at most one per day
         ).scalars().all()
     assert first.version == second.version == 7 and first < second
     assert borrower_ids and all(i.version == 7 for i in borrower_ids)
