@@ -460,7 +460,7 @@ def _posting_params(
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
     slots = {code: a.balance_slots for code, a in accounts.items()}
     counters = balance_rows(movements, slots, backend_pid, with_periods=not standalone)
-    params = {
+    return {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
             [{"code": a.code, "currencies": currencies_to_text(a.currencies), "slots": a.balance_slots}
@@ -471,7 +471,6 @@ def _posting_params(
         "events": _json(events, _event_fields),
         **counter_params(counters, periods=not standalone),  # a standalone entry's period rows are the sealer's
     }
-    return params
 
 
 def counter_params(counters: BalanceRows, *, periods: bool = True) -> dict[str, str]:
