@@ -1,4 +1,4 @@
-"""GraphQL API benchmark on PostgreSQL (issue 5): the loan-detail query against a raw endpoint, and a repayment.
+"""GraphQL API benchmark on PostgreSQL: the loan-detail query against a raw endpoint, and a repayment.
 
     .venv/bin/python benchmarks/bench_api.py                       # 2,000 loans, 16 connections, 20 s per phase
     .venv/bin/python benchmarks/bench_api.py --seconds 5           # a quick look
@@ -50,7 +50,7 @@ from ledger import service as ledger  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
-from ledger.store.transaction import run_in_transaction  # noqa: E402
+from ledger.unit_of_work import run_in_transaction  # noqa: E402
 from loanbook.db import make_engine, make_reader, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 from loanbook.server import default_workers  # noqa: E402

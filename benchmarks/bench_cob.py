@@ -1,4 +1,4 @@
-"""Close-of-business benchmark on PostgreSQL (issue 4): loans per second for one business date.
+"""Close-of-business benchmark on PostgreSQL: loans per second for one business date.
 
     .venv/bin/python benchmarks/bench_cob.py                  # 100,000 active loans (about 2 minutes to seed)
     .venv/bin/python benchmarks/bench_cob.py --loans 5000     # a quick look
@@ -29,7 +29,7 @@ from ledger.actor import Actor  # noqa: E402
 from ledger.ids import uuid7  # noqa: E402
 from ledger.model import EntryDraft, Posting  # noqa: E402
 from ledger.money import to_minor  # noqa: E402
-from ledger.store.transaction import run_in_transaction  # noqa: E402
+from ledger.unit_of_work import run_in_transaction  # noqa: E402
 from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 from loans import service  # noqa: E402
@@ -132,12 +132,18 @@ def copy_rows(engine: sa.Engine, loans: list[tuple], installments: list[tuple]) 
         raw.close()
 
 
+def worker_engine(url: str) -> sa.Engine:
+    return make_engine(url, pool_size=1)
+
+
 def run(engine: sa.Engine, tenant_id: int, count: int, batch_size: int, workers: int, days: int) -> None:
     timings = []
     for offset in range(days):
         day = business_date + dt.timedelta(days=offset)
         started = time.perf_counter()
-        summary = run_close_of_business(engine, tenant_id, day, batch_size=batch_size, workers=workers)
+        summary = run_close_of_business(
+            engine, tenant_id, day, batch_size=batch_size, workers=workers, engine_factory=worker_engine,
+        )
         seconds = time.perf_counter() - started
         timings.append(seconds)
         print(f"close of business {day}: {summary.loans_processed:,} loans in {seconds:.2f} s = "

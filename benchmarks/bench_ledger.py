@@ -1,12 +1,14 @@
-"""Ledger benchmark on PostgreSQL: prints figures and ratios against the targets of issue 2.
+"""Ledger benchmark on PostgreSQL: prints figures and ratios against the ledger's targets.
 
-    .venv/bin/python benchmarks/bench_ledger.py                    # the issue's sizes (~6 minutes)
+    .venv/bin/python benchmarks/bench_ledger.py                    # the target sizes (~6 minutes)
     .venv/bin/python benchmarks/bench_ledger.py --duration 2 --clients 1,2 --bulk-batches 1 \\
         --asof-big-postings 20000 --asof-small-postings 200         # a quick look
 
 It creates its own database (`loanbook_bench_<random>`, plus `<that>_pgbench` for pgbench) on the
-server named by --pg-url and drops both at the end. Every client is a process with its own engine,
-keeping one connection for the run (HeldConnection) as each pgbench client does, so Python's GIL
+server named by --pg-url and drops both at the end. Every client is a process with its own engine
+and posts each entry the way a repayment, a manual entry or the CLI does: ledger.service.post_entry
+in ledger.unit_of_work.run_in_transaction, one transaction per entry. Its pool of one connection
+keeps the same connection for the run, as each pgbench client does; processes, so Python's GIL
 does not cap the client count; clients and server share this machine's cores, as
 they would on a single-box deployment, and pgbench runs under the same conditions, right before and
 right after the cases of each client count (the ratio uses the mean of the two).
@@ -40,8 +42,8 @@ import sqlalchemy as sa  # noqa: E402
 from ledger import queries, service  # noqa: E402
 from ledger.actor import Actor  # noqa: E402
 from ledger.model import AccountType, EntryDraft, credit, debit  # noqa: E402
-from ledger.store.sealer import follow, seal_pending  # noqa: E402
-from ledger.store.transaction import HeldConnection, run_in_transaction  # noqa: E402
+from ledger.sealing import follow, seal_pending  # noqa: E402
+from ledger.unit_of_work import run_in_transaction  # noqa: E402
 from ledger.verify import verify_books  # noqa: E402
 from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
@@ -155,8 +157,6 @@ def random_draft(rng: random.Random, codes: list[str], hot: bool) -> EntryDraft:
 def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: bool, duration: float,
                    seed: int, barrier, results) -> None:  # type: ignore[no-untyped-def]
     engine = make_engine(url, pool_size=1)
-    # The client keeps one connection for the run, as each pgbench client does.
-    held = HeldConnection(engine)
     rng = random.Random(seed)
     # The random choices are made before the clock starts (pgbench's cost nothing); building each
     # entry from them, which checks and converts its amounts, runs in the timed loop.
@@ -164,11 +164,13 @@ def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: 
 
     def post_one() -> None:
         actor = Actor(tenant_id, f"client-{seed}", utc_now())
-        service.post_standalone(engine, actor, draft_of(next(workload)), seal=seal, held=held)
+        draft = draft_of(next(workload))
+        run_in_transaction(engine, lambda conn: service.post_entry(conn, actor, draft), seal=seal)
 
     for _ in range(20):  # connection, chart cache, prepared statements
         post_one()
-    backend = held.pooled().driver_connection.info.backend_pid
+    with engine.connect() as conn:  # the pool's one connection, which every entry runs on
+        backend = conn.connection.driver_connection.info.backend_pid
     barrier.wait()
     started, cpu, server_cpu = time.perf_counter(), time.process_time(), backend_cpu_seconds(backend)
     deadline = started + duration
@@ -177,7 +179,6 @@ def client_process(url: str, tenant_id: int, codes: list[str], hot: bool, seal: 
         post_one()
         count += 1
     results.put((count, time.perf_counter() - started, time.process_time() - cpu, backend_cpu_seconds(backend) - server_cpu))
-    held.close()
     engine.dispose()
 
 
@@ -408,7 +409,7 @@ def run(args: argparse.Namespace) -> int:
     with scratch_database(args.pg_url, name, keep=args.keep_db) as url:
         tenant_id = prepare_books(url, args.accounts)
         codes = uniform_codes(args.accounts)
-        print("\nSingle-entry transactions per second (2-4 postings, each one transaction: ledger.service.post_standalone)", flush=True)
+        print("\nSingle-entry transactions per second (2-4 postings, each one transaction: post_entry in run_in_transaction)", flush=True)
         print("  chain background: a sealer process (`loanbook seal --follow`) chains the queue while clients post")
         print("  chain commit:     each transaction returns once its events are sealed (the default without a sealer)")
         print("  chain off:        nothing is sealed while measured; the backlog is sealed afterwards", flush=True)

@@ -22,7 +22,7 @@ from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
 from graphql_api.cob_runner import CobRunner
-from ledger.store.sealer import BackgroundSealer
+from ledger.sealing import BackgroundSealer
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.schema import database_reachable, package_version, schema
 from graphql_api.threads import read
@@ -154,7 +154,7 @@ def create_app(
     """`reader` runs the single statements of every request (loanbook.db.make_reader); default `engine`.
 
     `seal_in_background` (LOANBOOK_SEAL_MODE=background): requests return at commit and a sealer thread
-    of this process chains their audit events (ledger.store.sealer.BackgroundSealer).
+    of this process chains their audit events (ledger.sealing.BackgroundSealer).
     """
     async def health(request: Request) -> JSONResponse:
         try:

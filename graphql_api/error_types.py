@@ -203,6 +203,7 @@ RestructureNotAllowedError = _plain_error("RestructureNotAllowedError", "RESTRUC
 # Every LedgerError code and the type it maps to; a test checks this covers every subclass.
 error_type_by_code: dict[str, type] = {
     ledger_errors.LedgerError.code: GenericError,
+    ledger_errors.InvalidInput.code: InvalidInputError,
     ledger_errors.InvalidAmount.code: InvalidAmountError,
     ledger_errors.FloatAmountRefused.code: FloatAmountRefusedError,
     ledger_errors.AmountTooPrecise.code: AmountTooPreciseError,

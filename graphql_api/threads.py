@@ -29,7 +29,7 @@ from anyio.lowlevel import RunVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.store.transaction import read_connection, run_in_transaction
+from ledger.unit_of_work import read_connection, run_in_transaction
 
 T = TypeVar("T")
 
@@ -82,5 +82,5 @@ async def read_statement(engine: Engine | AsyncEngine, query: Callable[..., T], 
 
 
 async def write(engine: Engine, work: Callable[[Connection], T]) -> T:
-    """`work(conn)` in one retried transaction (ledger.store.transaction) in a worker thread."""
+    """`work(conn)` in one retried transaction (ledger.unit_of_work) in a worker thread."""
     return await to_thread.run_sync(functools.partial(run_in_transaction, engine, work), limiter=database_threads())

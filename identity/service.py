@@ -1,6 +1,6 @@
 """Identity services: issue, revoke, list and authenticate API tokens.
 
-Writes take a Connection inside the caller's transaction (`ledger.store.transaction.run_in_transaction`)
+Writes take a Connection inside the caller's transaction (`ledger.unit_of_work.run_in_transaction`)
 and record an audit event in it, so a token exists exactly when its audit event does.
 """
 from __future__ import annotations
@@ -32,8 +32,8 @@ from identity.model import (
 )
 from identity.tables import api_tokens
 from ledger.actor import Actor
-from ledger.store.audit_log import record_event
-from ledger.store.tables import tenants
+from ledger.queries import tenant_table
+from ledger.unit_of_work import record_event
 
 # Revocation by prefix shows at most this many candidates when the prefix is ambiguous.
 ambiguous_candidates_shown_max = 5
@@ -132,8 +132,8 @@ def list_tokens(conn: Connection, tenant_id: int) -> list[ApiToken]:
 def _token_query() -> sa.Select:
     # Built once: every API request runs it.
     return (
-        sa.select(api_tokens, tenants.c.slug.label("tenant_slug"), tenants.c.name.label("tenant_name"))
-        .join(tenants, tenants.c.id == api_tokens.c.tenant_id)
+        sa.select(api_tokens, tenant_table.c.slug.label("tenant_slug"), tenant_table.c.name.label("tenant_name"))
+        .join(tenant_table, tenant_table.c.id == api_tokens.c.tenant_id)
         .where(api_tokens.c.token_hash == sa.bindparam("digest"))
         .limit(2)
     )

@@ -18,6 +18,12 @@ class LedgerError(Exception):
         return f"{self.code}: {self.message}"
 
 
+class InvalidInput(LedgerError):
+    """An argument is malformed; `field` in the details names it."""
+
+    code = "INVALID_INPUT"
+
+
 class InvalidAmount(LedgerError):
     code = "INVALID_AMOUNT"
 

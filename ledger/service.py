@@ -1,7 +1,7 @@
 """Ledger services: the one path into the journal.
 
-Every function takes a Connection inside a transaction (see ledger.store.transaction) and an
-Actor naming the tenant; nothing here can read or write another tenant's rows. User mistakes are
+Every function takes a Connection inside a unit of work (ledger.unit_of_work) and an Actor naming
+the tenant; nothing here can read or write another tenant's rows. User mistakes are
 typed LedgerErrors raised before the work commits, so the caller's transaction rolls back whole:
 before anything is written, except that an import on PostgreSQL checks most drafts while its rows
 stream to the server (see _post).
@@ -11,15 +11,13 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import gc
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import NamedTuple, TypeVar
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.engine import Connection
 
 from ledger import errors
 from ledger.actor import Actor
@@ -43,7 +41,7 @@ from ledger.model import (
 )
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, currencies_to_text, entries_from_rows, get_entry, load_accounts
-from ledger.store.audit_log import awaiting_seal, event_rows, record_event, record_events
+from ledger.store.audit_log import event_rows
 from ledger.store.balances import DayTotals, Movement
 from ledger.store.bulk import copy_rows, move_counters
 from ledger.store.bulk import entry_columns as bulk_entry_columns
@@ -51,11 +49,9 @@ from ledger.store.bulk import posting_columns as bulk_posting_columns
 from ledger.store.journal import (
     StaleChart,
     accounts_for_posting,
-    chart_accounts,
     lock_account_for_close,
     locked_accounts,
     write_entries,
-    write_standalone,
 )
 from ledger.store.tables import (
     account_balances,
@@ -64,7 +60,7 @@ from ledger.store.tables import (
     journal_entries,
     tenants,
 )
-from ledger.store.transaction import HeldConnection, run_in_transaction, run_statement, seal_committed_events
+from ledger.unit_of_work import record_event, record_events
 
 entries_per_batch_max = 20_000
 ids_per_chunk = 500  # an import mints its entries' ids as they stream, this many at a time
@@ -212,58 +208,6 @@ def post_entries(
     they are written with the entries, in the same statement on PostgreSQL.
     """
     return _post(conn, actor, drafts, events, imported=None)
-
-
-def post_standalone(
-    engine: Engine, actor: Actor, draft: EntryDraft, *, seal: bool = True, held: HeldConnection | None = None
-) -> PostedEntry:
-    """Post one entry as a transaction of its own: what a client of the ledger sends per entry.
-
-    The same checks, answers and errors as `run_in_transaction(engine, lambda c: post_entry(c, actor,
-    draft), seal=seal)`, which it is on SQLite and for a reversal. On PostgreSQL the entry is written
-    by one statement in autocommit (run_statement), atomic by itself, which saves the BEGIN and
-    COMMIT round trips: about a quarter of the client's and the server's work for a small entry. It
-    runs on the driver's connection: a SQLAlchemy Connection and the transaction machinery around it
-    cost the client as much again. A client posting entry after entry passes the connection it
-    holds (`held`, see ledger.store.transaction.HeldConnection), as a pgbench client keeps its own;
-    else one is checked out of the pool for the entry. The statement writes nothing if the entry's
-    id or idempotency key is already taken; the work then goes the ordinary way, where a replay
-    answers with the original entry.
-    """
-    if engine.dialect.name != "postgresql" or draft.reverses_entry_id is not None:
-        return run_in_transaction(engine, lambda conn: post_entry(conn, actor, draft), seal=seal)
-    metadata_text = validate_draft(draft)
-    codes = sorted({p.account_code for p in draft.postings})
-    rows = _entry_rows(actor, [draft], [metadata_text])  # one id for every attempt: a rerun finds it
-    (entry,) = rows.posted
-    event_ids = [event["id"] for event in rows.events]
-
-    def write(pooled: PoolProxiedConnection) -> bool:
-        def checked() -> dict[str, Account]:
-            chart = chart_accounts(engine, pooled.driver_connection, actor.tenant_id, codes)
-            check_accounts(draft, chart)
-            return chart
-
-        return _with_fresh_chart(
-            checked, checked(),
-            lambda chart: write_standalone(engine, pooled, actor, chart, rows.entries[0], rows.postings, rows.movements, rows.events),
-        )
-
-    if run_statement(engine, write, held=held):
-        if seal:
-            seal_committed_events(engine, actor.tenant_id, event_ids, held=held)
-        return entry
-
-    def settle(conn: Connection) -> PostedEntry:
-        # Our own id: an earlier attempt committed before its connection was lost. Else the key is taken.
-        if conn.execute(
-            sa.select(journal_entries.c.id).where(journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.id == entry.id)
-        ).first():
-            awaiting_seal(conn, actor.tenant_id, event_ids)
-            return entry
-        return post_entry(conn, actor, draft)
-
-    return run_in_transaction(engine, settle, seal=seal)
 
 
 def import_entries(
@@ -625,7 +569,3 @@ def _account_state(account: Account, role: str | None) -> dict:
         "currencies": list(account.currencies) if account.currencies else None,
         "balance_slots": account.balance_slots, "status": account.status.value,
     }
-
-
-def metadata_from_text(text: str) -> dict:
-    return json.loads(text)

@@ -18,9 +18,9 @@ from ledger.actor import Actor
 from ledger.importing import read_entries
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
-from ledger.store.sealer import default_interval, follow, seal_all_pending, seal_pending
+from ledger.sealing import default_interval, follow, seal_all_pending, seal_pending
 from ledger.store.tables import tenants
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
 from loanbook.db import make_engine
@@ -287,7 +287,7 @@ def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
         with _progress(f"COB {args.date} {slug}") as progress:
             summary = run_close_of_business(
                 engine, tenant_id, args.date, actor_name="cob-cli", batch_size=args.batch_size, progress=progress,
-                workers=args.workers,
+                workers=args.workers, engine_factory=_worker_engine,
             )
         if summary.already_done:
             print(f"{slug}: {args.date} was already closed; nothing changed")
@@ -329,6 +329,11 @@ def _seconds(text: str) -> dt.timedelta:
         return dt.timedelta(microseconds=int(Decimal(text) * 1_000_000))
     except (InvalidOperation, ValueError, OverflowError):
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+
+
+def _worker_engine(url: str) -> sa.Engine:
+    """A close-of-business worker process's engine: one connection is all it uses."""
+    return make_engine(url, pool_size=1)
 
 
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:

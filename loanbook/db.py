@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
-from ledger.store.transaction import read_only_option
+from ledger.unit_of_work import read_only_option
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 sqlite_busy_timeout_ms = 30_000

@@ -15,7 +15,7 @@ from identity import service as identity_service
 from identity.model import IssuedToken, Role
 from ledger import service as ledger_service
 from ledger.store.tables import tenants
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loanbook.db import make_engine, make_reader
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings, field_cipher

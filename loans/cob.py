@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger import service as ledger
 from ledger.actor import Actor
 from ledger.ids import uuid7s
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import engine
 from loans.delinquency import ClassificationPolicy
 from loans.errors import CobOutOfOrder
@@ -61,11 +61,14 @@ def run_close_of_business(
     policy: ClassificationPolicy | None = None,
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
+    engine_factory: Callable[[str], Engine] | None = None,
 ) -> CobSummary:
     """Close `day` for the tenant. Dates run in order; a finished date is a no-op; a started one resumes.
 
     With `workers` > 1 on PostgreSQL, batches run in that many processes at once (each batch is
-    still one transaction over a disjoint set of loans, so the result is the same).
+    still one transaction over a disjoint set of loans, so the result is the same); each process
+    makes its own engine from the database URL with `engine_factory` (the composition root's,
+    loanbook.db.make_engine), which parallel runs need.
     """
     batch_size = max(1, min(batch_size, batch_size_max))
     summary = CobSummary(day)
@@ -81,8 +84,8 @@ def run_close_of_business(
         conn.rollback()
     chunks = _pending_chunks(db, tenant_id, day, batch_size)
     workers = max(1, min(workers, workers_max))
-    if workers > 1 and db.dialect.name == "postgresql" and total > batch_size:
-        _run_parallel(db, tenant_id, day, actor_name, policy, chunks, workers, summary, progress, total)
+    if workers > 1 and engine_factory is not None and db.dialect.name == "postgresql" and total > batch_size:
+        _run_parallel(db, engine_factory, tenant_id, day, actor_name, policy, chunks, workers, summary, progress, total)
     else:
         products: dict[tuple[str, int], Product] = {}
         for chunk in chunks:
@@ -125,11 +128,9 @@ def _merge(summary: CobSummary, batch: CobSummary) -> None:
 _worker_engine: Engine | None = None
 
 
-def _worker_start(url: str) -> None:
+def _worker_start(engine_factory: Callable[[str], Engine], url: str) -> None:
     global _worker_engine
-    from loanbook.db import make_engine
-
-    _worker_engine = make_engine(url, pool_size=1)
+    _worker_engine = engine_factory(url)
 
 
 def _worker_batch(tenant_id: int, actor_name: str, day: dt.date, ids: list[uuid.UUID], policy: ClassificationPolicy) -> CobSummary:
@@ -142,14 +143,14 @@ _worker_products: dict[tuple[str, int], Product] = {}
 
 
 def _run_parallel(
-    db: Engine, tenant_id: int, day: dt.date, actor_name: str, policy: ClassificationPolicy,
+    db: Engine, engine_factory: Callable[[str], Engine], tenant_id: int, day: dt.date, actor_name: str, policy: ClassificationPolicy,
     chunks: Iterator[list[uuid.UUID]], workers: int, summary: CobSummary,
     progress: Callable[[int, int], None] | None, total: int,
 ) -> None:
     url = db.url.render_as_string(hide_password=False)
     db.dispose()  # no pooled connection may be inherited by the worker processes
     context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(url,)) as pool:
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(engine_factory, url)) as pool:
         pending = set()
         for chunk in chunks:
             pending.add(pool.submit(_worker_batch, tenant_id, actor_name, day, chunk, policy))

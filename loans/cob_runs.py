@@ -24,8 +24,8 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.actor import Actor
 from ledger.errors import LedgerError
 from ledger.ids import uuid7
-from ledger.store.audit_log import record_event
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import record_event
+from ledger.unit_of_work import run_in_transaction
 from loans.cob import check_business_date, run_close_of_business
 from loans.errors import CobAlreadyRunning, CobOutOfOrder
 from loans.store.tables import close_of_business_runs as runs

@@ -21,7 +21,7 @@ from ledger.model import credit, debit
 from ledger.model import canonical_json
 from ledger.money import from_minor, parse_decimal, to_minor
 from ledger.queries import account_roles, load_accounts
-from ledger.store.audit_log import record_event, record_events
+from ledger.unit_of_work import record_event, record_events
 from loans import engine
 from loans.delinquency import ClassificationPolicy, policy_from_json, policy_to_json
 from loans.booking import Application, installments_from, schedule_for, terms_for, terms_from_json, terms_to_json

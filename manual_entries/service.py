@@ -1,6 +1,6 @@
 """Submit, approve, reject and cancel manual journal entries (maker-checker).
 
-Every function runs inside the caller's transaction (ledger.store.transaction.run_in_transaction)
+Every function runs inside the caller's transaction (ledger.unit_of_work.run_in_transaction)
 and writes its audit event there too, so a request and its history change together or not at all.
 A submission is validated as fully as a posting (balance, amounts, accounts open and accepting the
 currency) so the maker hears about a mistake at once; approval posts through ledger.service and so
@@ -20,9 +20,8 @@ from ledger import service as ledger_service
 from ledger.actor import Actor
 from ledger.ids import uuid7
 from ledger.model import EntryDraft, PostedEntry, canonical_metadata, check_accounts, request_hash, validate_draft
-from ledger.queries import load_accounts
-from ledger.store.audit_log import record_event
-from ledger.store.tables import journal_entries
+from ledger.queries import entry_id_for_key, load_accounts
+from ledger.unit_of_work import record_event
 from manual_entries.errors import UnknownEntryRequest
 from manual_entries.model import Decision, EntryRequest, RequestStatus, check_decision, postings_from_json, postings_to_json
 from manual_entries.tables import journal_entry_requests as requests
@@ -156,11 +155,9 @@ def _replay(conn: Connection, actor: Actor, key: str, digest: str) -> EntryReque
             raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used for a different request")
         return request_from_row(row)
     # Entries posted before maker-checker (or by the CLI) hold keys too; approval would post under this key.
-    posted = conn.execute(
-        sa.select(journal_entries.c.id).where(journal_entries.c.tenant_id == actor.tenant_id, journal_entries.c.idempotency_key == key)
-    ).first()
+    posted = entry_id_for_key(conn, actor.tenant_id, key)
     if posted is not None:
-        raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used by journal entry {posted.id}", entry=str(posted.id))
+        raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used by journal entry {posted}", entry=str(posted))
     return None
 
 

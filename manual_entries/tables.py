@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger.store.tables import Id, Timestamp, metadata
-from ledger.store.transaction import register_retryable_unique
+from ledger.store.tables import Id, Timestamp, metadata, retryable
 
 # A pending manual entry and its decision. Rows change status once (PENDING -> a final status);
 # the audit log keeps every change. Postings are the canonical JSON of [code, currency, minor units].
@@ -26,11 +25,9 @@ journal_entry_requests = sa.Table(
     sa.Column("decided_at", Timestamp, nullable=True),
     sa.Column("decision_reason", sa.String(500), nullable=True),
     sa.Column("journal_entry_id", sa.Uuid(), nullable=True),
-    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", info=retryable),
     sa.UniqueConstraint("tenant_id", "journal_entry_id"),
     sa.CheckConstraint("status IN ('PENDING', 'APPROVED', 'REJECTED', 'CANCELLED')", name="status_known"),
     sa.Index("ix_journal_entry_requests_tenant_submitted", "tenant_id", "submitted_at", "id"),
     sa.Index("ix_journal_entry_requests_tenant_status", "tenant_id", "status", "submitted_at", "id"),
 )
-
-register_retryable_unique("journal_entry_requests", "tenant_id", "idempotency_key")

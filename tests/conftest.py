@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from ledger import service
 from ledger.actor import Actor
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loanbook.db import make_engine, scratch_database
 from loanbook.migrate import upgrade
 

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
-from ledger.store.transaction import read_connection, run_in_transaction
+from ledger.unit_of_work import read_connection, run_in_transaction
 from tests.conftest import actor_for, new_tenant
 
 

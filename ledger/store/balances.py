@@ -29,18 +29,13 @@ class BalanceRows(NamedTuple):
     periods: list[tuple[str, str, str, dt.date, int, int, int]]  # code, currency, grain, start, slot, debit, credit
 
 
-def balance_rows(
-    movements: Iterable[Movement], slots: Mapping[str, int], pick: int | None = None, *, with_periods: bool = True
-) -> BalanceRows:
-    """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one.
-
-    Without `with_periods`, only the current-balance rows (a standalone entry's period rows are the sealer's).
-    """
+def balance_rows(movements: Iterable[Movement], slots: Mapping[str, int], pick: int | None = None) -> BalanceRows:
+    """`pick` chooses each hot account's slot (pick % slots); random unless the caller names one."""
     totals = DayTotals()
     add = totals.add
     for code, currency, day, amount in movements:
         add(code, currency, day, amount)
-    return totals.rows(slots, pick, with_periods=with_periods)
+    return totals.rows(slots, pick)
 
 
 class DayTotals:
@@ -65,7 +60,7 @@ class DayTotals:
         else:
             row[1] -= amount
 
-    def rows(self, slots: Mapping[str, int], pick: int | None = None, *, with_periods: bool = True) -> BalanceRows:
+    def rows(self, slots: Mapping[str, int], pick: int | None = None) -> BalanceRows:
         """The counter rows, each list in key (lock) order; `pick` as for balance_rows."""
         if pick is None:
             pick = random.randrange(1 << 30)
@@ -74,16 +69,15 @@ class DayTotals:
         months: dict[dt.date, dt.date] = {}
         for (code, currency, day), (debit_minor, credit_minor) in self.by_day.items():
             slot = pick % slots[code]
-            targets = [(current, (code, currency, slot))]
-            if with_periods:
-                month = months.get(day)
-                if month is None:
-                    month = months[day] = day.replace(day=1)
-                targets += [
-                    (periods, (code, currency, "D", day, slot)),
-                    (periods, (code, currency, "M", month, slot)),
-                    (periods, (code, currency, "Y", month.replace(month=1), slot)),
-                ]
+            month = months.get(day)
+            if month is None:
+                month = months[day] = day.replace(day=1)
+            targets = [
+                (current, (code, currency, slot)),
+                (periods, (code, currency, "D", day, slot)),
+                (periods, (code, currency, "M", month, slot)),
+                (periods, (code, currency, "Y", month.replace(month=1), slot)),
+            ]
             for totals, key in targets:
                 row = totals.get(key)
                 if row is None:

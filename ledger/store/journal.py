@@ -6,38 +6,28 @@ changes (psycopg prepares it once per connection) and foreign keys are checked w
 ends, with every row in place. The balance upserts run in the global lock order of
 ledger.store.balances: the period rows wait for the current-balance rows
 (`WHERE (SELECT count(*) FROM current_rows) >= 0`), each set sorted by key. The same statement
-tries for the tenant's sealer lock when run_in_transaction asks for sealing (see ledger.store.sealer).
-A single entry posted as a transaction of its own (ledger.service.post_standalone) runs the same
-statement in autocommit, where it is the whole transaction, prepared once per connection and
-executed by libpq directly: write_standalone.
+tries for the tenant's sealer lock when the unit of work asks for sealing (see ledger.store.sealer).
 Other databases take the portable path, one executemany per table.
 """
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
-import re
-import uuid
 import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from typing import NoReturn
 
 import orjson
-import psycopg
 import sqlalchemy as sa
-from psycopg import pq
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import PoolProxiedConnection
 
 from ledger.actor import Actor
 from ledger.model import Account, AccountStatus
 from ledger.queries import account_from_row, currencies_to_text, load_accounts
-from ledger.store.audit_log import awaiting_seal
 from ledger.store.balances import BalanceRows, Movement, apply_movements, balance_rows
 from ledger.store.sealer import seal_in_transaction, try_lock_sql
 from ledger.store.tables import audit_events, audit_unsealed, journal_entries, postings
-from ledger.store.transaction import AUDITED_EVENTS, SEAL_IN_TRANSACTION
+from ledger.unit_of_work import current
 
 _upsert_counter = """
     ON CONFLICT ({key}) DO UPDATE SET
@@ -45,8 +35,8 @@ _upsert_counter = """
         credit_minor = b.credit_minor + excluded.credit_minor"""
 
 
-def counter_upserts(condition: str, *, periods: bool = True) -> str:
-    """The CTEs `current_rows` and (with `periods`) `period_rows` adding %(current)s and %(periods)s.
+def counter_upserts(condition: str) -> str:
+    """The CTEs `current_rows` and `period_rows` adding %(current)s and %(periods)s.
 
     The period rows wait for the current-balance rows, each set in its given (key) order: the global
     lock order of ledger.store.balances. Rows are written only where `condition` (SQL) holds.
@@ -60,8 +50,6 @@ def counter_upserts(condition: str, *, periods: bool = True) -> str:
     {_upsert_counter.format(key="tenant_id, account_code, currency, slot")}
     RETURNING 1
 )"""
-    if not periods:
-        return current
     return current + f""", period_rows AS (
     INSERT INTO account_period_balances AS b
         (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
@@ -84,31 +72,16 @@ def _account_lock_key(tenant_sql: str, code_sql: str) -> str:
 
 # Rows travel as JSON documents typed by the tables' own row types (json_populate_recordset):
 # a handful of parameters whatever the batch size, cheap to build in Python and to parse in C.
-def _journal_sql(*, standalone: bool) -> str:
-    """The posting statement: in the caller's transaction (a batch), or `standalone` in autocommit.
+def _journal_sql() -> str:
+    """The posting statement, in the caller's transaction: one entry or a batch, the same text.
 
-    A batch writes everything or, if an account changed (the guard), nothing; a duplicate id or
+    It writes everything or, if an account changed (the guard), nothing; a duplicate id or
     idempotency key raises, and run_in_transaction retries the work, which then finds the replay.
-    A standalone statement is a transaction of its own (write_standalone): it inserts its one entry
-    ON CONFLICT DO NOTHING and writes the rest only if the entry went in, so running it again after
-    it committed (a lost connection) writes nothing and says so. It adds to the current-balance
-    counters only: the entry's own event goes on the sealer's queue with the entry's id, and the
-    sealer adds the entry to the day/month/year period rows as it chains the event (see
-    ledger.store.sealer), so the statement touches one counter row per account instead of four.
-    A batch writes its period rows itself: in a longer transaction (a repayment, close of business)
-    the sealer's turn would run while that transaction holds its locks.
+    The entries' postings go to the current-balance counters and to the day/month/year period rows
+    in the same statement, so a balance as of any date is exact the moment the entry commits.
     """
-    if standalone:
-        entry_conflict, entry_returning, written = "ON CONFLICT DO NOTHING", "RETURNING 1", "EXISTS (SELECT 1 FROM entry_rows)"
-        seal = "false"  # autocommit: a transaction-level lock would end with the statement
-        # The entry's own event (its only one) carries the entry's id: the sealer adds the entry to the period rows.
-        unsealed = """
-    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at, entry_id) SELECT %(tenant)s, id, %(now)s, %(entry)s FROM event_rows"""
-    else:
-        entry_conflict, entry_returning, written = "", "", "(SELECT ok FROM guard)"
-        seal = f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
-        unsealed = """
-    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows"""
+    written = "(SELECT ok FROM guard)"
+    seal = f"CASE WHEN g.ok AND %(seal)s THEN {try_lock_sql('tenant')} ELSE false END"
     close_free_sql = f"pg_try_advisory_xact_lock_shared({_account_lock_key('%(tenant)s', 'c.code')})"
     return f"""
 WITH checks AS MATERIALIZED (
@@ -129,13 +102,12 @@ WITH checks AS MATERIALIZED (
            r.idempotency_key, r.request_hash, r.reverses_entry_id, r.content_hash
     FROM json_populate_recordset(NULL::journal_entries, %(entries)s::json) AS r
     WHERE (SELECT ok FROM guard)
-    {entry_conflict} {entry_returning}
 ), posting_rows AS (
     INSERT INTO postings (tenant_id, entry_id, line_no, account_code, currency, amount_minor, effective_date)
     SELECT %(tenant)s, r.entry_id, r.line_no, r.account_code, r.currency, r.amount_minor, r.effective_date
     FROM json_populate_recordset(NULL::postings, %(postings)s::json) AS r
     WHERE {written}
-), {counter_upserts(written, periods=not standalone)}, event_rows AS (
+), {counter_upserts(written)}, event_rows AS (
     INSERT INTO audit_events (tenant_id, id, occurred_at, actor, action, entity_type, entity_id, before, after,
                               reason, request_id)
     SELECT %(tenant)s, r.id, %(now)s, %(actor)s, r.action, r.entity_type, r.entity_id, r.before, r.after,
@@ -143,14 +115,14 @@ WITH checks AS MATERIALIZED (
     FROM json_populate_recordset(NULL::audit_events, %(events)s::json) AS r
     WHERE {written}
     RETURNING id
-), unsealed_rows AS ({unsealed}
+), unsealed_rows AS (
+    INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
 )
-SELECT g.ok, {written if standalone else "g.ok"}, {seal}, g.free FROM guard AS g
+SELECT g.ok, {seal}, g.free FROM guard AS g
 """
 
 
-journal_batch_sql = _journal_sql(standalone=False)
-journal_standalone_sql = _journal_sql(standalone=True)
+journal_sql = _journal_sql()
 
 
 _wait_for_closes_sql = f"""
@@ -182,8 +154,7 @@ def _as_sqlalchemy_errors(conn: Connection, statement: str, params: object) -> I
     """Raise driver errors as SQLAlchemy's, as if the statement had gone through the Connection.
 
     A lost connection is invalidated, as SQLAlchemy does, so the pool drops it and the error says
-    so (`connection_invalidated`): run_in_transaction retries on a fresh one. (run_statement's work
-    runs on the driver and gets the driver's errors, which run_statement handles itself.)
+    so (`connection_invalidated`): run_in_transaction retries on a fresh one.
     """
     try:
         yield
@@ -310,7 +281,7 @@ def write_entries(
         _write_postgresql(conn, actor, accounts, entry_rows, posting_rows, movements, events)
         return
     slots = {code: account.balance_slots for code, account in accounts.items()}
-    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    current(conn).audited(actor.tenant_id, [e["id"] for e in events])
     conn.execute(sa.insert(journal_entries), list(entry_rows))
     conn.execute(sa.insert(postings), list(posting_rows))
     apply_movements(conn, actor.tenant_id, movements, slots)
@@ -319,95 +290,6 @@ def write_entries(
         sa.insert(audit_unsealed),
         [{"tenant_id": e["tenant_id"], "event_id": e["id"], "occurred_at": e["occurred_at"]} for e in events],
     )
-
-
-def write_standalone(
-    engine: Engine,
-    pooled: PoolProxiedConnection,
-    actor: Actor,
-    accounts: Mapping[str, Account],
-    entry_row: dict,
-    posting_rows: Sequence[dict],
-    movements: Sequence[Movement],
-    events: Sequence[dict],
-) -> bool:
-    """Write one entry as a transaction of its own: PostgreSQL, the driver's connection in autocommit.
-
-    The one statement is atomic by itself, so no BEGIN or COMMIT travels. Returns False, having
-    written nothing, when the entry's id or idempotency key is taken (an earlier run of the same
-    statement committed, or another request holds the key); raises StaleChart as write_entries does.
-    Driver errors reach the caller (ledger.store.transaction.run_statement) as the driver raised them.
-    """
-    driver = pooled.driver_connection
-    assert driver.autocommit
-    assert entry_row["recorded_at"] is actor.now and entry_row["actor"] == actor.name
-    (event,) = events  # the entry's own event, and nothing else
-    assert event["entity_type"] == "journal_entry" and event["entity_id"] == str(entry_row["id"])
-    params = _posting_params(actor, accounts, [entry_row], posting_rows, movements, events, driver.pgconn.backend_pid, standalone=True)
-    params["entry"] = entry_row["id"]
-    written, inserted, _, free = _run_standalone(pooled, params)
-    if not written:
-        _stale(engine, driver, actor.tenant_id, accounts, free)
-    return inserted
-
-
-# The standalone statement runs through libpq itself (psycopg.pq, the driver's documented libpq
-# layer): prepared once per connection with typed $n parameters, then executed with the values as
-# text. Per entry, psycopg's cursor layer (a cursor, adapting each parameter, its own cache of
-# prepared statements) cost the client about as much as all of the posting's own Python: measured
-# at 8 clients on 2 cores, 0.24 ms of client CPU per entry against 0.19-0.22 ms this way.
-_standalone_parameters = ("tenant", "now", "actor", "request_id", "chart", "entries", "postings", "current", "events", "entry")
-_standalone_types = (20, 1184, 25, 25, 25, 25, 25, 25, 25, 2950)  # int8, timestamptz, text..., uuid
-_standalone_text = re.sub(
-    r"%\((\w+)\)s", lambda m: f"${_standalone_parameters.index(m.group(1)) + 1}", journal_standalone_sql
-).encode()
-assert set(re.findall(r"%\((\w+)\)s", journal_standalone_sql)) == set(_standalone_parameters)
-_standalone_name = b"loanbook_post_standalone"
-_prepared_on = "loanbook_standalone_prepared"  # key in the pooled connection's info: the client encoding
-_invalid_statement_name = "26000"
-
-
-def _run_standalone(pooled: PoolProxiedConnection, params: Mapping[str, object]) -> tuple[bool, bool, bool, bool]:
-    pgconn = pooled.driver_connection.pgconn
-    encoding = pooled.info.get(_prepared_on)
-    if encoding is None:
-        encoding = _prepare_standalone(pooled)
-    values = [
-        None if (value := params[name]) is None else (value if type(value) is str else _as_text(value)).encode(encoding)
-        for name in _standalone_parameters  # most are JSON documents already
-    ]
-    result = pgconn.exec_prepared(_standalone_name, values)
-    if result.status != pq.ExecStatus.TUPLES_OK:
-        error = psycopg.errors.error_from_result(result, encoding=encoding)
-        if error.sqlstate != _invalid_statement_name:
-            raise error
-        # Someone deallocated it on this connection (DISCARD ALL): prepare it again.
-        _prepare_standalone(pooled)
-        result = pgconn.exec_prepared(_standalone_name, values)
-        if result.status != pq.ExecStatus.TUPLES_OK:
-            raise psycopg.errors.error_from_result(result, encoding=encoding)
-    return tuple(result.get_value(0, i) == b"t" for i in range(4))  # type: ignore[return-value]
-
-
-def _prepare_standalone(pooled: PoolProxiedConnection) -> str:
-    driver = pooled.driver_connection
-    encoding = driver.info.encoding
-    result = driver.pgconn.prepare(_standalone_name, _standalone_text, _standalone_types)
-    if result.status != pq.ExecStatus.COMMAND_OK:
-        error = psycopg.errors.error_from_result(result, encoding=encoding)
-        if error.sqlstate != "42P05":  # duplicate_prepared_statement: this connection has it already
-            raise error
-    pooled.info[_prepared_on] = encoding
-    return encoding
-
-
-def _as_text(value: object) -> str:
-    """PostgreSQL's text input for a parameter: str, int, UUID and aware datetimes (ISO 8601)."""
-    if isinstance(value, dt.datetime):
-        assert value.tzinfo is not None
-        return value.isoformat()
-    assert isinstance(value, (str, int, uuid.UUID)) and not isinstance(value, bool), type(value)
-    return str(value)
 
 
 def _write_postgresql(
@@ -420,19 +302,18 @@ def _write_postgresql(
     events: Sequence[dict],
 ) -> None:
     raw = conn.connection.driver_connection
-    params = _posting_params(actor, accounts, entry_rows, posting_rows, movements, events, raw.info.backend_pid, standalone=False)
-    params["seal"] = bool(conn.info.get(SEAL_IN_TRANSACTION))
-    with _as_sqlalchemy_errors(conn, journal_batch_sql, None):
-        written, _, is_sealer, free = raw.execute(journal_batch_sql, params).fetchone()
+    unit = current(conn)
+    params = _posting_params(actor, accounts, entry_rows, posting_rows, movements, events, raw.info.backend_pid)
+    params["seal"] = unit.seal
+    with _as_sqlalchemy_errors(conn, journal_sql, None):
+        written, is_sealer, free = raw.execute(journal_sql, params).fetchone()
         if not written:
             _stale(conn.engine, raw, actor.tenant_id, accounts, free)
-    awaiting_seal(conn, actor.tenant_id, [e["id"] for e in events])
+    unit.audited(actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
-        # so they commit already sealed and run_in_transaction has nothing left to do for them.
-        sealed = set(seal_in_transaction(conn, actor.tenant_id))
-        waiting = conn.info[AUDITED_EVENTS][actor.tenant_id]
-        waiting[:] = [event_id for event_id in waiting if event_id not in sealed]
+        # so they commit already sealed and the unit of work has nothing left to do for them.
+        unit.sealed(actor.tenant_id, set(seal_in_transaction(conn, actor.tenant_id)))
 
 
 def _stale(engine: Engine, driver, tenant_id: int, accounts: Mapping[str, Account], free: bool) -> NoReturn:  # type: ignore[no-untyped-def]
@@ -451,15 +332,13 @@ def _posting_params(
     movements: Sequence[Movement],
     events: Sequence[dict],
     backend_pid: int,
-    *,
-    standalone: bool,
 ) -> dict:
-    """A posting statement's parameters (all but `seal` and `entry`, which depend on the statement)."""
+    """The posting statement's parameters, all but `seal` (the unit of work's)."""
     # Each connection keeps to the slot its server process number picks: connections opened one after
     # another get consecutive numbers, so up to `slots` busy connections touch a hot account's
     # counters on different rows, where a random pick per transaction made ~60 % of 8 collide.
     slots = {code: a.balance_slots for code, a in accounts.items()}
-    counters = balance_rows(movements, slots, backend_pid, with_periods=not standalone)
+    counters = balance_rows(movements, slots, backend_pid)
     return {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
         "chart": orjson.dumps(
@@ -469,18 +348,18 @@ def _posting_params(
         "entries": _json(entry_rows, _entry_fields),
         "postings": _json(posting_rows, _posting_fields),
         "events": _json(events, _event_fields),
-        **counter_params(counters, periods=not standalone),  # a standalone entry's period rows are the sealer's
+        **counter_params(counters),
     }
 
 
-def counter_params(counters: BalanceRows, *, periods: bool = True) -> dict[str, str]:
-    """The `current` (and `periods`) parameters of counter_upserts, as JSON documents."""
-    params = {"current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor"))}
-    if periods:
-        params["periods"] = _json_tuples(
+def counter_params(counters: BalanceRows) -> dict[str, str]:
+    """The `current` and `periods` parameters of counter_upserts, as JSON documents."""
+    return {
+        "current": _json_tuples(counters.current, ("account_code", "currency", "slot", "debit_minor", "credit_minor")),
+        "periods": _json_tuples(
             counters.periods, ("account_code", "currency", "grain", "period_start", "slot", "debit_minor", "credit_minor")
-        )
-    return params
+        ),
+    }
 
 
 _entry_fields = ("id", "effective_date", "description", "metadata", "idempotency_key", "request_hash",

@@ -58,19 +58,8 @@ def seal_pending(engine: Engine, tenant_id: int) -> int:
                 return sealed_total
 
 
-def seal_after_commit(engine: Engine, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
-    """Make sure the events a transaction just committed are sealed before returning."""
-    with engine.connect() as conn:
-        seal_committed(conn, tenant_id, event_ids)
-
-
-def seal_committed_on_driver(raw, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:  # type: ignore[no-untyped-def]
-    """seal_committed on a PostgreSQL driver (psycopg) connection, in autocommit or idle."""
-    _pg_seal_committed(raw, tenant_id, list(event_ids))
-
-
 def seal_committed(conn: Connection, tenant_id: int, event_ids: Collection[uuid.UUID]) -> None:
-    """Like seal_after_commit, on the connection that just committed (saves a pool checkout).
+    """Make sure the events a transaction just committed on `conn` are sealed before returning.
 
     On PostgreSQL see the module docstring; on SQLite we poll until our events leave the queue.
     """
@@ -173,11 +162,6 @@ ORDER BY e.occurred_at, e.id
 """
 
 # Links travel as JSON like the journal rows (see ledger.store.journal): one parameter, any size.
-# The same statement adds the entries the chained events stand for to the day/month/year period
-# rows (their standalone posting statements left them, see ledger.store.journal) as it takes the events off the
-# queue, so at every moment each entry is in the period rows or on the queue, never both. The
-# sealer is one at a time per tenant, so it writes slot 0, in key order (byte order, as Python's
-# sorted() orders the posting statements' rows: the global lock order of ledger.store.balances).
 _link_sql = """
 WITH links AS (
     SELECT r.seq, r.event_id, r.prev_hash, r.hash
@@ -185,21 +169,6 @@ WITH links AS (
 ), chained AS (
     INSERT INTO audit_chain (tenant_id, seq, event_id, prev_hash, hash, sealed_at)
     SELECT %(tenant)s, seq, event_id, prev_hash, hash, %(now)s FROM links
-), periods AS (
-    INSERT INTO account_period_balances AS b
-        (tenant_id, account_code, currency, grain, period_start, slot, debit_minor, credit_minor)
-    SELECT %(tenant)s, p.account_code, p.currency, g.grain, g.period_start, 0,
-           sum(greatest(p.amount_minor, 0)), sum(greatest(-p.amount_minor, 0))
-    FROM audit_unsealed AS u
-    JOIN postings AS p ON p.tenant_id = u.tenant_id AND p.entry_id = u.entry_id
-    CROSS JOIN LATERAL (VALUES ('D', p.effective_date), ('M', date_trunc('month', p.effective_date)::date),
-                               ('Y', date_trunc('year', p.effective_date)::date)) AS g(grain, period_start)
-    WHERE u.tenant_id = %(tenant)s AND u.entry_id IS NOT NULL AND u.event_id IN (SELECT event_id FROM links)
-    GROUP BY p.account_code, p.currency, g.grain, g.period_start
-    ORDER BY p.account_code COLLATE "C", p.currency COLLATE "C", g.grain COLLATE "C", g.period_start
-    ON CONFLICT (tenant_id, account_code, currency, grain, period_start, slot) DO UPDATE SET
-        debit_minor = b.debit_minor + excluded.debit_minor,
-        credit_minor = b.credit_minor + excluded.credit_minor
 ), drained AS (
     DELETE FROM audit_unsealed WHERE tenant_id = %(tenant)s AND event_id IN (SELECT event_id FROM links)
 )
@@ -280,7 +249,7 @@ def _pg_drain_queue(raw, tenant_id: int) -> int:  # type: ignore[no-untyped-def]
 @contextlib.contextmanager
 def autocommit(raw) -> Iterator[None]:  # type: ignore[no-untyped-def]
     """A psycopg connection in autocommit for the block, then back as it was (as SQLAlchemy's pool
-    expects it, or as a HeldConnection keeps it)."""
+    expects it)."""
     if raw.autocommit:
         yield
         return

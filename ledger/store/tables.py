@@ -23,6 +23,10 @@ metadata = sa.MetaData(
     }
 )
 
+# The `info` of a unique key whose violation means "another transaction got there first": the unit
+# of work (ledger.unit_of_work) runs the work again, which then finds the other row.
+retryable = {"retryable": True}
+
 Id = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 Timestamp = sa.DateTime(timezone=True)
 
@@ -70,9 +74,9 @@ journal_entries = sa.Table(
     sa.Column("reverses_entry_id", sa.Uuid(), nullable=True),
     sa.Column("content_hash", sa.String(64), nullable=False),
     # Unique where set (most entries have neither): NULLs would cost an index insertion each (migration 0010).
-    sa.Index("uq_journal_entries_tenant_id_idempotency_key", "tenant_id", "idempotency_key", unique=True,
+    sa.Index("uq_journal_entries_tenant_id_idempotency_key", "tenant_id", "idempotency_key", unique=True, info=retryable,
              postgresql_where=sa.text("idempotency_key IS NOT NULL"), sqlite_where=sa.text("idempotency_key IS NOT NULL")),
-    sa.Index("uq_journal_entries_tenant_id_reverses_entry_id", "tenant_id", "reverses_entry_id", unique=True,
+    sa.Index("uq_journal_entries_tenant_id_reverses_entry_id", "tenant_id", "reverses_entry_id", unique=True, info=retryable,
              postgresql_where=sa.text("reverses_entry_id IS NOT NULL"), sqlite_where=sa.text("reverses_entry_id IS NOT NULL")),
     sa.ForeignKeyConstraint(["tenant_id", "reverses_entry_id"], ["journal_entries.tenant_id", "journal_entries.id"]),
     sa.Index("ix_journal_entries_tenant_effective_date", "tenant_id", "effective_date"),
@@ -124,6 +128,23 @@ account_period_balances = sa.Table(
     sa.CheckConstraint("grain IN ('D', 'M', 'Y')", name="grain_known"),
 )
 
+# Idempotency keys: a command run under a key records here, in its own transaction, what it
+# returned (a few ids, as JSON) and a hash of what it was asked; ledger.idempotency.run_once answers a
+# repeat from this row. The key is unique per tenant, whatever the command.
+idempotency_keys = sa.Table(
+    "idempotency_keys",
+    metadata,
+    sa.Column("tenant_id", Id, nullable=False),
+    sa.Column("key", sa.String(200), nullable=False),
+    sa.Column("operation", sa.String(100), nullable=False),
+    sa.Column("request_hash", sa.String(64), nullable=False),
+    sa.Column("result", sa.Text(), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("recorded_at", Timestamp, nullable=False),
+    sa.PrimaryKeyConstraint("tenant_id", "key", info=retryable),
+    sa.ForeignKeyConstraint(["tenant_id"], ["tenants.id"]),
+)
+
 audit_events = sa.Table(
     "audit_events",
     metadata,
@@ -141,16 +162,13 @@ audit_events = sa.Table(
     sa.Index("ix_audit_events_entity", "tenant_id", "entity_type", "entity_id"),
 )
 
-# Events written but not yet sealed into the chain: a small queue the sealer drains. `entry_id`
-# names the entry whose postings the period rows do not hold yet (PostgreSQL's standalone posting
-# statement leaves them to the sealer, which adds them as it takes the event off the queue).
+# Events written but not yet sealed into the chain: a small queue the sealer drains.
 audit_unsealed = sa.Table(
     "audit_unsealed",
     metadata,
     sa.Column("tenant_id", Id, primary_key=True),
     sa.Column("event_id", sa.Uuid(), primary_key=True),
     sa.Column("occurred_at", Timestamp, nullable=False),
-    sa.Column("entry_id", sa.Uuid(), nullable=True),
 )
 
 audit_chain = sa.Table(

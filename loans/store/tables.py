@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from ledger.store.tables import Id, Timestamp, metadata
-from ledger.store.transaction import register_retryable_unique
+from ledger.store.tables import Id, Timestamp, metadata, retryable
 
 Minor = sa.BigInteger()
 
@@ -153,8 +152,8 @@ loan_transactions = sa.Table(
     sa.Column("actor", sa.String(200), nullable=False),
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.ForeignKeyConstraint(["tenant_id", "loan_id"], ["loans.tenant_id", "loans.id"]),
-    sa.UniqueConstraint("tenant_id", "idempotency_key"),
-    sa.UniqueConstraint("tenant_id", "reverses_transaction_id"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", info=retryable),
+    sa.UniqueConstraint("tenant_id", "reverses_transaction_id", info=retryable),
     sa.Index("ix_loan_transactions_receipt", "tenant_id", "receipt_id"),
     sa.Index("ix_loan_transactions_loan", "tenant_id", "loan_id", "effective_date"),
 )
@@ -173,7 +172,7 @@ suspense_receipts = sa.Table(
     sa.Column("idempotency_key", sa.String(200), nullable=True),
     sa.Column("recorded_at", Timestamp, nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
-    sa.UniqueConstraint("tenant_id", "idempotency_key"),
+    sa.UniqueConstraint("tenant_id", "idempotency_key", info=retryable),
 )
 
 # Per-tenant classification boundaries and provision rates (JSON); absent means the defaults.
@@ -226,7 +225,8 @@ close_of_business_runs = sa.Table(
     sa.Column("error_message", sa.String(500), nullable=True),
     sa.Index("ix_close_of_business_runs_tenant_requested", "tenant_id", "requested_at", "id"),
     sa.Index(
-        "uq_close_of_business_runs_tenant_id", "tenant_id", unique=True,
+        # Two requests racing to start a run: the loser runs again and reports COB_ALREADY_RUNNING.
+        "uq_close_of_business_runs_tenant_id", "tenant_id", unique=True, info=retryable,
         sqlite_where=sa.text("status IN ('QUEUED', 'RUNNING')"), postgresql_where=sa.text("status IN ('QUEUED', 'RUNNING')"),
     ),
 )
@@ -251,11 +251,5 @@ loan_snapshots = sa.Table(
     sa.Column("loan_class", sa.String(16), nullable=False),
     sa.Column("non_accrual", sa.Boolean(), nullable=False),
 )
-
-register_retryable_unique("loan_transactions", "tenant_id", "idempotency_key")
-register_retryable_unique("loan_transactions", "tenant_id", "reverses_transaction_id")
-register_retryable_unique("suspense_receipts", "tenant_id", "idempotency_key")
-# Two requests racing to start a run: the loser runs again and reports COB_ALREADY_RUNNING.
-register_retryable_unique("close_of_business_runs", "tenant_id")
 
 immutable_loan_tables = ("loan_transactions", "loan_products", "loan_snapshots", "suspense_receipts")

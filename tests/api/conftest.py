@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from identity import service as identity_service
 from identity.model import Role
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loanbook.db import make_engine
 from tests.conftest import new_tenant
 

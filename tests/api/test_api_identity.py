@@ -13,7 +13,7 @@ from identity.errors import AmbiguousToken, TokenAlreadyRevoked, TokenNameTaken,
 from identity.model import Role, parse_role, token_hash
 from identity.tables import api_tokens
 from ledger.store.tables import audit_events, tenants
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loanbook import cli
 from loanbook.server import demo_tenant_slug, ensure_demo_tenant
 from tests.conftest import new_tenant

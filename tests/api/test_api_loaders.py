@@ -21,7 +21,7 @@ from identity.model import Role
 from loans.pii import FieldCipher
 from ledger import service as ledger_service
 from ledger.model import EntryDraft, credit, debit
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from tests.conftest import actor_for, new_tenant
 
 # Any fixed key will do: these tests write and read their own borrowers.

@@ -12,7 +12,7 @@ from strawberry.types import ExecutionResult
 
 from identity import service as identity_service
 from identity.model import Role
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import service
 from loans.state import LoanStatus
 from graphql_api.scalars import encode_id

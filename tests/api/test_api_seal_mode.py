@@ -14,8 +14,8 @@ with warnings.catch_warnings():  # starlette asks for `httpx2` instead of httpx;
 from graphql_api.app import create_app
 from identity import service as identity_service
 from identity.model import Role
-from ledger.store.sealer import sealed_in_background
-from ledger.store.transaction import run_in_transaction
+from ledger.sealing import sealed_in_background
+from ledger.unit_of_work import run_in_transaction
 from loans.pii import FieldCipher
 from tests.conftest import new_tenant
 

@@ -10,8 +10,8 @@ import pytest
 
 from ledger import errors, queries, service
 from ledger.model import EntryDraft, credit, debit
-from ledger.store.sealer import seal_pending
-from ledger.store.transaction import run_in_transaction
+from ledger.sealing import seal_pending
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from tests.conftest import actor_for, new_tenant
 
@@ -35,9 +35,8 @@ def run_threads(target, count=threads_count):
     assert not failures, failures[:3]
 
 
-@pytest.mark.parametrize("road", ["transaction", "standalone"])
 @pytest.mark.parametrize("entries_per_thread", [200])
-def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_thread, road):
+def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_thread):
     engine = pg_engine
     tenant_id = new_tenant(engine)
     actor = actor_for(tenant_id)
@@ -65,10 +64,7 @@ def test_concurrent_posting_over_a_hot_account_is_exact(pg_engine, entries_per_t
             mine["1100"] -= cents
             draft = EntryDraft(day, tuple(legs), f"t{i}-{n}")
             clerk = actor_for(tenant_id, f"clerk-{i}")
-            if road == "standalone":
-                service.post_standalone(engine, clerk, draft)
-            else:
-                run_in_transaction(engine, lambda c: service.post_entry(c, clerk, draft))
+            run_in_transaction(engine, lambda c: service.post_entry(c, clerk, draft))
         with lock:
             expected.update(mine)
 
@@ -119,16 +115,15 @@ def test_racing_reversals_and_replays_resolve_to_one_entry(engine):
         assert verify_books(conn, [tenant_id]).clean
 
 
-@pytest.mark.parametrize("road", ["transaction", "standalone"])
-def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine, road):
+def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine):
     """The posting's snapshot sees the account open; the close commits while the posting waits: refused."""
     engine = pg_engine
     tenant_id = new_tenant(engine)
     actor = actor_for(tenant_id)
     run_in_transaction(engine, lambda c: service.open_account(c, actor, "1161", "Old bank", "ASSET", parent_code="1000"))
     draft = EntryDraft(dt.date(2026, 1, 5), (debit("1161", "5", "CNY"), credit("3100", "5", "CNY")))
-    service.post_standalone(engine, actor, EntryDraft(dt.date(2026, 1, 5), (debit("1161", "1", "CNY"), credit("3100", "1", "CNY"))))
-    service.post_standalone(engine, actor, EntryDraft(dt.date(2026, 1, 5), (credit("1161", "1", "CNY"), debit("3100", "1", "CNY"))))
+    for legs in ((debit("1161", "1", "CNY"), credit("3100", "1", "CNY")), (credit("1161", "1", "CNY"), debit("3100", "1", "CNY"))):
+        run_in_transaction(engine, lambda c, legs=legs: service.post_entry(c, actor, EntryDraft(dt.date(2026, 1, 5), legs)))
     closing = engine.connect()
     transaction = closing.begin()
     service.close_account(closing, actor, "1161")  # holds the account and balance rows until it commits
@@ -136,10 +131,7 @@ def test_a_posting_racing_an_account_close_waits_and_is_refused(pg_engine, road)
 
     def post():
         try:
-            if road == "standalone":
-                service.post_standalone(engine, actor, draft)
-            else:
-                run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
+            run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
             outcome.append("posted")
         except errors.AccountClosed:
             outcome.append("refused")

@@ -16,7 +16,7 @@ from ledger.ids import uuid7s
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
 from ledger.store.balances import balance_rows
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from tests.conftest import actor_for, new_tenant
 from tests.ledger.test_integrity import _behind_the_triggers_back, _id

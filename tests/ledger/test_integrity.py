@@ -13,10 +13,10 @@ from alembic.migration import MigrationContext
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
 
-from ledger.store.sealer import BackgroundSealer, seal_all_pending, seal_in_background, seal_pending
+from ledger.sealing import BackgroundSealer, seal_all_pending, seal_in_background, seal_pending
 from ledger.store import tables
 from ledger.store.tables import metadata
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from loanbook.cli import main as cli_main
 from tests.conftest import actor_for, new_tenant
@@ -229,7 +229,7 @@ def test_the_background_sealer_outlives_a_dropped_connection(pg_url):
             )).scalar()
         assert ended >= 1
         draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", "1", "CNY"), credit("3100", "1", "CNY")))
-        service.post_standalone(engine, actor, draft)
+        run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and _pending(engine, tenant_id):
             time.sleep(0.05)
@@ -249,8 +249,8 @@ def _pending(engine, tenant_id):
 
 
 def test_a_connection_lost_while_sealing_after_commit_returns_the_committed_entry(pg_url, monkeypatch, caplog):
-    """The entry committed; the seal that follows fails: the caller gets the entry, the event waits on the queue."""
-    from ledger.store import transaction
+    """The work committed; the seal that follows fails: the caller gets its answer, the event waits on the queue."""
+    from ledger import unit_of_work
     from loanbook.db import make_engine
 
     engine = make_engine(pg_url, pool_size=1)
@@ -261,10 +261,11 @@ def test_a_connection_lost_while_sealing_after_commit_returns_the_committed_entr
         def lose_the_connection(conn, tenant_id, event_ids):
             raise sa.exc.OperationalError("SELECT pg_try_advisory_lock", {}, Exception("server closed the connection"))
 
-        monkeypatch.setattr(transaction, "seal_committed", lose_the_connection)
-        draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", "4", "CNY"), credit("3100", "4", "CNY")))
-        entry = service.post_standalone(engine, actor, draft)  # it seals after commit (never inside its statement)
-        assert entry.postings and _pending(engine, tenant_id) == 1
+        seal_pending(engine, tenant_id)
+        monkeypatch.setattr(unit_of_work, "seal_committed", lose_the_connection)
+        # Opening an account records an event that is sealed after commit (a posting may seal in its statement).
+        account = run_in_transaction(engine, lambda conn: service.open_account(conn, actor, "1150", "Petty cash", "ASSET"))
+        assert account.code == "1150" and _pending(engine, tenant_id) == 1
         assert "sealing after commit failed" in caplog.text
         monkeypatch.undo()
         seal_pending(engine, tenant_id)

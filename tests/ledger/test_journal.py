@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from ledger import errors, queries, service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from tests.conftest import actor_for, new_tenant
 
 D = dt.date

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from ledger import queries, service
 from ledger.model import EntryDraft, Posting, validate_draft
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from tests.conftest import actor_for, new_tenant
 
@@ -35,7 +35,7 @@ def balanced_entry(draw):
 operations = st.lists(
     st.one_of(
         st.tuples(st.just("post"), balanced_entry()),
-        st.tuples(st.just("standalone"), balanced_entry()),
+        st.tuples(st.just("batch"), st.lists(balanced_entry(), min_size=1, max_size=4)),
         st.tuples(st.just("reverse"), st.integers(0, 50), days),
         st.tuples(st.just("import"), st.lists(balanced_entry(), min_size=1, max_size=4)),
     ),
@@ -50,18 +50,16 @@ def check_invariants(engine, ops):
     posted, reversed_ids = [], set()
     movements = []  # (code, currency, day, amount) of everything that should be in the books
     for op in ops:
-        if op[0] in ("post", "standalone"):
+        if op[0] == "post":
             draft = op[1]
             validate_draft(draft)
-            if op[0] == "post":
-                entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
-            else:
-                entry = service.post_standalone(engine, actor, draft)
+            entry = run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft))
             posted.append(entry)
             movements += [(p.account_code, p.currency, draft.effective_date, p.amount_minor) for p in draft.postings]
-        elif op[0] == "import":
+        elif op[0] in ("batch", "import"):
             drafts = op[1]
-            posted += run_in_transaction(engine, lambda c: service.import_entries(c, actor, drafts))
+            post = service.post_entries if op[0] == "batch" else service.import_entries
+            posted += run_in_transaction(engine, lambda c: post(c, actor, drafts))
             movements += [(p.account_code, p.currency, d.effective_date, p.amount_minor) for d in drafts for p in d.postings]
         elif posted:
             target = posted[op[1] % len(posted)]

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from ledger import queries
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from loans import service
 from loans.cob import run_close_of_business

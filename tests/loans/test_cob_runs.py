@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import cob_runs, service
 from loans.cob_runs import RunStatus
 from loans.errors import CobAlreadyRunning, CobOutOfOrder

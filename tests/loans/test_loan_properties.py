@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger import errors as ledger_errors
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from loans import errors, service
 from loans.cob import run_close_of_business

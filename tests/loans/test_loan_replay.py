@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger import errors as ledger_errors
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import service
 from loans.state import LoanStatus
 from tests.loans.conftest import apply, check_books, cob, lines

@@ -6,7 +6,7 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import errors, service
 from loans.replay import ReplayConflict
 from loans.store.tables import loan_installments, loans

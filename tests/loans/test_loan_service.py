@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from ledger import errors as ledger_errors
 from ledger import queries
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from loans import errors, service
 from loans.cob import run_close_of_business
 from loans.delinquency import Bucket, LoanClass

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from ledger import errors as ledger_errors
 from ledger.model import EntryDraft, credit, debit
 from ledger.queries import get_entry
-from ledger.store.transaction import run_in_transaction
+from ledger.unit_of_work import run_in_transaction
 from manual_entries import service
 from manual_entries.errors import IllegalTransition, MakerChecker, UnknownEntryRequest
 from manual_entries.model import Decision, RequestStatus, check_decision

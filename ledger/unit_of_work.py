@@ -1,0 +1,239 @@
+"""The unit of work: one command, one database transaction, retried in one place.
+
+Domains and adapters run every write through `run_in_transaction(engine, work)`: `work(conn)`
+runs in a transaction that commits when it returns and rolls back, whole, when it raises. The
+audit trail is part of the unit: `record_event` writes an event in the same transaction, and the
+events a transaction wrote are sealed into the tenant's hash chain by an after-commit hook (or,
+on an engine with a background sealer, by that sealer within its interval). Other work that must
+follow a commit, and only a commit, hangs on `after_commit`.
+
+Transient failures mean "run it again", never "tell the caller": PostgreSQL's serialization
+failures (40001), deadlocks (40P01) and lock timeouts (55P03), SQLite's "database is locked", a
+connection found dead before COMMIT was sent, and a unique violation on a key declared
+retryable. A key is declared retryable where it is defined, with `info=retryable` on its
+sa.UniqueConstraint or unique sa.Index: its violation means another transaction got there first
+(an idempotency key, a one-time link), and running the work again finds the other row and answers
+as a replay or a typed error.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+from ledger.actor import Actor
+from ledger.errors import TransactionRetriesExhausted
+from ledger.store.audit_log import event_rows
+from ledger.store.sealer import seal_committed, sealed_in_background
+from ledger.store.tables import audit_events, audit_unsealed, metadata, retryable  # noqa: F401 (retryable: public)
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+attempts_max = 25
+backoff_seconds_max = 0.2
+retryable_sqlstates = frozenset({"40001", "40P01", "55P03"})
+
+# Execution option marking a connection that only reads: the SQLite engine (loanbook.db) then begins
+# its transactions deferred, without the write lock, and in WAL mode they read while writers carry on.
+read_only_option = "loanbook_read_only"
+_unit_key = "loanbook_unit_of_work"
+
+
+class UnitOfWork:
+    """What one run of a command's transaction carries besides the connection.
+
+    `seal`: the transaction's audit events are to be sealed (a posting statement may then seal
+    them before commit, as the tenant's sealer, see ledger.store.journal); the events still
+    pending at commit are sealed by an after-commit hook.
+    """
+
+    __slots__ = ("seal", "_hooks", "_pending")
+
+    def __init__(self, *, seal: bool) -> None:
+        self.seal = seal
+        self._hooks: list[Callable[[Connection], None]] = []
+        self._pending: dict[int, list[uuid.UUID]] = {}
+
+    def after_commit(self, hook: Callable[[Connection], None]) -> None:
+        """Run `hook(conn)` once the transaction committed, on the same connection, outside it."""
+        self._hooks.append(hook)
+
+    def audited(self, tenant_id: int, event_ids: list[uuid.UUID]) -> None:
+        """The transaction wrote these events: seal them after commit (unless sealed before)."""
+        pending = self._pending.get(tenant_id)
+        if pending is None:
+            pending = self._pending[tenant_id] = []
+            if self.seal:
+                self.after_commit(lambda conn: _seal_or_leave_queued(conn, tenant_id, pending))
+        pending.extend(event_ids)
+
+    def sealed(self, tenant_id: int, event_ids: set[uuid.UUID]) -> None:
+        """These events were chained inside the transaction: nothing is left to do for them."""
+        pending = self._pending.get(tenant_id)
+        if pending:
+            pending[:] = [event_id for event_id in pending if event_id not in event_ids]
+
+
+def current(conn: Connection) -> UnitOfWork:
+    """The unit of work `conn` runs in; outside run_in_transaction, one that seals nothing itself."""
+    unit = conn.info.get(_unit_key)
+    if unit is None:
+        unit = conn.info[_unit_key] = UnitOfWork(seal=False)
+    return unit
+
+
+def after_commit(conn: Connection, hook: Callable[[Connection], None]) -> None:
+    """Run `hook(conn)` after the transaction of `conn` commits (never if it rolls back)."""
+    current(conn).after_commit(hook)
+
+
+def read_connection(engine: Engine) -> Connection:
+    """A connection for reading only (use it in `with`): on SQLite it does not take the write lock."""
+    return engine.connect().execution_options(**{read_only_option: True})
+
+
+def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal: bool = True) -> T:
+    """Run `work(conn)` in one transaction, retrying transient failures; then the after-commit hooks.
+
+    A LedgerError raised by `work` rolls the transaction back and reaches the caller unchanged.
+    A connection found dead before COMMIT was sent is retried on a fresh one (the server rolled
+    that transaction back); one lost during COMMIT is not, since it may have committed. The hooks
+    run on the same connection right after commit, outside the retry loop: the work committed, so
+    a failing hook (the connection lost) is logged and the result still returned; audit events a
+    failed seal leaves on the queue are chained by the next sealer (`loanbook verify` seals what
+    is pending before it checks). With `seal=False`, or on an engine registered with
+    ledger.sealing.seal_in_background, this returns right after commit without sealing.
+    """
+    if seal and sealed_in_background(engine):
+        seal = False  # a background sealer follows the queue (ledger.sealing.BackgroundSealer)
+    for attempt in range(1, attempts_max + 1):
+        committing = False
+        conn = engine.connect()
+        unit = conn.info[_unit_key] = UnitOfWork(seal=seal)
+        try:
+            with conn.begin():
+                result = work(conn)
+                committing = True
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
+            conn.info.pop(_unit_key, None)
+            conn.close()
+            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
+            if not (is_retryable(exc) or lost):
+                raise
+            back_off(attempt, exc, "transaction")
+            continue
+        except BaseException:
+            conn.info.pop(_unit_key, None)
+            conn.close()
+            raise
+        try:
+            for hook in unit._hooks:
+                _run_hook(conn, hook)
+        finally:
+            conn.info.pop(_unit_key, None)
+            conn.close()
+        return result
+    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def record_events(conn: Connection, actor: Actor, events: list[dict]) -> list[uuid.UUID]:
+    """Write audit events (dicts of action, entity_type, entity_id, before, after, reason) in this
+    transaction; they are sealed into the chain after it commits. Returns their ids."""
+    if not events:
+        return []
+    rows = event_rows(actor, events)
+    conn.execute(sa.insert(audit_events), rows)
+    conn.execute(
+        sa.insert(audit_unsealed),
+        [{"tenant_id": r["tenant_id"], "event_id": r["id"], "occurred_at": r["occurred_at"]} for r in rows],
+    )
+    ids = [r["id"] for r in rows]
+    current(conn).audited(actor.tenant_id, ids)
+    return ids
+
+
+def record_event(
+    conn: Connection,
+    actor: Actor,
+    action: str,
+    entity_type: str,
+    entity_id: object,
+    *,
+    before: Mapping | None = None,
+    after: Mapping | None = None,
+    reason: str | None = None,
+) -> uuid.UUID:
+    """One audit event: who (the actor) did what (action) to which entity, before and after, and why."""
+    event = {"action": action, "entity_type": entity_type, "entity_id": entity_id, "before": before, "after": after,
+             "reason": reason}
+    return record_events(conn, actor, [event])[0]
+
+
+def is_retryable(exc: Exception) -> bool:
+    """For SQLAlchemy's wrapped errors and for raw driver errors (the PostgreSQL store writes through the driver)."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    sqlstate = getattr(orig, "sqlstate", None)
+    if sqlstate in retryable_sqlstates:
+        return True
+    text = str(orig)
+    if sqlstate == "23505" or "UNIQUE constraint failed" in text:
+        return any(name in text for name in _retryable_key_names())
+    return "database is locked" in text or "database is busy" in text
+
+
+_key_names: tuple[int, frozenset[str]] = (-1, frozenset())
+
+
+def _retryable_key_names() -> frozenset[str]:
+    """How PostgreSQL (the key's name) and SQLite (its table.column list) name each retryable key."""
+    global _key_names
+    if _key_names[0] != len(metadata.tables):  # a domain's tables were defined since
+        names: set[str] = set()
+        for table in metadata.tables.values():
+            keys = [c for c in table.constraints if isinstance(c, (sa.UniqueConstraint, sa.PrimaryKeyConstraint))]
+            keys += [i for i in table.indexes if i.unique]
+            for key in keys:
+                if key.info.get("retryable"):
+                    columns = [column.name for column in key.columns]
+                    prefix = "pk" if isinstance(key, sa.PrimaryKeyConstraint) else "uq"
+                    names.add(key.name if isinstance(key.name, str) else f"{prefix}_{table.name}_{'_'.join(columns)}")
+                    names.add(", ".join(f"{table.name}.{column}" for column in columns))
+        _key_names = (len(metadata.tables), frozenset(names))
+    return _key_names[1]
+
+
+def back_off(attempt: int, exc: Exception, what: str) -> None:
+    """Before another attempt: give up after the last one, else wait a random, growing while."""
+    if attempt == attempts_max:
+        raise TransactionRetriesExhausted(
+            f"the database kept refusing the {what} after {attempts_max} attempts; try again"
+        ) from exc
+    log.debug("retrying %s (attempt %s): %s", what, attempt, exc)
+    time.sleep(random.uniform(0, min(backoff_seconds_max, 0.002 * 2**attempt)))
+
+
+def _run_hook(conn: Connection, hook: Callable[[Connection], None]) -> None:
+    try:
+        hook(conn)
+    except Exception:
+        # The work committed: the caller gets its result, and what the hook would have done is
+        # left for the process that follows up (the sealer chains queued events, for one).
+        log.exception("an after-commit hook failed; the work itself committed")
+
+
+def _seal_or_leave_queued(conn: Connection, tenant_id: int, event_ids: list[uuid.UUID]) -> None:
+    if not event_ids:
+        return  # the posting statement sealed them inside the transaction
+    try:
+        seal_committed(conn, tenant_id, event_ids)
+    except (sa.exc.DBAPIError, conn.dialect.loaded_dbapi.Error):
+        # The work committed: an error now would tell the caller otherwise (and a retry would post
+        # twice). The events stay on the queue, which the next sealer chains, as after a crash.
+        log.warning("sealing after commit failed; the events stay queued for the next sealer", exc_info=True)
