@@ -9,21 +9,25 @@ One entry per line:
 
 Amounts are decimal strings (a JSON number is refused, as everywhere in loanbook: 0.1 has no exact
 binary form). `description`, `metadata` and `idempotency_key` are optional; blank lines are skipped.
-Errors name the line, so a file can be fixed and imported again; idempotency keys make a second
-run skip the entries a first, interrupted one committed.
+A file is checked whole before anything is written: `read_entries` returns the drafts and the bad
+lines as data, each error naming its line, so one run lists every mistake (up to
+`line_errors_max`) and a file can be fixed and imported again; `check_against_chart` adds the
+lines whose accounts do not exist, are closed or refuse the currency. Idempotency keys make a
+second run skip the entries a first, interrupted one committed.
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from ledger import errors
-from ledger.model import EntryDraft, credit, debit, validate_draft
+from ledger.model import Account, EntryDraft, check_accounts, credit, debit, validate_draft
 
 entry_fields = {"date", "description", "metadata", "idempotency_key", "postings"}
 posting_fields = {"account", "currency", "debit", "credit"}
+line_errors_max = 100  # a file with more bad lines than this is reported up to here: the rest is likely the same mistake
 
 
 class ImportLineError(errors.InvalidEntry):
@@ -41,17 +45,45 @@ def _refuse_number(text: str) -> Decimal:
     raise errors.FloatAmountRefused(f"{text} is a JSON number; write amounts as decimal strings, e.g. \"{text}\"")
 
 
-def read_entries(lines: Iterable[str]) -> Iterator[tuple[int, EntryDraft]]:
-    """(line number, checked draft) for every non-blank line; raises ImportLineError at the first bad one."""
+NumberedDraft = tuple[int, EntryDraft]
+
+
+def read_entries(
+    lines: Iterable[str], *, errors_max: int = line_errors_max
+) -> tuple[list[NumberedDraft], list[ImportLineError]]:
+    """(drafts with their line numbers, bad lines): every non-blank line is one or the other.
+
+    Reading stops once `errors_max` lines were bad (the errors list then holds that many).
+    """
+    drafts: list[NumberedDraft] = []
+    problems: list[ImportLineError] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            yield number, _draft(json.loads(line, parse_float=_refuse_number))
+            drafts.append((number, _draft(json.loads(line, parse_float=_refuse_number))))
         except errors.LedgerError as exc:
-            raise ImportLineError(number, exc) from None
+            problems.append(ImportLineError(number, exc))
         except json.JSONDecodeError as exc:
-            raise ImportLineError(number, f"not JSON ({exc.msg} at column {exc.colno})") from None
+            problems.append(ImportLineError(number, f"not JSON ({exc.msg} at column {exc.colno})"))
+        if len(problems) >= errors_max:
+            break
+    return drafts, problems
+
+
+def check_against_chart(
+    drafts: Sequence[NumberedDraft], chart: Mapping[str, Account], *, errors_max: int = line_errors_max
+) -> list[ImportLineError]:
+    """The lines whose postings name an account that is missing, closed or refuses the currency."""
+    problems: list[ImportLineError] = []
+    for number, draft in drafts:
+        try:
+            check_accounts(draft, chart)
+        except errors.LedgerError as exc:
+            problems.append(ImportLineError(number, exc))
+            if len(problems) >= errors_max:
+                break
+    return problems
 
 
 def _draft(value: object) -> EntryDraft:

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from ledger import errors, queries, service
 from ledger.actor import Actor
-from ledger.importing import read_entries
+from ledger.importing import check_against_chart, line_errors_max, read_entries
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
 from ledger.sealing import default_interval, follow, seal_all_pending, seal_pending
@@ -210,22 +210,38 @@ def _split_leg(text: str) -> tuple[str, str]:
 
 
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
-    """Every line is read and checked before anything is written; then each batch is one transaction."""
+    """Every line is read and checked (against the chart too) before anything is written; every bad
+    line is reported, up to ledger.importing.line_errors_max; then each batch is one transaction."""
     if not 1 <= args.batch_size <= service.entries_per_batch_max:
         print(f"error: --batch-size must be between 1 and {service.entries_per_batch_max}", file=sys.stderr)
         return 2
     if args.file == "-":
-        numbered = list(read_entries(sys.stdin))
+        numbered, problems = read_entries(sys.stdin)
     else:
         try:
             with open(args.file, encoding="utf-8") as handle:
-                numbered = list(read_entries(handle))
+                numbered, problems = read_entries(handle)
         except OSError as exc:
             print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+            return 2
+        except UnicodeDecodeError as exc:
+            print(f"error: {args.file} is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
             return 2
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
         tenant_id = service.tenant_id_for(conn, args.tenant)
+        if len(problems) < line_errors_max:
+            codes = sorted({p.account_code for _, draft in numbered for p in draft.postings})
+            chart = queries.load_accounts(conn, tenant_id, codes)
+            problems += check_against_chart(numbered, chart, errors_max=line_errors_max - len(problems))
+        conn.rollback()
+    if problems:
+        problems.sort(key=lambda problem: problem.line)
+        for problem in problems:
+            print(f"error: {problem.code}: {problem.message}", file=sys.stderr)
+        more = " (stopped there: fix these and run it again)" if len(problems) >= line_errors_max else ""
+        print(f"{len(problems)} bad line(s){more}; nothing was written", file=sys.stderr)
+        return 1
     reference = os.path.basename(args.file) if args.file != "-" else "stdin"
     imported = replayed = postings = 0
     for start in range(0, len(numbered), args.batch_size):

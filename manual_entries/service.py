@@ -21,12 +21,14 @@ from ledger.actor import Actor
 from ledger.ids import uuid7
 from ledger.model import EntryDraft, PostedEntry, canonical_metadata, check_accounts, request_hash, validate_draft
 from ledger.queries import entry_id_for_key, load_accounts
+from ledger.idempotency import run_once
 from ledger.unit_of_work import record_event
 from manual_entries.errors import UnknownEntryRequest
 from manual_entries.model import Decision, EntryRequest, RequestStatus, check_decision, postings_from_json, postings_to_json
 from manual_entries.tables import journal_entry_requests as requests
 
 entity_type = "journal_entry_request"
+submit_operation = "journal_entry_request.submit"  # the idempotency service's name for a submission
 requests_page_size_max = 100
 
 
@@ -37,10 +39,27 @@ def submit_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> tuple[Ent
     validate_draft(draft)
     check_accounts(draft, load_accounts(conn, actor.tenant_id, sorted({p.account_code for p in draft.postings})))
     digest = request_hash(draft)
-    if draft.idempotency_key is not None:
-        earlier = _replay(conn, actor, draft.idempotency_key, digest)
-        if earlier is not None:
-            return earlier, True
+    submitted: list[EntryRequest] = []
+
+    def submit(c: Connection) -> dict:
+        submitted.append(_submit(c, actor, draft, digest))
+        return {"request_id": str(submitted[0].id)}
+
+    once = run_once(conn, actor, draft.idempotency_key, digest, submit, operation=submit_operation)
+    if submitted:
+        return submitted[0], False
+    return _get(conn, actor, uuid.UUID(str(once.result["request_id"]))), True
+
+
+def _submit(conn: Connection, actor: Actor, draft: EntryDraft, digest: str) -> EntryRequest:
+    key = draft.idempotency_key
+    if key is not None:
+        # Entries posted before maker-checker (or by the CLI) hold keys too; approval would post under this key.
+        posted = entry_id_for_key(conn, actor.tenant_id, key)
+        if posted is not None:
+            raise ledger_errors.IdempotencyConflict(
+                f"idempotency key {key!r} was already used by journal entry {posted}", entry=str(posted)
+            )
     request = EntryRequest(
         actor.tenant_id, uuid7(), RequestStatus.PENDING, draft, digest, actor.name, actor.now, None, None, None, None,
     )
@@ -52,7 +71,7 @@ def submit_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> tuple[Ent
         )
     )
     record_event(conn, actor, "journal_entry_request.submitted", entity_type, request.id, after=_submitted_state(request))
-    return request, False
+    return request
 
 
 def approve_entry(conn: Connection, actor: Actor, request_id: uuid.UUID) -> tuple[EntryRequest, PostedEntry]:
@@ -117,9 +136,12 @@ def request_from_row(row: sa.Row) -> EntryRequest:
 
 def _locked(conn: Connection, actor: Actor, request_id: uuid.UUID) -> EntryRequest:
     # FOR UPDATE: two checkers deciding at once are serialised; the second finds the request decided.
-    row = conn.execute(
-        sa.select(requests).where(requests.c.tenant_id == actor.tenant_id, requests.c.id == request_id).with_for_update()
-    ).first()
+    return _get(conn, actor, request_id, lock=True)
+
+
+def _get(conn: Connection, actor: Actor, request_id: uuid.UUID, *, lock: bool = False) -> EntryRequest:
+    query = sa.select(requests).where(requests.c.tenant_id == actor.tenant_id, requests.c.id == request_id)
+    row = conn.execute(query.with_for_update() if lock else query).first()
     if row is None:
         # Another tenant's request reads exactly like one that does not exist.
         raise UnknownEntryRequest(f"no journal entry request with id {request_id}", request=str(request_id))
@@ -144,21 +166,6 @@ def _decide(
     return dataclasses.replace(
         request, status=status, decided_by=actor.name, decided_at=actor.now, decision_reason=reason, journal_entry_id=entry_id,
     )
-
-
-def _replay(conn: Connection, actor: Actor, key: str, digest: str) -> EntryRequest | None:
-    row = conn.execute(
-        sa.select(requests).where(requests.c.tenant_id == actor.tenant_id, requests.c.idempotency_key == key)
-    ).first()
-    if row is not None:
-        if row.request_hash != digest:
-            raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used for a different request")
-        return request_from_row(row)
-    # Entries posted before maker-checker (or by the CLI) hold keys too; approval would post under this key.
-    posted = entry_id_for_key(conn, actor.tenant_id, key)
-    if posted is not None:
-        raise ledger_errors.IdempotencyConflict(f"idempotency key {key!r} was already used by journal entry {posted}", entry=str(posted))
-    return None
 
 
 def _submitted_state(request: EntryRequest) -> dict:

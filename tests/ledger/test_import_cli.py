@@ -82,14 +82,48 @@ def test_a_bad_line_is_named_and_nothing_is_written(engine, cli, tmp_path, capsy
     assert entries_of(engine, tenant_id) == before
 
 
-def test_an_unknown_account_stops_at_its_batch_and_says_what_was_written(engine, cli, tmp_path, capsys):
+def test_every_bad_line_is_reported_at_once_and_nothing_is_written(engine, cli, tmp_path, capsys):
+    """Mistakes of every kind, the chart's included, come back together, each naming its line."""
     tenant_id, slug = cli
-    path = tmp_path / "accounts.jsonl"
+    path = tmp_path / "many.jsonl"
     unknown = line(3).replace('"1200"', '"9999"')
-    path.write_text("\n".join([line(1), line(2), unknown, line(4)]), encoding="utf-8")
+    wrong_currency = line(6).replace('"CNY"', '"USD"', 1)
+    lines = [line(1), line(2, "10.001"), unknown, line(4), "{not json", wrong_currency, line(7)]
+    path.write_text("\n".join(lines), encoding="utf-8")
     before = entries_of(engine, tenant_id)
     assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "2"]) == 1
-    err = capsys.readouterr().err
-    assert "error: UNKNOWN_ACCOUNT: lines 3-4:" in err and "imported 2 entries before this batch" in err
-    assert entries_of(engine, tenant_id) == before + 2
+    err = capsys.readouterr().err.splitlines()
+    assert [e.split(":")[1].strip() for e in err[:-1]] == ["AMOUNT_TOO_PRECISE", "UNKNOWN_ACCOUNT", "INVALID_ENTRY", "UNBALANCED_ENTRY"]
+    assert [e.split(":")[2].strip() for e in err[:-1]] == ["line 2", "line 3", "line 5", "line 6"]
+    assert err[-1] == "4 bad line(s); nothing was written"
+    assert entries_of(engine, tenant_id) == before
     assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "0"]) == 2
+
+
+def test_reading_stops_at_the_error_limit(monkeypatch, engine, cli, tmp_path, capsys):
+    from ledger import importing
+
+    tenant_id, slug = cli
+    path = tmp_path / "all-bad.jsonl"
+    path.write_text("\n".join("{not json" for _ in range(importing.line_errors_max + 50)), encoding="utf-8")
+    assert cli_main(["import", str(path), "--tenant", slug]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == importing.line_errors_max + 1
+    assert err[-1] == f"{importing.line_errors_max} bad line(s) (stopped there: fix these and run it again); nothing was written"
+
+
+def test_a_closed_account_is_named_before_anything_is_written(engine, cli, tmp_path, capsys):
+    from ledger import service
+    from ledger.unit_of_work import run_in_transaction
+    from tests.conftest import actor_for
+
+    tenant_id, slug = cli
+    actor = actor_for(tenant_id)
+    run_in_transaction(engine, lambda c: service.open_account(c, actor, "1160", "Old bank", "ASSET", parent_code="1000"))
+    run_in_transaction(engine, lambda c: service.close_account(c, actor, "1160"))
+    path = tmp_path / "closed.jsonl"
+    path.write_text("\n".join([line(1), line(2).replace('"1100"', '"1160"')]), encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug]) == 1
+    assert "error: ACCOUNT_CLOSED: line 2: account 1160" in capsys.readouterr().err
+    assert entries_of(engine, tenant_id) == before
