@@ -22,6 +22,7 @@ serve: install
 	$(BIN)/loanbook serve
 
 test: install
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: install

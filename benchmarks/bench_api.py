@@ -108,13 +108,13 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    from graphql_api import loan_reads
     from graphql_api.app import tune_garbage_collector
     from graphql_api.context import bearer_token
-    from graphql_api.scalars import decode_id, encode_id
-    from graphql_api.threads import read_statement
+    from graphql_api.core.scalars import decode_id, encode_id
+    from graphql_api.core.threads import read_statement
     from identity.service import authenticate
     from ledger.money import from_minor
+    from loans import queries as loan_queries
 
     engine = make_engine(os.environ["LOANBOOK_DATABASE_URL"])
     reader = make_reader(engine)  # as `loanbook serve` reads
@@ -132,13 +132,13 @@ def raw_app():  # noqa: ANN201 - an ASGI app; `uvicorn --factory bench_api:raw_a
             return JSONResponse({"error": "unauthenticated"}, status_code=401)
         tenant_id = principal.tenant_id
         loan_id = decode_id("Loan", request.path_params["id"])
-        found = await read_statement(reader, loan_reads.loans_by_id, tenant_id, [loan_id])
+        found = await read_statement(reader, loan_queries.loans_by_id, tenant_id, [loan_id])
         row = found.get(loan_id)
         if row is None:
             return JSONResponse({"loan": None})
         installments, history = await asyncio.gather(
-            read_statement(reader, loan_reads.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
-            read_statement(reader, loan_reads.transactions_by_loan, tenant_id, [row.id], 10),
+            read_statement(reader, loan_queries.installments_by_schedule, tenant_id, [(row.id, row.schedule_version)]),
+            read_statement(reader, loan_queries.transactions_by_loan, tenant_id, [row.id], 10),
         )
         c = row.currency
         schedule = []
@@ -453,7 +453,7 @@ def main() -> int:
 
 async def run(args: argparse.Namespace, token: str, graphql_base: str, graphql_pid: int, raw_base: str, raw_pid: int,
               loan_ids: list[uuid.UUID]) -> None:
-    from graphql_api.scalars import encode_id
+    from graphql_api.core.scalars import encode_id
 
     headers = {"Authorization": f"Bearer {token}"}
     opaque = [encode_id("Loan", loan_id) for loan_id in loan_ids]

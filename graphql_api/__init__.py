@@ -1,4 +1,8 @@
-"""The GraphQL API: strawberry types, resolvers, loaders, permissions and the starlette app.
+"""The GraphQL API: the starlette app, the schema assembly, and one subpackage per domain.
+
+`ledger`, `loans`, `identity` and `schedules` each hold their types and resolvers and export their
+own Query and Mutation; `schema` merges them into the root types. `core` holds what they share
+(scalars and ids, typed errors, permissions, inputs, idempotency, threads, DataLoaders).
 
 Entry points stay thin: parse the input, authorise, call a domain service in a worker thread, map
 the result (or the typed domain error) to a GraphQL type. `graphql_api.schema.schema` is the schema;

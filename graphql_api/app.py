@@ -21,11 +21,12 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
-from graphql_api.cob_runner import CobRunner
-from ledger.sealing import BackgroundSealer
 from graphql_api.context import ApiContext, request_id_for
-from graphql_api.schema import database_reachable, package_version, schema
-from graphql_api.threads import read
+from graphql_api.core.root import database_reachable, package_version
+from graphql_api.core.threads import read
+from graphql_api.loans.cob_runner import CobRunner
+from graphql_api.schema import schema
+from ledger.sealing import BackgroundSealer
 from loans.pii import FieldCipher
 
 log = logging.getLogger("loanbook.http")
@@ -63,7 +64,7 @@ class LoanbookGraphQL(GraphQL):
 
         No field accepts them and PostgreSQL cannot store them in text: left in, a NUL in any string argument
         failed its statement and surfaced as an unexpected error. NUL in the document's own string literals is
-        a validation error (graphql_api.errors.RefuseNulCharacters); a raw one is a syntax error.
+        a validation error (graphql_api.core.errors.RefuseNulCharacters); a raw one is a syntax error.
         """
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from graphql_api.cob_runner import CobRunner
-from graphql_api.errors import Forbidden, Unauthenticated
-from graphql_api.loaders import Loaders, build_loaders
-from graphql_api.permissions import may_run
-from graphql_api.threads import read_statement
+from graphql_api.core.errors import Forbidden, Unauthenticated
+from graphql_api.core.loaders import Loaders, build_loaders
+from graphql_api.core.permissions import may_run
+from graphql_api.core.threads import read_statement
+from graphql_api.loans.cob_runner import CobRunner
 from identity.model import Principal
 from identity.service import authenticate
 from ledger.actor import Actor

@@ -18,6 +18,8 @@ from ledger.store.tables import (
     account_balances,
     account_period_balances,
     accounts,
+    audit_chain,
+    audit_events,
     journal_entries,
     postings,
     tenants,
@@ -316,3 +318,92 @@ def trial_balance(conn: Connection, tenant_id: int, as_of: dt.date | None = None
             continue
         lines.append(TrialBalanceLine(chart[code], currency, max(net, 0), max(-net, 0)))
     return TrialBalance(as_of, tuple(lines))
+
+
+# Reads for the API's pages and DataLoaders: batched by key, in key order, one statement each.
+
+
+def accounts_page(conn: Connection, tenant_id: int, after_code: str | None, limit: int) -> list[Account]:
+    """Accounts ordered by code, keyset-paginated on the code."""
+    query = sa.select(accounts).where(accounts.c.tenant_id == tenant_id)
+    if after_code is not None:
+        query = query.where(accounts.c.code > after_code)
+    return [account_from_row(row) for row in conn.execute(query.order_by(accounts.c.code).limit(limit))]
+
+
+def balances_by_account(
+    conn: Connection, tenant_id: int, codes: Sequence[str], as_of: dt.date | None
+) -> dict[str, list[Balance]]:
+    """Balance per currency of each account: current (from the counters) or as of a date (period rows)."""
+    if as_of is None:
+        t = account_balances
+        rows = conn.execute(
+            sa.select(t.c.account_code, t.c.currency, sa.func.sum(t.c.debit_minor), sa.func.sum(t.c.credit_minor))
+            .where(t.c.tenant_id == tenant_id, t.c.account_code.in_(list(codes)))
+            .group_by(t.c.account_code, t.c.currency)
+            .order_by(t.c.account_code, t.c.currency)
+        ).all()
+    else:
+        rows = conn.execute(balances_as_of_statement(by_codes=True), as_of_parameters(tenant_id, as_of, codes=codes)).all()
+    result: dict[str, list[Balance]] = {code: [] for code in codes}
+    for code, currency, debit, credit in rows:
+        result[code].append(Balance(code, currency, int(debit), int(credit)))
+    return result
+
+
+def entries_by_id(conn: Connection, tenant_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, PostedEntry]:
+    rows = conn.execute(
+        sa.select(journal_entries).where(journal_entries.c.tenant_id == tenant_id, journal_entries.c.id.in_(list(ids)))
+    ).all()
+    return {entry.id: entry for entry in entries_from_rows(conn, tenant_id, rows)}
+
+
+def reversals_of(conn: Connection, tenant_id: int, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+    """For each entry id, the id of the entry that reverses it (absent when not reversed)."""
+    rows = conn.execute(
+        sa.select(journal_entries.c.reverses_entry_id, journal_entries.c.id).where(
+            journal_entries.c.tenant_id == tenant_id, journal_entries.c.reverses_entry_id.in_(list(ids))
+        )
+    ).all()
+    return {row.reverses_entry_id: row.id for row in rows}
+
+
+@dataclass(frozen=True)
+class AuditFilter:
+    entity_type: str | None = None
+    entity_id: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    date_from: dt.date | None = None
+    date_to: dt.date | None = None
+
+
+def audit_events_page(
+    conn: Connection, tenant_id: int, where: AuditFilter, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
+) -> list[sa.Row]:
+    """Audit events newest first, keyset-paginated on (occurred_at, id), with their chain position once sealed."""
+    e, c = audit_events, audit_chain
+    query = (
+        sa.select(e, c.c.seq.label("chain_seq"), c.c.hash.label("chain_hash"))
+        .select_from(e.outerjoin(c, sa.and_(c.c.tenant_id == e.c.tenant_id, c.c.event_id == e.c.id)))
+        .where(e.c.tenant_id == tenant_id)
+    )
+    if where.entity_type is not None:
+        query = query.where(e.c.entity_type == where.entity_type)
+    if where.entity_id is not None:
+        query = query.where(e.c.entity_id == where.entity_id)
+    if where.action is not None:
+        query = query.where(e.c.action == where.action)
+    if where.actor is not None:
+        query = query.where(e.c.actor == where.actor)
+    if where.date_from is not None:
+        query = query.where(e.c.occurred_at >= _utc_midnight(where.date_from))
+    if where.date_to is not None:
+        query = query.where(e.c.occurred_at < _utc_midnight(where.date_to + dt.timedelta(days=1)))
+    if after is not None:
+        query = query.where(sa.tuple_(e.c.occurred_at, e.c.id) < sa.tuple_(*after))
+    return list(conn.execute(query.order_by(e.c.occurred_at.desc(), e.c.id.desc()).limit(limit)).all())
+
+
+def _utc_midnight(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)

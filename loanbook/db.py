@@ -33,7 +33,7 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
 
 
 def make_reader(engine: Engine, *, pool_size: int = 10) -> Engine | AsyncEngine:
-    """What the API runs its single-statement reads on (graphql_api.threads.read_statement).
+    """What the API runs its single-statement reads on (graphql_api.core.threads.read_statement).
 
     On PostgreSQL an AsyncEngine on the same database (psycopg's async driver), in autocommit: it
     runs only single statements, which need no transaction. On SQLite the engine itself.

@@ -6,9 +6,13 @@ composition root. Exact-match lookups use a keyed HMAC "blind index", never the 
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import os
+import uuid
+from dataclasses import dataclass
+from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -17,6 +21,7 @@ from loans.errors import InvalidBorrower
 key_bytes = 32
 nonce_bytes = 12
 ciphertext_version = "v1"
+sensitive_fields = ("national_id", "phone", "bank_account")
 
 
 class FieldCipher:
@@ -85,3 +90,27 @@ def check_borrower_fields(national_id: str | None, phone: str | None, bank_accou
     for name, value, limit in (("nationalId", national_id, 40), ("phone", phone, 30), ("bankAccount", bank_account, 40)):
         if value is not None and (not value.strip() or len(value) > limit):
             raise InvalidBorrower(f"{name} must be 1 to {limit} characters", field=name)
+
+
+@dataclass(frozen=True)
+class BorrowerRecord:
+    id: uuid.UUID
+    kind: str
+    name: str
+    address: str | None
+    created_at: dt.datetime
+    created_by: str
+    # Masked: 110***********1234.
+    national_id: str | None
+    phone: str | None
+    bank_account: str | None
+
+
+def masked_borrower(cipher: FieldCipher, tenant_id: int, row: Any) -> BorrowerRecord:
+    """A stored borrower row with its sensitive fields decrypted, masked, and the plaintext dropped."""
+    # The associated data binds each ciphertext to its row and field, exactly as create_borrower wrote it.
+    context = f"borrower:{tenant_id}:{row.id}"
+    masked = {
+        name: mask(cipher.decrypt(getattr(row, f"{name}_enc"), context=f"{context}:{name}")) for name in sensitive_fields
+    }
+    return BorrowerRecord(row.id, row.kind, row.name, row.address, row.created_at, row.created_by, **masked)

@@ -7,7 +7,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from graphql_api.scalars import encode_id
+from graphql_api.core.scalars import encode_id
 from identity.model import Role
 from tests.api.lending import DISBURSED_ON, Desk
 

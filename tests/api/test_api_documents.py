@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 
-from graphql_api.documents import DocumentCache, validated_documents
+from graphql_api.core.documents import DocumentCache, validated_documents
 from graphql_api.schema import schema
 
 ME = "{ me { role } }"

@@ -10,7 +10,7 @@ import strawberry
 from strawberry.schema.config import StrawberryConfig
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from graphql_api.execution import PlainFieldExecutor
+from graphql_api.core.execution import PlainFieldExecutor
 
 
 def refuse(value: object) -> str:

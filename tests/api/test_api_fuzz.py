@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from schemathesis.graphql import nodes
 
-from graphql_api.errors import masked_code, masked_message
+from graphql_api.core.errors import masked_code, masked_message
 from graphql_api.schema import schema as api_schema
 from identity.model import Role
 from tests.api.lending import Desk

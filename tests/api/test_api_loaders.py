@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 
-from graphql_api.cob_runner import CobRunner
+from graphql_api.loans.cob_runner import CobRunner
 from graphql_api.context import ApiContext
 from loanbook.db import make_reader
 from graphql_api.schema import schema

@@ -15,7 +15,7 @@ from identity.model import Role
 from ledger.unit_of_work import run_in_transaction
 from loans import service
 from loans.state import LoanStatus
-from graphql_api.scalars import encode_id
+from graphql_api.core.scalars import encode_id
 from graphql_api.schema import schema
 from loanbook.db import make_reader
 from tests.api.test_api_loaders import context, statements_for_page, test_cipher

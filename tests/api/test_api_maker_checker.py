@@ -9,7 +9,7 @@ import uuid
 
 import sqlalchemy as sa
 
-from graphql_api.scalars import encode_id
+from graphql_api.core.scalars import encode_id
 from identity.model import Role
 from tests.api.test_api_http import TRIAL_BALANCE, capital, entry_count, entry_input, leg, post
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from graphql_api.scalars import encode_id
+from graphql_api.core.scalars import encode_id
 from identity.model import Role
 from tests.api.lending import DISBURSED_ON, MUTATIONS, Desk, expect, send
 

@@ -1,13 +1,13 @@
 """The role x operation matrix, exhaustively: every role runs every root operation over HTTP, and
-the outcome (allowed, or FORBIDDEN with nothing written) matches graphql_api.permissions."""
+the outcome (allowed, or FORBIDDEN with nothing written) matches graphql_api.core.permissions."""
 from __future__ import annotations
 
 import uuid
 
 import pytest
 
-from graphql_api.permissions import operation_roles, pii_readers
-from graphql_api.scalars import encode_id
+from graphql_api.core.permissions import operation_roles, pii_readers
+from graphql_api.core.scalars import encode_id
 from identity.model import Role
 from tests.api.lending import CASH_PRODUCT, DISBURSED_ON, MUTATIONS, ZHANG_SAN, Desk, expect
 
@@ -197,9 +197,9 @@ def test_preview_schedule_over_http(api):
 def test_the_readme_matrix_is_the_permissions_module():
     from pathlib import Path
 
-    from graphql_api.role_matrix import matrix_rows
+    from graphql_api.core.role_matrix import matrix_rows
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
     start = readme.index("| operation | admin |")
     table = readme[start:readme.index("\n\n", start)].splitlines()
-    assert table == matrix_rows(), "README's role matrix is stale: paste `python -m graphql_api.role_matrix` into it"
+    assert table == matrix_rows(), "README's role matrix is stale: paste `python -m graphql_api.core.role_matrix` into it"

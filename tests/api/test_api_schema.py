@@ -9,10 +9,10 @@ import pytest
 from graphql import GraphQLError
 
 import graphql_api
-from graphql_api import error_types
-from graphql_api.errors import BadUserInput, should_mask_error
-from graphql_api.permissions import open_operations, operation_roles
-from graphql_api.scalars import decode_cursor, decode_id, encode_cursor, encode_id, parse_decimal_text
+from graphql_api.core import error_types
+from graphql_api.core.errors import BadUserInput, should_mask_error
+from graphql_api.core.permissions import open_operations, operation_roles
+from graphql_api.core.scalars import decode_cursor, decode_id, encode_cursor, encode_id, parse_decimal_text
 from graphql_api.schema import schema
 from ledger import errors as ledger_errors
 from loans import errors as loan_errors
@@ -116,7 +116,7 @@ def test_only_client_and_document_errors_escape_the_mask():
 
 
 def test_amounts_travel_with_the_currency_decimals():
-    from graphql_api.types import money
+    from graphql_api.core.types import money
 
     assert (money(100000, "CNY").amount, money(5, "JPY").amount, money(1, "KWD").amount) == (
         Decimal("1000.00"), Decimal("5"), Decimal("0.001"),

@@ -108,7 +108,7 @@ def test_concurrent_first_uses_of_a_key_run_the_command_once(pg_engine):
 def test_migration_0013_brings_the_keys_the_api_recorded_in_the_audit_log(fresh_engine):
     from alembic import command
 
-    from graphql_api.idempotency import run_once
+    from graphql_api.core.idempotency import run_once
     from loanbook.migrate import alembic_config, upgrade
     from ledger.model import canonical_json
 

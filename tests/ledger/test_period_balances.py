@@ -11,7 +11,6 @@ import datetime as dt
 import pytest
 import sqlalchemy as sa
 
-from graphql_api import reads
 from ledger import queries, service
 from ledger.model import EntryDraft, credit, debit
 from ledger.sealing import seal_pending
@@ -38,7 +37,7 @@ def as_of_everywhere(engine, tenant_id, code, as_of):
     """The account's net balance as of a date by each reader; they must agree."""
     with engine.connect() as conn:
         single = queries.balance_as_of(conn, tenant_id, code, "CNY", as_of).net_minor
-        (api,) = reads.balances_by_account(conn, tenant_id, [code], as_of)[code] or [None]
+        (api,) = queries.balances_by_account(conn, tenant_id, [code], as_of)[code] or [None]
         lines = {line.account.code: line for line in queries.trial_balance(conn, tenant_id, as_of).lines}
         assert queries.trial_balance(conn, tenant_id, as_of).balanced
     line = lines.get(code)

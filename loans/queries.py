@@ -1,9 +1,9 @@
-"""Plain read queries over the loan tables for the API, batched for DataLoaders; always scoped to one tenant.
+"""Read side of loans: plain queries over the loan tables, batched for DataLoaders; always scoped to one tenant.
 
 Reads may bypass the domain (writes never do). Borrowers come back with their sensitive fields
-already masked: the plaintext is decrypted here, masked, and dropped, so nothing above this module
-can hand an unmasked value to a client by accident. Unmasked values go only through
-`loans.service.reveal_borrower`, which writes the audit event.
+already masked (loans.pii.masked_borrower): the plaintext is decrypted, masked and dropped before a
+record leaves this module, so no caller can hand an unmasked value to a client by accident.
+Unmasked values go only through `reveal_borrower`, which writes the audit event.
 """
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from ledger.store.tables import audit_chain, audit_events
-from loans.pii import FieldCipher, mask
+from loans.delinquency import ClassificationPolicy
+from loans.pii import BorrowerRecord, FieldCipher, masked_borrower
 from loans.products import Product, product_from_json
-from loans.store.tables import borrowers, loan_installments, loan_products, loan_transactions, loans
+from loans.store import repository
+from loans.store.tables import borrowers, loan_installments, loan_products, loan_transactions, loans, suspense_receipts
 
 # A loan's history is read newest first; this bounds `transactions(last:)` on a loan.
 transactions_last_max = 200
-sensitive_fields = ("national_id", "phone", "bank_account")
 
 
 @functools.cache
@@ -44,33 +44,10 @@ def records(result: sa.Result) -> list[tuple]:
 
 
 @dataclass(frozen=True)
-class BorrowerRecord:
-    id: uuid.UUID
-    kind: str
-    name: str
-    address: str | None
-    created_at: dt.datetime
-    created_by: str
-    # Masked: 110***********1234.
-    national_id: str | None
-    phone: str | None
-    bank_account: str | None
-
-
-@dataclass(frozen=True)
 class ProductRecord:
     product: Product
     created_at: dt.datetime
     created_by: str
-
-
-def _borrower_record(cipher: FieldCipher, tenant_id: int, row: sa.Row) -> BorrowerRecord:
-    # The associated data binds each ciphertext to its row and field, exactly as loans.service.create_borrower wrote it.
-    context = f"borrower:{tenant_id}:{row.id}"
-    masked = {
-        name: mask(cipher.decrypt(getattr(row, f"{name}_enc"), context=f"{context}:{name}")) for name in sensitive_fields
-    }
-    return BorrowerRecord(row.id, row.kind, row.name, row.address, row.created_at, row.created_by, **masked)
 
 
 def borrowers_page(
@@ -84,12 +61,12 @@ def borrowers_page(
     if after is not None:
         query = query.where(sa.tuple_(borrowers.c.created_at, borrowers.c.id) < sa.tuple_(*after))
     rows = conn.execute(query.order_by(borrowers.c.created_at.desc(), borrowers.c.id.desc()).limit(limit)).all()
-    return [_borrower_record(cipher, tenant_id, row) for row in rows]
+    return [masked_borrower(cipher, tenant_id, row) for row in rows]
 
 
 def borrowers_by_id(conn: Connection, tenant_id: int, cipher: FieldCipher, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, BorrowerRecord]:
     rows = conn.execute(sa.select(borrowers).where(borrowers.c.tenant_id == tenant_id, borrowers.c.id.in_(list(ids)))).all()
-    return {row.id: _borrower_record(cipher, tenant_id, row) for row in rows}
+    return {row.id: masked_borrower(cipher, tenant_id, row) for row in rows}
 
 
 def _product_record(row: sa.Row) -> ProductRecord:
@@ -222,42 +199,18 @@ def reversals_of_transactions(conn: Connection, tenant_id: int, ids: Sequence[uu
     return {row.reverses_transaction_id: row for row in rows}
 
 
-@dataclass(frozen=True)
-class AuditFilter:
-    entity_type: str | None = None
-    entity_id: str | None = None
-    action: str | None = None
-    actor: str | None = None
-    date_from: dt.date | None = None
-    date_to: dt.date | None = None
+def loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> sa.Row:
+    """The loan as stored, without a row lock (a read); UnknownLoan if the tenant has no such loan."""
+    return repository.load_loan_row(conn, tenant_id, loan_id, lock=False)
 
 
-def audit_events_page(
-    conn: Connection, tenant_id: int, where: AuditFilter, *, after: tuple[dt.datetime, uuid.UUID] | None, limit: int
-) -> list[sa.Row]:
-    """Audit events newest first, keyset-paginated on (occurred_at, id), with their chain position once sealed."""
-    e, c = audit_events, audit_chain
-    query = (
-        sa.select(e, c.c.seq.label("chain_seq"), c.c.hash.label("chain_hash"))
-        .select_from(e.outerjoin(c, sa.and_(c.c.tenant_id == e.c.tenant_id, c.c.event_id == e.c.id)))
-        .where(e.c.tenant_id == tenant_id)
-    )
-    if where.entity_type is not None:
-        query = query.where(e.c.entity_type == where.entity_type)
-    if where.entity_id is not None:
-        query = query.where(e.c.entity_id == where.entity_id)
-    if where.action is not None:
-        query = query.where(e.c.action == where.action)
-    if where.actor is not None:
-        query = query.where(e.c.actor == where.actor)
-    if where.date_from is not None:
-        query = query.where(e.c.occurred_at >= _utc_midnight(where.date_from))
-    if where.date_to is not None:
-        query = query.where(e.c.occurred_at < _utc_midnight(where.date_to + dt.timedelta(days=1)))
-    if after is not None:
-        query = query.where(sa.tuple_(e.c.occurred_at, e.c.id) < sa.tuple_(*after))
-    return list(conn.execute(query.order_by(e.c.occurred_at.desc(), e.c.id.desc()).limit(limit)).all())
+def classification_policy(conn: Connection, tenant_id: int) -> ClassificationPolicy:
+    """The tenant's classification policy in force (the default until the tenant sets one)."""
+    return repository.tenant_policy(conn, tenant_id)
 
 
-def _utc_midnight(day: dt.date) -> dt.datetime:
-    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+def receipt_key_used(conn: Connection, tenant_id: int, idempotency_key: str) -> bool:
+    """Whether an unidentified receipt was already booked under this key (a replay, then)."""
+    t = suspense_receipts
+    query = sa.select(t.c.id).where(t.c.tenant_id == tenant_id, t.c.idempotency_key == idempotency_key)
+    return conn.execute(query).first() is not None

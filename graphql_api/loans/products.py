@@ -9,16 +9,16 @@ from typing import Annotated, Union
 import strawberry
 from strawberry.types import Info
 
-from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
-from graphql_api.idempotency import run_once
-from graphql_api.inputs import RefusedInput, input_key
-from graphql_api.scalars import check_page_size
-from graphql_api.loan_reads import ProductRecord, products_page
-from graphql_api.scalars import decode_cursor, encode_cursor, utc
-from graphql_api.schedule_preview import DayCountEnum, FeeTreatmentEnum, FrequencyEnum, MethodEnum, RoundingModeEnum
-from graphql_api.threads import read, write
-from graphql_api.types import Connection, Money, as_mirror, connection, mirror_enum, money_from_decimal
+from graphql_api.core import error_types as e
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.idempotency import run_once
+from graphql_api.core.inputs import RefusedInput, input_key
+from graphql_api.core.scalars import check_page_size
+from loans.queries import ProductRecord, products_page
+from graphql_api.core.scalars import decode_cursor, encode_cursor, utc
+from graphql_api.schedules.preview import DayCountEnum, FeeTreatmentEnum, FrequencyEnum, MethodEnum, RoundingModeEnum
+from graphql_api.core.threads import read, write
+from graphql_api.core.types import Connection, Money, as_mirror, connection, mirror_enum, money_from_decimal
 from ledger import errors as ledger_errors
 from loans import service
 from loans.products import AccountingBasis, AllocationOrder, money_roles, product_code_length_max
@@ -242,61 +242,76 @@ def product_values(data: CreateLoanProductInput) -> dict[str, object]:
     return {name: value for name, value in values.items() if value is not None}
 
 
-async def loan_products(info: Info, first: int, after: str | None, code: str | None, all_versions: bool) -> Connection[LoanProduct]:
-    ctx = info.context
-    session = await ctx.authorize("loanProducts")
-    check_page_size(first)
-    position = None
-    if after is not None:
-        after_code, after_version = decode_cursor("LoanProduct", after, 2)
-        if not after_version.isdigit():
-            raise BadUserInput("the `after` cursor is not one this list returned; start again without it")
-        position = (after_code, int(after_version))
-    found = await read(
-        ctx.engine, lambda conn: products_page(
-            conn, session.principal.tenant_id, after=position, limit=first + 1, code=code, all_versions=all_versions,
-        )
-    )
-    items = [
-        (encode_cursor("LoanProduct", p.product.code, str(p.product.version)), LoanProduct(record=p)) for p in found[:first]
-    ]
-    return connection(items, has_next=len(found) > first, has_previous=after is not None)
-
-
-async def loan_product(info: Info, code: str, version: int | None) -> LoanProduct | None:
-    ctx = info.context
-    session = await ctx.authorize("loanProduct")
-    if len(code) > product_code_length_max:
-        return None
-    if version is None:
+@strawberry.type
+class ProductQuery:
+    @strawberry.field(description="Loan products by code; each code's latest version unless `allVersions`.")
+    async def loan_products(
+        self,
+        info: Info,
+        first: int = products_page_size_default,
+        after: str | None = None,
+        code: str | None = None,
+        all_versions: bool = False,
+    ) -> Connection[LoanProduct]:
+        ctx = info.context
+        session = await ctx.authorize("loanProducts")
+        check_page_size(first)
+        position = None
+        if after is not None:
+            after_code, after_version = decode_cursor("LoanProduct", after, 2)
+            if not after_version.isdigit():
+                raise BadUserInput("the `after` cursor is not one this list returned; start again without it")
+            position = (after_code, int(after_version))
         found = await read(
-            ctx.engine, lambda conn: products_page(conn, session.principal.tenant_id, after=None, limit=1, code=code, all_versions=False)
+            ctx.engine, lambda conn: products_page(
+                conn, session.principal.tenant_id, after=position, limit=first + 1, code=code, all_versions=all_versions,
+            )
         )
-        record = found[0] if found else None
-    else:
-        record = await session.loaders.product.load((code, version))
-    return None if record is None else LoanProduct(record=record)
+        items = [
+            (encode_cursor("LoanProduct", p.product.code, str(p.product.version)), LoanProduct(record=p)) for p in found[:first]
+        ]
+        return connection(items, has_next=len(found) > first, has_previous=after is not None)
+
+    @strawberry.field(description="One product by code: its latest version, or `version`.")
+    async def loan_product(self, info: Info, code: str, version: int | None = None) -> LoanProduct | None:
+        ctx = info.context
+        session = await ctx.authorize("loanProduct")
+        if len(code) > product_code_length_max:
+            return None
+        if version is None:
+            found = await read(
+                ctx.engine, lambda conn: products_page(conn, session.principal.tenant_id, after=None, limit=1, code=code, all_versions=False)
+            )
+            record = found[0] if found else None
+        else:
+            record = await session.loaders.product.load((code, version))
+        return None if record is None else LoanProduct(record=record)
 
 
-async def create_loan_product(info: Info, data: CreateLoanProductInput) -> CreateLoanProductResult:
-    ctx = info.context
-    session = await ctx.authorize("createLoanProduct")
-    try:
-        key = input_key(data.idempotency_key)
-        values = product_values(data)
-    except RefusedInput as refused:
-        return refused.result
-    actor = ctx.actor()
+@strawberry.type
+class ProductMutation:
+    @strawberry.mutation(description="A loan product, or the next version of a code. Roles: ADMIN, FINANCE.")
+    async def create_loan_product(
+        self, info: Info, input: CreateLoanProductInput  # noqa: A002
+    ) -> CreateLoanProductResult:
+        ctx = info.context
+        session = await ctx.authorize("createLoanProduct")
+        try:
+            key = input_key(input.idempotency_key)
+            values = product_values(input)
+        except RefusedInput as refused:
+            return refused.result
+        actor = ctx.actor()
 
-    def command(conn) -> dict:  # noqa: ANN001
-        product = service.create_product(conn, actor, values)
-        return {"code": product.code, "version": product.version}
+        def command(conn) -> dict:  # noqa: ANN001
+            product = service.create_product(conn, actor, values)
+            return {"code": product.code, "version": product.version}
 
-    try:
-        result, replayed = await write(ctx.engine, lambda conn: run_once(conn, actor, key, "createLoanProduct", values, command))
-    except ledger_errors.LedgerError as exc:
-        return e.error_result(exc, create_product_errors)
-    session.loaders.clear()
-    record = await session.loaders.product.load((str(result["code"]), int(result["version"])))  # type: ignore[call-overload]
-    assert record is not None, "the product version just created is not readable"
-    return CreateLoanProductPayload(product=LoanProduct(record=record), replayed=replayed)
+        try:
+            result, replayed = await write(ctx.engine, lambda conn: run_once(conn, actor, key, "createLoanProduct", values, command))
+        except ledger_errors.LedgerError as exc:
+            return e.error_result(exc, create_product_errors)
+        session.loaders.clear()
+        record = await session.loaders.product.load((str(result["code"]), int(result["version"])))  # type: ignore[call-overload]
+        assert record is not None, "the product version just created is not readable"
+        return CreateLoanProductPayload(product=LoanProduct(record=record), replayed=replayed)

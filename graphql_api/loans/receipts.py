@@ -15,18 +15,19 @@ import sqlalchemy as sa
 import strawberry
 from strawberry.types import Info
 
-from graphql_api import error_types as e
-from graphql_api.inputs import RefusedInput, input_id, input_key
-from graphql_api.loan_money import _payload, _result, money_errors, run_money_command
-from graphql_api.loan_types import LoanTransaction, loan_transaction_type
-from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
-from graphql_api.threads import read, write
-from graphql_api.types import Connection, JournalEntry, Money, connection, mirror_enum, money
+from graphql_api.core import error_types as e
+from graphql_api.core.inputs import RefusedInput, input_id, input_key
+from graphql_api.loans.money import LoanMoneyPayload, money_errors, run_money_command
+from graphql_api.loans.types import LoanTransaction, loan_transaction_type
+from graphql_api.core.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
+from graphql_api.core.threads import read, write
+from graphql_api.core.types import Connection, Money, connection, mirror_enum, money
+from graphql_api.ledger.types import JournalEntry
 from ledger import errors as ledger_errors
 from loans import receipts as receipts_reads
 from loans import service
+from loans.queries import receipt_key_used
 from loans.receipts import Receipt, ReceiptStatus
-from loans.store.tables import suspense_receipts
 
 receipts_page_size_default = 50
 receipts_page_size_max = receipts_reads.receipts_page_size_max
@@ -123,74 +124,95 @@ class ApplyUnidentifiedReceiptInput:
     idempotency_key: str | None = strawberry.field(default=None, description="Sending the same key again returns the same repayment.")
 
 
-ApplyUnidentifiedReceiptPayload = _payload(
-    "ApplyUnidentifiedReceiptPayload", "The repayment out of suspense (Dr suspense, Cr what the loan owed); the receipt is APPLIED."
-)
+@strawberry.type(description="The repayment out of suspense (Dr suspense, Cr what the loan owed); the receipt is APPLIED.")
+class ApplyUnidentifiedReceiptPayload(LoanMoneyPayload):
+    pass
+
+
 apply_errors = (*money_errors[:-1], e.UnknownReceiptError, e.ReceiptAlreadyAppliedError, e.GenericError)
-ApplyUnidentifiedReceiptResult = _result("ApplyUnidentifiedReceiptResult", ApplyUnidentifiedReceiptPayload, apply_errors)
+ApplyUnidentifiedReceiptResult = e.result_union("ApplyUnidentifiedReceiptResult", ApplyUnidentifiedReceiptPayload, apply_errors)
 
 
-async def receive_unidentified_receipt(info: Info, d: ReceiveUnidentifiedReceiptInput) -> ReceiveUnidentifiedReceiptResult:  # type: ignore[valid-type]
-    ctx = info.context
-    session = await ctx.authorize("receiveUnidentifiedReceipt")
-    try:
-        key = input_key(d.idempotency_key)
-    except RefusedInput as refused:
-        return refused.result
-    actor = ctx.actor()
-
-    def work(conn: sa.Connection) -> tuple[Receipt, bool]:
-        replayed = key is not None and conn.execute(
-            sa.select(suspense_receipts.c.id).where(
-                suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.idempotency_key == key
-            )
-        ).first() is not None
-        receipt_id = service.receive_unidentified(conn, actor, d.amount, d.currency, d.received_on, d.reference, key)
-        return receipts_reads.receipts_by_id(conn, actor.tenant_id, [receipt_id])[receipt_id], replayed
-
-    try:
-        receipt, replayed = await write(ctx.engine, work)
-    except ledger_errors.LedgerError as exc:
-        return e.error_result(exc, receive_errors, fields={"amount": "amount", "reference": "reference"})
-    session.loaders.clear()
-    return ReceiveUnidentifiedReceiptPayload(receipt=UnidentifiedReceipt(receipt=receipt), replayed=replayed)
-
-
-async def apply_unidentified_receipt(info: Info, d: ApplyUnidentifiedReceiptInput) -> ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
-    try:
-        receipt_id = input_id("UnidentifiedReceipt", d.receipt_id, "receiptId")
-    except RefusedInput as refused:
-        await info.context.authorize("applyUnidentifiedReceipt")
-        return refused.result
-    return await run_money_command(
-        info, "applyUnidentifiedReceipt", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.apply_receipt(conn, actor, receipt_id, loan_id, d.effective_date, key),
-        ApplyUnidentifiedReceiptPayload, apply_errors,
-        ids={receipt_id: "UnidentifiedReceipt"}, known={"receipt_id": d.receipt_id},
+@strawberry.type
+class ReceiptQuery:
+    @strawberry.field(
+        description="Unidentified receipts (money in suspense that names no loan), newest first; `status: UNAPPLIED` is the "
+        "queue to apply. `first` is at most 100."
     )
+    async def unidentified_receipts(
+        self,
+        info: Info,
+        status: UnidentifiedReceiptStatus | None = None,  # type: ignore[valid-type]
+        first: int = receipts_page_size_default,
+        after: str | None = None,
+    ) -> Connection[UnidentifiedReceipt]:
+        wanted = None if status is None else ReceiptStatus[status.name]
+        ctx = info.context
+        session = await ctx.authorize("unidentifiedReceipts")
+        check_page_size(first, receipts_page_size_max)
+        position = decode_time_cursor("UnidentifiedReceipt", after)
+        found = await read(
+            ctx.engine,
+            lambda conn: receipts_reads.list_receipts(conn, session.principal.tenant_id, status=wanted, after=position, limit=first + 1),
+        )
+        items = [
+            (encode_time_cursor("UnidentifiedReceipt", r.recorded_at, r.id), UnidentifiedReceipt(receipt=r))
+            for r in found[:first]
+        ]
+        return connection(items, has_next=len(found) > first, has_previous=after is not None)
+
+    @strawberry.field(description="One unidentified receipt; null if your books have none with this id.")
+    async def unidentified_receipt(self, info: Info, id: strawberry.ID) -> UnidentifiedReceipt | None:  # noqa: A002
+        ctx = info.context
+        session = await ctx.authorize("unidentifiedReceipt")
+        wanted = decode_id("UnidentifiedReceipt", id)
+        found = await read(ctx.engine, receipts_reads.receipts_by_id, session.principal.tenant_id, [wanted])
+        return None if wanted not in found else UnidentifiedReceipt(receipt=found[wanted])
 
 
-async def unidentified_receipts(
-    info: Info, status: ReceiptStatus | None, first: int, after: str | None,
-) -> Connection[UnidentifiedReceipt]:
-    ctx = info.context
-    session = await ctx.authorize("unidentifiedReceipts")
-    check_page_size(first, receipts_page_size_max)
-    position = decode_time_cursor("UnidentifiedReceipt", after)
-    found = await read(
-        ctx.engine,
-        lambda conn: receipts_reads.list_receipts(conn, session.principal.tenant_id, status=status, after=position, limit=first + 1),
+@strawberry.type
+class ReceiptMutation:
+    @strawberry.mutation(
+        description="Book money that names no loan into suspense (Dr bank, Cr suspense) until it is applied. Roles: ADMIN, FINANCE."
     )
-    items = [
-        (encode_time_cursor("UnidentifiedReceipt", r.recorded_at, r.id), UnidentifiedReceipt(receipt=r))
-        for r in found[:first]
-    ]
-    return connection(items, has_next=len(found) > first, has_previous=after is not None)
+    async def receive_unidentified_receipt(
+        self, info: Info, input: ReceiveUnidentifiedReceiptInput  # noqa: A002
+    ) -> ReceiveUnidentifiedReceiptResult:  # type: ignore[valid-type]
+        ctx = info.context
+        session = await ctx.authorize("receiveUnidentifiedReceipt")
+        try:
+            key = input_key(input.idempotency_key)
+        except RefusedInput as refused:
+            return refused.result
+        actor = ctx.actor()
 
+        def work(conn: sa.Connection) -> tuple[Receipt, bool]:
+            replayed = key is not None and receipt_key_used(conn, actor.tenant_id, key)
+            receipt_id = service.receive_unidentified(conn, actor, input.amount, input.currency, input.received_on, input.reference, key)
+            return receipts_reads.receipts_by_id(conn, actor.tenant_id, [receipt_id])[receipt_id], replayed
 
-async def unidentified_receipt(info: Info, receipt_id: strawberry.ID) -> UnidentifiedReceipt | None:
-    ctx = info.context
-    session = await ctx.authorize("unidentifiedReceipt")
-    wanted = decode_id("UnidentifiedReceipt", receipt_id)
-    found = await read(ctx.engine, receipts_reads.receipts_by_id, session.principal.tenant_id, [wanted])
-    return None if wanted not in found else UnidentifiedReceipt(receipt=found[wanted])
+        try:
+            receipt, replayed = await write(ctx.engine, work)
+        except ledger_errors.LedgerError as exc:
+            return e.error_result(exc, receive_errors, fields={"amount": "amount", "reference": "reference"})
+        session.loaders.clear()
+        return ReceiveUnidentifiedReceiptPayload(receipt=UnidentifiedReceipt(receipt=receipt), replayed=replayed)
+
+    @strawberry.mutation(
+        description="Apply an unidentified receipt to a loan as a repayment out of suspense; reverseRepayment undoes it and "
+        "returns the money to suspense. Roles: ADMIN, FINANCE."
+    )
+    async def apply_unidentified_receipt(
+        self, info: Info, input: ApplyUnidentifiedReceiptInput  # noqa: A002
+    ) -> ApplyUnidentifiedReceiptResult:  # type: ignore[valid-type]
+        try:
+            receipt_id = input_id("UnidentifiedReceipt", input.receipt_id, "receiptId")
+        except RefusedInput as refused:
+            await info.context.authorize("applyUnidentifiedReceipt")
+            return refused.result
+        return await run_money_command(
+            info, "applyUnidentifiedReceipt", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.apply_receipt(conn, actor, receipt_id, loan_id, input.effective_date, key),
+            ApplyUnidentifiedReceiptPayload, apply_errors,
+            ids={receipt_id: "UnidentifiedReceipt"}, known={"receipt_id": input.receipt_id},
+        )

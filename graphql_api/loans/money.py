@@ -11,18 +11,17 @@ import enum
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Union
 
 import sqlalchemy as sa
 import strawberry
 from strawberry.types import Info
 
-from graphql_api import error_types as e
-from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.loan_products import PrepaymentModeEnum
-from graphql_api.loan_types import Allocation, Loan, LoanTransaction, domain_allocation, loan_transaction_type, loan_type
-from graphql_api.threads import write
-from graphql_api.types import JournalEntry
+from graphql_api.core import error_types as e
+from graphql_api.core.inputs import RefusedInput, input_id, input_key, input_reason
+from graphql_api.loans.products import PrepaymentModeEnum
+from graphql_api.loans.types import Allocation, Loan, LoanTransaction, domain_allocation, loan_transaction_type, loan_type
+from graphql_api.core.threads import write
+from graphql_api.ledger.types import JournalEntry
 from ledger import errors as ledger_errors
 from ledger.actor import Actor
 from loans import service
@@ -45,15 +44,6 @@ class LoanMoneyPayload:
         return None if entry is None else JournalEntry(entry=entry)
 
 
-def _payload(name: str, description: str) -> type:
-    @strawberry.type(name=name, description=description)
-    class Payload(LoanMoneyPayload):
-        pass
-
-    Payload.__name__ = Payload.__qualname__ = name
-    return Payload
-
-
 @strawberry.type(description="The reversing transaction, and the one it reversed.")
 class ReverseRepaymentPayload(LoanMoneyPayload):
     @strawberry.field
@@ -63,15 +53,51 @@ class ReverseRepaymentPayload(LoanMoneyPayload):
         return loan_transaction_type(original)
 
 
-DisburseLoanPayload = _payload("DisburseLoanPayload", "The loan is ACTIVE; its schedule starts from the disbursement date.")
-RecordRepaymentPayload = _payload("RecordRepaymentPayload", "The repayment, allocated by the product's waterfall.")
-PayOffLoanPayload = _payload("PayOffLoanPayload", "The loan is PAID_OFF; cash beyond the quote stays as the borrower's credit.")
-PrepayLoanPayload = _payload("PrepayLoanPayload", "What was due is settled, principal reduced and the rest re-scheduled (a new schedule version).")
-ChargeFeePayload = _payload("ChargeFeePayload", "The fee is receivable.")
-WaiveFeePayload = _payload("WaiveFeePayload", "The fee or penalty is waived.")
-WriteOffLoanPayload = _payload("WriteOffLoanPayload", "Principal written off against the allowance (and expense beyond it).")
-RecordRecoveryPayload = _payload("RecordRecoveryPayload", "Cash recovered on a written-off loan.")
-RestructureLoanPayload = _payload("RestructureLoanPayload", "A new schedule from the outstanding balance; the old one stays readable.")
+@strawberry.type(description="The loan is ACTIVE; its schedule starts from the disbursement date.")
+class DisburseLoanPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="The repayment, allocated by the product's waterfall.")
+class RecordRepaymentPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="The loan is PAID_OFF; cash beyond the quote stays as the borrower's credit.")
+class PayOffLoanPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="What was due is settled, principal reduced and the rest re-scheduled (a new schedule version).")
+class PrepayLoanPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="The fee is receivable.")
+class ChargeFeePayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="The fee or penalty is waived.")
+class WaiveFeePayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="Principal written off against the allowance (and expense beyond it).")
+class WriteOffLoanPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="Cash recovered on a written-off loan.")
+class RecordRecoveryPayload(LoanMoneyPayload):
+    pass
+
+
+@strawberry.type(description="A new schedule from the outstanding balance; the old one stays readable.")
+class RestructureLoanPayload(LoanMoneyPayload):
+    pass
+
+
 
 _common_errors = (
     e.InvalidInputError, e.UnknownLoanError, e.IllegalTransitionError, e.LoanClosedError, e.DateBeforeDisbursementError,
@@ -89,20 +115,16 @@ restructure_errors = (
     e.GenericError,
 )
 
-def _result(name: str, payload: type, errors: tuple[type, ...]) -> object:
-    return Annotated[Union[(payload, *errors)], strawberry.union(name)]  # noqa: UP007
-
-
-DisburseLoanResult = _result("DisburseLoanResult", DisburseLoanPayload, disburse_errors)
-RecordRepaymentResult = _result("RecordRepaymentResult", RecordRepaymentPayload, money_errors)
-PayOffLoanResult = _result("PayOffLoanResult", PayOffLoanPayload, money_errors)
-PrepayLoanResult = _result("PrepayLoanResult", PrepayLoanPayload, prepay_errors)
-ChargeFeeResult = _result("ChargeFeeResult", ChargeFeePayload, money_errors)
-WaiveFeeResult = _result("WaiveFeeResult", WaiveFeePayload, waive_errors)
-WriteOffLoanResult = _result("WriteOffLoanResult", WriteOffLoanPayload, money_errors)
-RecordRecoveryResult = _result("RecordRecoveryResult", RecordRecoveryPayload, money_errors)
-ReverseRepaymentResult = _result("ReverseRepaymentResult", ReverseRepaymentPayload, reverse_errors)
-RestructureLoanResult = _result("RestructureLoanResult", RestructureLoanPayload, restructure_errors)
+DisburseLoanResult = e.result_union("DisburseLoanResult", DisburseLoanPayload, disburse_errors)
+RecordRepaymentResult = e.result_union("RecordRepaymentResult", RecordRepaymentPayload, money_errors)
+PayOffLoanResult = e.result_union("PayOffLoanResult", PayOffLoanPayload, money_errors)
+PrepayLoanResult = e.result_union("PrepayLoanResult", PrepayLoanPayload, prepay_errors)
+ChargeFeeResult = e.result_union("ChargeFeeResult", ChargeFeePayload, money_errors)
+WaiveFeeResult = e.result_union("WaiveFeeResult", WaiveFeePayload, waive_errors)
+WriteOffLoanResult = e.result_union("WriteOffLoanResult", WriteOffLoanPayload, money_errors)
+RecordRecoveryResult = e.result_union("RecordRecoveryResult", RecordRecoveryPayload, money_errors)
+ReverseRepaymentResult = e.result_union("ReverseRepaymentResult", ReverseRepaymentPayload, reverse_errors)
+RestructureLoanResult = e.result_union("RestructureLoanResult", RestructureLoanPayload, restructure_errors)
 
 
 @strawberry.enum(description="What a waiver forgives.")
@@ -254,97 +276,104 @@ async def run_money_command(
     )
 
 
-async def disburse_loan(info: Info, d: DisburseLoanInput) -> DisburseLoanResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "disburseLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.disburse_loan(conn, actor, loan_id, d.effective_date, key),
-        DisburseLoanPayload, disburse_errors,
-    )
+@strawberry.type
+class MoneyMutation:
+    @strawberry.mutation(description="Disburse an approved loan: Dr loans receivable, Cr bank (and fee income). Roles: ADMIN, FINANCE.")
+    async def disburse_loan(self, info: Info, input: DisburseLoanInput) -> DisburseLoanResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "disburseLoan", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.disburse_loan(conn, actor, loan_id, input.effective_date, key),
+            DisburseLoanPayload, disburse_errors,
+        )
 
+    @strawberry.mutation(description="Record a repayment, allocated by the product's waterfall. Roles: ADMIN, FINANCE, COLLECTOR.")
+    async def record_repayment(self, info: Info, input: RecordRepaymentInput) -> RecordRepaymentResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "recordRepayment", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.record_repayment(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            RecordRepaymentPayload, money_errors,
+        )
 
-async def record_repayment(info: Info, d: RecordRepaymentInput) -> RecordRepaymentResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "recordRepayment", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.record_repayment(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
-        RecordRepaymentPayload, money_errors,
-    )
+    @strawberry.mutation(description="Reverse a repayment (a bounced payment) or another reversible transaction. Roles: ADMIN, FINANCE.")
+    async def reverse_repayment(
+        self, info: Info, input: ReverseRepaymentInput  # noqa: A002
+    ) -> ReverseRepaymentResult:  # type: ignore[valid-type]
+        try:
+            transaction_id = input_id("LoanTransaction", input.transaction_id, "transactionId")
+        except RefusedInput as refused:
+            await info.context.authorize("reverseRepayment")
+            return refused.result
+        return await run_money_command(
+            info, "reverseRepayment", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.reverse_transaction(conn, actor, loan_id, transaction_id, input.effective_date, key),
+            ReverseRepaymentPayload, reverse_errors, reason=input.reason, reason_required=True,
+            ids={transaction_id: "LoanTransaction"}, known={"transaction_id": input.transaction_id},
+        )
 
+    @strawberry.mutation(description="Settle the whole loan (see payoffQuote). Roles: ADMIN, FINANCE.")
+    async def pay_off_loan(self, info: Info, input: PayOffLoanInput) -> PayOffLoanResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "payOffLoan", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.pay_off_loan(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            PayOffLoanPayload, money_errors,
+        )
 
-async def pay_off_loan(info: Info, d: PayOffLoanInput) -> PayOffLoanResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "payOffLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.pay_off_loan(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
-        PayOffLoanPayload, money_errors,
-    )
+    @strawberry.mutation(description="A partial prepayment that re-schedules the loan. Roles: ADMIN, FINANCE.")
+    async def prepay_loan(self, info: Info, input: PrepayLoanInput) -> PrepayLoanResult:  # type: ignore[valid-type]  # noqa: A002
+        mode = None if input.mode is None else input.mode.name
+        return await run_money_command(
+            info, "prepayLoan", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.prepay_loan(
+                conn, actor, loan_id, input.amount, input.currency, input.effective_date, mode=mode, idempotency_key=key,
+            ),
+            PrepayLoanPayload, prepay_errors,
+        )
 
+    @strawberry.mutation(description="Charge a fee to a loan. Roles: ADMIN, FINANCE.")
+    async def charge_fee(self, info: Info, input: ChargeFeeInput) -> ChargeFeeResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "chargeFee", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.charge_fee(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            ChargeFeePayload, money_errors, reason=input.reason,
+        )
 
-async def prepay_loan(info: Info, d: PrepayLoanInput) -> PrepayLoanResult:  # type: ignore[valid-type]
-    mode = None if d.mode is None else d.mode.name
-    return await run_money_command(
-        info, "prepayLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.prepay_loan(
-            conn, actor, loan_id, d.amount, d.currency, d.effective_date, mode=mode, idempotency_key=key,
-        ),
-        PrepayLoanPayload, prepay_errors,
-    )
+    @strawberry.mutation(description="Waive fees or penalties owed. Roles: ADMIN, FINANCE.")
+    async def waive_fee(self, info: Info, input: WaiveFeeInput) -> WaiveFeeResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "waiveFee", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.waive_charge(
+                conn, actor, loan_id, input.kind.value, input.amount, input.currency, input.effective_date, key,
+            ),
+            WaiveFeePayload, waive_errors, reason=input.reason, reason_required=True,
+        )
 
+    @strawberry.mutation(description="Write off a loan's principal, fully or in part. Roles: ADMIN, FINANCE.")
+    async def write_off_loan(self, info: Info, input: WriteOffLoanInput) -> WriteOffLoanResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "writeOffLoan", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.write_off_loan(
+                conn, actor, loan_id, input.effective_date, input.amount, input.currency, idempotency_key=key,
+            ),
+            WriteOffLoanPayload, money_errors, reason=input.reason, reason_required=True,
+        )
 
-async def charge_fee(info: Info, d: ChargeFeeInput) -> ChargeFeeResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "chargeFee", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.charge_fee(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
-        ChargeFeePayload, money_errors, reason=d.reason,
-    )
+    @strawberry.mutation(description="Record cash recovered after a write-off. Roles: ADMIN, FINANCE, COLLECTOR.")
+    async def record_recovery(self, info: Info, input: RecordRecoveryInput) -> RecordRecoveryResult:  # type: ignore[valid-type]  # noqa: A002
+        return await run_money_command(
+            info, "recordRecovery", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.record_recovery(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            RecordRecoveryPayload, money_errors,
+        )
 
-
-async def waive_fee(info: Info, d: WaiveFeeInput) -> WaiveFeeResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "waiveFee", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.waive_charge(
-            conn, actor, loan_id, d.kind.value, d.amount, d.currency, d.effective_date, key,
-        ),
-        WaiveFeePayload, waive_errors, reason=d.reason, reason_required=True,
-    )
-
-
-async def write_off_loan(info: Info, d: WriteOffLoanInput) -> WriteOffLoanResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "writeOffLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.write_off_loan(
-            conn, actor, loan_id, d.effective_date, d.amount, d.currency, idempotency_key=key,
-        ),
-        WriteOffLoanPayload, money_errors, reason=d.reason, reason_required=True,
-    )
-
-
-async def record_recovery(info: Info, d: RecordRecoveryInput) -> RecordRecoveryResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "recordRecovery", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.record_recovery(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
-        RecordRecoveryPayload, money_errors,
-    )
-
-
-async def reverse_repayment(info: Info, d: ReverseRepaymentInput) -> ReverseRepaymentResult:  # type: ignore[valid-type]
-    try:
-        transaction_id = input_id("LoanTransaction", d.transaction_id, "transactionId")
-    except RefusedInput as refused:
-        await info.context.authorize("reverseRepayment")
-        return refused.result
-    return await run_money_command(
-        info, "reverseRepayment", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.reverse_transaction(conn, actor, loan_id, transaction_id, d.effective_date, key),
-        ReverseRepaymentPayload, reverse_errors, reason=d.reason, reason_required=True,
-        ids={transaction_id: "LoanTransaction"}, known={"transaction_id": d.transaction_id},
-    )
-
-
-async def restructure_loan(info: Info, d: RestructureLoanInput) -> RestructureLoanResult:  # type: ignore[valid-type]
-    return await run_money_command(
-        info, "restructureLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.restructure_loan(
-            conn, actor, loan_id, d.effective_date, annual_rate=d.annual_rate, term_periods=d.term_periods,
-            capitalise_arrears=d.capitalise_arrears, idempotency_key=key,
-        ),
-        RestructureLoanPayload, restructure_errors, reason=d.reason, reason_required=True,
-    )
+    @strawberry.mutation(description="Restructure a loan onto a new schedule (展期 / 分期重组). Roles: ADMIN, FINANCE.")
+    async def restructure_loan(
+        self, info: Info, input: RestructureLoanInput  # noqa: A002
+    ) -> RestructureLoanResult:  # type: ignore[valid-type]
+        return await run_money_command(
+            info, "restructureLoan", input.loan_id, input.idempotency_key,
+            lambda conn, actor, loan_id, key: service.restructure_loan(
+                conn, actor, loan_id, input.effective_date, annual_rate=input.annual_rate, term_periods=input.term_periods,
+                capitalise_arrears=input.capitalise_arrears, idempotency_key=key,
+            ),
+            RestructureLoanPayload, restructure_errors, reason=input.reason, reason_required=True,
+        )

@@ -6,7 +6,7 @@ failure as its typed error); with `wait: false` it answers at once with the QUEU
 fields, and the client polls `closeOfBusinessRun(id)`. Either way the run goes on if the client leaves.
 
 Idempotency: the key is recorded in the audit log with the run it started, in the same transaction
-(graphql_api.idempotency); a replay returns that run (waiting for it if asked to), another date under
+(graphql_api.core.idempotency); a replay returns that run (waiting for it if asked to), another date under
 the same key is IDEMPOTENCY_CONFLICT.
 """
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Annotated, Union
 import strawberry
 from strawberry.types import Info
 
-from graphql_api import error_types as e
-from graphql_api.idempotency import run_once
-from graphql_api.inputs import RefusedInput, input_key
-from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
-from graphql_api.threads import read, write
-from graphql_api.types import Connection, connection, mirror_enum
+from graphql_api.core import error_types as e
+from graphql_api.core.idempotency import run_once
+from graphql_api.core.inputs import RefusedInput, input_key
+from graphql_api.core.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
+from graphql_api.core.threads import read, write
+from graphql_api.core.types import Connection, connection, mirror_enum
 from ledger import errors as ledger_errors
 from loans import cob_runs
 from loans.cob_runs import CobRun, RunStatus
@@ -149,38 +149,6 @@ RunCloseOfBusinessResult = Annotated[
 ]
 
 
-async def run_close_of_business_mutation(info: Info, data: RunCloseOfBusinessInput) -> RunCloseOfBusinessResult:
-    ctx = info.context
-    session = await ctx.authorize("runCloseOfBusiness")
-    try:
-        key = input_key(data.idempotency_key)
-    except RefusedInput as refused:
-        return refused.result
-    actor = ctx.actor()
-    request = {"business_date": data.business_date.isoformat()}
-
-    def work(conn):  # noqa: ANN001, ANN202
-        command = lambda c: {"run": str(cob_runs.request_run(c, actor, data.business_date).id)}  # noqa: E731
-        result, replayed = run_once(conn, actor, key, "runCloseOfBusiness", request, command)
-        if "run" not in result:  # a key recorded before runs were jobs: the date was closed by that request
-            result, replayed = command(conn), True
-        return cob_runs.get_run(conn, actor.tenant_id, uuid.UUID(str(result["run"]))), replayed
-
-    try:
-        run, replayed = await write(ctx.engine, work)
-    except ledger_errors.LedgerError as exc:
-        return _error(exc)
-    if not replayed:
-        ctx.cob_runner.start(run)
-    if data.wait:
-        run = await ctx.cob_runner.wait(run)
-        if run.status is RunStatus.FAILED and run.error_code in e.error_type_by_code:
-            # As before runs were jobs: a refused date is its typed error (nothing was closed by this run).
-            return _error(ledger_errors.LedgerError(run.error_message or run.error_code), code=run.error_code)
-    session.loaders.clear()
-    return payload(run, replayed)
-
-
 def payload(run: CobRun, replayed: bool) -> RunCloseOfBusinessPayload:
     done = run.status is RunStatus.SUCCEEDED
     return RunCloseOfBusinessPayload(
@@ -200,24 +168,69 @@ def _error(exc: ledger_errors.LedgerError, code: str | None = None) -> object:
     return e.error_result(exc, cob_errors, ids=kinds, **known)
 
 
-async def close_of_business_run(info: Info, run_id: strawberry.ID) -> CloseOfBusinessRun | None:
-    ctx = info.context
-    session = await ctx.authorize("closeOfBusinessRun")
-    wanted = decode_id("CloseOfBusinessRun", run_id)
-    found = await read(ctx.engine, cob_runs.get_run, session.principal.tenant_id, wanted)
-    return None if found is None else CloseOfBusinessRun(run=found)
+@strawberry.type
+class CloseOfBusinessQuery:
+    @strawberry.field(description="One close of business run (a background job); null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_run(self, info: Info, id: strawberry.ID) -> CloseOfBusinessRun | None:  # noqa: A002
+        ctx = info.context
+        session = await ctx.authorize("closeOfBusinessRun")
+        wanted = decode_id("CloseOfBusinessRun", id)
+        found = await read(ctx.engine, cob_runs.get_run, session.principal.tenant_id, wanted)
+        return None if found is None else CloseOfBusinessRun(run=found)
+
+    @strawberry.field(description="Close of business runs, newest requested first. `first` is at most 100. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def close_of_business_runs(
+        self, info: Info, first: int = runs_page_size_default, after: str | None = None
+    ) -> Connection[CloseOfBusinessRun]:
+        ctx = info.context
+        session = await ctx.authorize("closeOfBusinessRuns")
+        check_page_size(first, cob_runs.runs_page_size_max)
+        position = decode_time_cursor("CloseOfBusinessRun", after)
+        found = await read(
+            ctx.engine, lambda conn: cob_runs.list_runs(conn, session.principal.tenant_id, after=position, limit=first + 1)
+        )
+        items = [
+            (encode_time_cursor("CloseOfBusinessRun", r.requested_at, r.id), CloseOfBusinessRun(run=r))
+            for r in found[:first]
+        ]
+        return connection(items, has_next=len(found) > first, has_previous=after is not None)
 
 
-async def close_of_business_runs(info: Info, first: int, after: str | None) -> Connection[CloseOfBusinessRun]:
-    ctx = info.context
-    session = await ctx.authorize("closeOfBusinessRuns")
-    check_page_size(first, cob_runs.runs_page_size_max)
-    position = decode_time_cursor("CloseOfBusinessRun", after)
-    found = await read(
-        ctx.engine, lambda conn: cob_runs.list_runs(conn, session.principal.tenant_id, after=position, limit=first + 1)
+@strawberry.type
+class CloseOfBusinessMutation:
+    @strawberry.mutation(
+        description="Close a business date for every active loan (accrue, age, penalise, classify, provision) as a background run. "
+        "Answers when the run has finished unless `wait: false`, then at once with the run to poll. Roles: ADMIN, FINANCE."
     )
-    items = [
-        (encode_time_cursor("CloseOfBusinessRun", r.requested_at, r.id), CloseOfBusinessRun(run=r))
-        for r in found[:first]
-    ]
-    return connection(items, has_next=len(found) > first, has_previous=after is not None)
+    async def run_close_of_business(
+        self, info: Info, input: RunCloseOfBusinessInput  # noqa: A002
+    ) -> RunCloseOfBusinessResult:
+        ctx = info.context
+        session = await ctx.authorize("runCloseOfBusiness")
+        try:
+            key = input_key(input.idempotency_key)
+        except RefusedInput as refused:
+            return refused.result
+        actor = ctx.actor()
+        request = {"business_date": input.business_date.isoformat()}
+
+        def work(conn):  # noqa: ANN001, ANN202
+            command = lambda c: {"run": str(cob_runs.request_run(c, actor, input.business_date).id)}  # noqa: E731
+            result, replayed = run_once(conn, actor, key, "runCloseOfBusiness", request, command)
+            if "run" not in result:  # a key recorded before runs were jobs: the date was closed by that request
+                result, replayed = command(conn), True
+            return cob_runs.get_run(conn, actor.tenant_id, uuid.UUID(str(result["run"]))), replayed
+
+        try:
+            run, replayed = await write(ctx.engine, work)
+        except ledger_errors.LedgerError as exc:
+            return _error(exc)
+        if not replayed:
+            ctx.cob_runner.start(run)
+        if input.wait:
+            run = await ctx.cob_runner.wait(run)
+            if run.status is RunStatus.FAILED and run.error_code in e.error_type_by_code:
+                # As before runs were jobs: a refused date is its typed error (nothing was closed by this run).
+                return _error(ledger_errors.LedgerError(run.error_message or run.error_code), code=run.error_code)
+        session.loaders.clear()
+        return payload(run, replayed)

@@ -5,18 +5,19 @@ import datetime as dt
 import enum
 import json
 import uuid
+from typing import Annotated
 
 import sqlalchemy as sa
 import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.errors import BadUserInput
-from graphql_api.scalars import check_page_size
-from graphql_api.loan_reads import AuditFilter, audit_events_page
-from graphql_api.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
-from graphql_api.threads import read
-from graphql_api.types import Connection, connection
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.scalars import check_page_size
+from graphql_api.core.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
+from graphql_api.core.threads import read
+from graphql_api.core.types import Connection, connection
+from ledger.queries import AuditFilter, audit_events_page
 from ledger.verify import verify_books
 from loans.verify import verify_subledger
 
@@ -103,31 +104,6 @@ def entity_filter(entity_id: str) -> tuple[str, str]:
     raise BadUserInput(f"entityId must be the opaque id of a loan, borrower, journal entry, request, close of business run, receipt or API token, got {entity_id[:60]!r}")
 
 
-async def audit_events(
-    info: Info, first: int, after: str | None, entity_id: strawberry.ID | None, entity_type: str | None,
-    action: str | None, actor: str | None, date_from: dt.date | None, date_to: dt.date | None,
-) -> Connection[AuditEvent]:
-    ctx = info.context
-    session = await ctx.authorize("auditEvents")
-    check_page_size(first)
-    for name, value in (("entityType", entity_type), ("action", action), ("actor", actor)):
-        if value is not None and not 0 < len(value) <= filter_text_length_max:
-            raise BadUserInput(f"{name} must be 1 to {filter_text_length_max} characters")
-    key = None
-    if entity_id is not None:
-        implied_type, key = entity_filter(entity_id)
-        if entity_type is not None and entity_type != implied_type:
-            raise BadUserInput(f"entityId is a {implied_type} id but entityType is {entity_type!r}")
-        entity_type = implied_type
-    where = AuditFilter(entity_type, key, action, actor, date_from, date_to)
-    position = decode_time_cursor("AuditEvent", after)
-    rows = await read(
-        ctx.engine, lambda conn: audit_events_page(conn, session.principal.tenant_id, where, after=position, limit=first + 1)
-    )
-    items = [(encode_time_cursor("AuditEvent", row.occurred_at, row.id), AuditEvent(row=row)) for row in rows[:first]]
-    return connection(items, has_next=len(rows) > first, has_previous=after is not None)
-
-
 @strawberry.enum(description="Which check found it: the ledger (hash chain, entries, balance counters) or the loan sub-ledger (= GL control accounts).")
 class DiscrepancySource(enum.Enum):
     LEDGER = "LEDGER"
@@ -151,18 +127,56 @@ class AuditVerification:
     balance_rows: int
 
 
-async def verify_audit(info: Info) -> AuditVerification:
-    ctx = info.context
-    session = await ctx.authorize("verifyAudit")
-    tenant_id = session.principal.tenant_id
-
-    def verify(conn: sa.Connection) -> AuditVerification:
-        report = verify_books(conn, [tenant_id])
-        found = [Discrepancy(source=DiscrepancySource.LEDGER, message=m) for m in report.discrepancies]
-        found += [Discrepancy(source=DiscrepancySource.SUBLEDGER, message=m) for m in verify_subledger(conn, tenant_id)]
-        return AuditVerification(
-            ok=not found, discrepancies=found[:discrepancies_shown_max], entries=report.entries, postings=report.postings,
-            audit_events=report.audit_events, chained_events=report.chained_events, balance_rows=report.balance_rows,
+@strawberry.type
+class AuditQuery:
+    @strawberry.field(description="The audit log, newest first, filtered by entity, action, actor and date (UTC). Roles: ADMIN, AUDITOR.")
+    async def audit_events(
+        self,
+        info: Info,
+        first: int = audit_page_size_default,
+        after: str | None = None,
+        entity_id: Annotated[strawberry.ID | None, strawberry.argument(description="A loan, borrower, journal entry or journal entry request id.")] = None,
+        entity_type: str | None = None,
+        action: str | None = None,
+        actor: str | None = None,
+        date_from: dt.date | None = None,
+        date_to: dt.date | None = None,
+    ) -> Connection[AuditEvent]:
+        ctx = info.context
+        session = await ctx.authorize("auditEvents")
+        check_page_size(first)
+        for name, value in (("entityType", entity_type), ("action", action), ("actor", actor)):
+            if value is not None and not 0 < len(value) <= filter_text_length_max:
+                raise BadUserInput(f"{name} must be 1 to {filter_text_length_max} characters")
+        key = None
+        if entity_id is not None:
+            implied_type, key = entity_filter(entity_id)
+            if entity_type is not None and entity_type != implied_type:
+                raise BadUserInput(f"entityId is a {implied_type} id but entityType is {entity_type!r}")
+            entity_type = implied_type
+        where = AuditFilter(entity_type, key, action, actor, date_from, date_to)
+        position = decode_time_cursor("AuditEvent", after)
+        rows = await read(
+            ctx.engine, lambda conn: audit_events_page(conn, session.principal.tenant_id, where, after=position, limit=first + 1)
         )
+        items = [(encode_time_cursor("AuditEvent", row.occurred_at, row.id), AuditEvent(row=row)) for row in rows[:first]]
+        return connection(items, has_next=len(rows) > first, has_previous=after is not None)
 
-    return await read(ctx.engine, verify)
+    @strawberry.field(
+        description="Recompute your books from stored rows: audit hash chain, entries, balances, loan sub-ledger = GL. Roles: ADMIN, AUDITOR."
+    )
+    async def verify_audit(self, info: Info) -> AuditVerification:
+        ctx = info.context
+        session = await ctx.authorize("verifyAudit")
+        tenant_id = session.principal.tenant_id
+
+        def verify(conn: sa.Connection) -> AuditVerification:
+            report = verify_books(conn, [tenant_id])
+            found = [Discrepancy(source=DiscrepancySource.LEDGER, message=m) for m in report.discrepancies]
+            found += [Discrepancy(source=DiscrepancySource.SUBLEDGER, message=m) for m in verify_subledger(conn, tenant_id)]
+            return AuditVerification(
+                ok=not found, discrepancies=found[:discrepancies_shown_max], entries=report.entries, postings=report.postings,
+                audit_events=report.audit_events, chained_events=report.chained_events, balance_rows=report.balance_rows,
+            )
+
+        return await read(ctx.engine, verify)

@@ -1,10 +1,10 @@
-"""The README's role x operation table, generated from graphql_api.permissions (a test keeps them equal).
+"""The README's role x operation table, generated from graphql_api.core.permissions (a test keeps them equal).
 
-    .venv/bin/python -m graphql_api.role_matrix     # prints the table to paste into README.md
+    .venv/bin/python -m graphql_api.core.role_matrix     # prints the table to paste into README.md
 """
 from __future__ import annotations
 
-from graphql_api.permissions import open_operations, operation_roles
+from graphql_api.core.permissions import open_operations, operation_roles
 from identity.model import Role
 
 columns = (Role.ADMIN, Role.LOAN_OFFICER, Role.APPROVER, Role.FINANCE, Role.COLLECTOR, Role.AUDITOR)

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 import strawberry
 
-from graphql_api.errors import BadUserInput
+from graphql_api.core.errors import BadUserInput
 
 decimal_text_length_max = 64
 id_text_length_max = 120

@@ -1,6 +1,6 @@
 """Maker-checker for manual journal entries: the request type, approve / reject / cancel, and the queue.
 
-`postJournalEntry` (graphql_api.journal) makes a PENDING request; a checker who is not the maker
+`postJournalEntry` (graphql_api.ledger.journal) makes a PENDING request; a checker who is not the maker
 approves it (the entry posts then, through ledger.service) or rejects it; the maker may cancel it.
 """
 from __future__ import annotations
@@ -12,12 +12,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api import error_types as e
-from graphql_api.idempotency import run_once
-from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
-from graphql_api.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
-from graphql_api.threads import read, write
-from graphql_api.types import Connection, JournalEntry, Posting, connection, mirror_enum
+from graphql_api.core import error_types as e
+from graphql_api.core.idempotency import run_once
+from graphql_api.core.inputs import RefusedInput, input_id, input_key, input_reason
+from graphql_api.core.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
+from graphql_api.core.threads import read, write
+from graphql_api.core.types import Connection, connection, mirror_enum
+from graphql_api.ledger.types import JournalEntry, Posting
 from ledger import errors as ledger_errors
 from manual_entries import service as requests_service
 from manual_entries.model import EntryRequest, RequestStatus
@@ -150,43 +151,6 @@ CancelJournalEntryResult = Annotated[
 ]
 
 
-async def approve_journal_entry(info: Info, data: ApproveJournalEntryInput) -> ApproveJournalEntryResult:
-    ctx = info.context
-
-    def command(conn, actor, request_id):  # noqa: ANN001, ANN202
-        _, entry = requests_service.approve_entry(conn, actor, request_id)
-        return entry
-
-    outcome = await _decide(info, "approveJournalEntry", data.request_id, None, data.idempotency_key, command, approve_errors)
-    if not isinstance(outcome, tuple):
-        return outcome
-    request, replayed = outcome
-    entry = await ctx.session.loaders.entry.load(request.journal_entry_id)
-    return ApproveJournalEntryPayload(request=JournalEntryRequest(request=request), entry=JournalEntry(entry=entry), replayed=replayed)
-
-
-async def reject_journal_entry(info: Info, data: RejectJournalEntryInput) -> RejectJournalEntryResult:
-    outcome = await _decide(
-        info, "rejectJournalEntry", data.request_id, data.reason, data.idempotency_key,
-        lambda conn, actor, request_id: requests_service.reject_entry(conn, actor, request_id, actor.reason),
-        decision_errors, reason_required=True,
-    )
-    if not isinstance(outcome, tuple):
-        return outcome
-    return RejectJournalEntryPayload(request=JournalEntryRequest(request=outcome[0]), replayed=outcome[1])
-
-
-async def cancel_journal_entry(info: Info, data: CancelJournalEntryInput) -> CancelJournalEntryResult:
-    outcome = await _decide(
-        info, "cancelJournalEntry", data.request_id, data.reason, data.idempotency_key,
-        lambda conn, actor, request_id: requests_service.cancel_entry(conn, actor, request_id, actor.reason),
-        decision_errors,
-    )
-    if not isinstance(outcome, tuple):
-        return outcome
-    return CancelJournalEntryPayload(request=JournalEntryRequest(request=outcome[0]), replayed=outcome[1])
-
-
 async def _decide(
     info: Info, operation: str, request_id_text: str, reason_text: str | None, key_text: str | None,
     command, errors: tuple[type, ...], *, reason_required: bool = False,  # noqa: ANN001
@@ -220,27 +184,86 @@ async def _decide(
     return request, replayed
 
 
-async def journal_entry_requests(
-    info: Info, status: RequestStatus | None, first: int, after: str | None,
-) -> Connection[JournalEntryRequest]:
-    ctx = info.context
-    session = await ctx.authorize("journalEntryRequests")
-    check_page_size(first, requests_page_size_max)
-    position = decode_time_cursor("JournalEntryRequest", after)
-    found = await read(
-        ctx.engine,
-        lambda conn: requests_service.list_requests(conn, session.principal.tenant_id, status=status, after=position, limit=first + 1),
+@strawberry.type
+class JournalEntryRequestQuery:
+    @strawberry.field(
+        description="Manual journal entry requests (maker-checker), newest first; `status: PENDING` is the checkers' queue. "
+        "`first` is at most 100. Roles: ADMIN, FINANCE, AUDITOR."
     )
-    items = [
-        (encode_time_cursor("JournalEntryRequest", r.submitted_at, r.id), JournalEntryRequest(request=r))
-        for r in found[:first]
-    ]
-    return connection(items, has_next=len(found) > first, has_previous=after is not None)
+    async def journal_entry_requests(
+        self,
+        info: Info,
+        status: JournalEntryRequestStatus | None = None,  # type: ignore[valid-type]
+        first: int = requests_page_size_default,
+        after: str | None = None,
+    ) -> Connection[JournalEntryRequest]:
+        wanted = None if status is None else RequestStatus[status.name]
+        ctx = info.context
+        session = await ctx.authorize("journalEntryRequests")
+        check_page_size(first, requests_page_size_max)
+        position = decode_time_cursor("JournalEntryRequest", after)
+        found = await read(
+            ctx.engine,
+            lambda conn: requests_service.list_requests(conn, session.principal.tenant_id, status=wanted, after=position, limit=first + 1),
+        )
+        items = [
+            (encode_time_cursor("JournalEntryRequest", r.submitted_at, r.id), JournalEntryRequest(request=r))
+            for r in found[:first]
+        ]
+        return connection(items, has_next=len(found) > first, has_previous=after is not None)
+
+    @strawberry.field(description="One manual journal entry request; null if your books have none with this id. Roles: ADMIN, FINANCE, AUDITOR.")
+    async def journal_entry_request(self, info: Info, id: strawberry.ID) -> JournalEntryRequest | None:  # noqa: A002
+        ctx = info.context
+        session = await ctx.authorize("journalEntryRequest")
+        wanted = decode_id("JournalEntryRequest", id)
+        found = await read(ctx.engine, requests_service.get_request, session.principal.tenant_id, wanted)
+        return None if found is None else JournalEntryRequest(request=found)
 
 
-async def journal_entry_request(info: Info, request_id: strawberry.ID) -> JournalEntryRequest | None:
-    ctx = info.context
-    session = await ctx.authorize("journalEntryRequest")
-    wanted = decode_id("JournalEntryRequest", request_id)
-    found = await read(ctx.engine, requests_service.get_request, session.principal.tenant_id, wanted)
-    return None if found is None else JournalEntryRequest(request=found)
+@strawberry.type
+class JournalEntryRequestMutation:
+    @strawberry.mutation(
+        description="Approve a pending manual entry and post it; never by its maker (MAKER_CHECKER_VIOLATION). Roles: ADMIN, FINANCE."
+    )
+    async def approve_journal_entry(
+        self, info: Info, input: ApproveJournalEntryInput  # noqa: A002
+    ) -> ApproveJournalEntryResult:
+        ctx = info.context
+
+        def command(conn, actor, request_id):  # noqa: ANN001, ANN202
+            _, entry = requests_service.approve_entry(conn, actor, request_id)
+            return entry
+
+        outcome = await _decide(info, "approveJournalEntry", input.request_id, None, input.idempotency_key, command, approve_errors)
+        if not isinstance(outcome, tuple):
+            return outcome
+        request, replayed = outcome
+        entry = await ctx.session.loaders.entry.load(request.journal_entry_id)
+        return ApproveJournalEntryPayload(request=JournalEntryRequest(request=request), entry=JournalEntry(entry=entry), replayed=replayed)
+
+    @strawberry.mutation(description="Reject a pending manual entry with a reason; never by its maker. Roles: ADMIN, FINANCE.")
+    async def reject_journal_entry(
+        self, info: Info, input: RejectJournalEntryInput  # noqa: A002
+    ) -> RejectJournalEntryResult:
+        outcome = await _decide(
+            info, "rejectJournalEntry", input.request_id, input.reason, input.idempotency_key,
+            lambda conn, actor, request_id: requests_service.reject_entry(conn, actor, request_id, actor.reason),
+            decision_errors, reason_required=True,
+        )
+        if not isinstance(outcome, tuple):
+            return outcome
+        return RejectJournalEntryPayload(request=JournalEntryRequest(request=outcome[0]), replayed=outcome[1])
+
+    @strawberry.mutation(description="Withdraw your own pending manual entry; only its maker may. Roles: ADMIN, FINANCE.")
+    async def cancel_journal_entry(
+        self, info: Info, input: CancelJournalEntryInput  # noqa: A002
+    ) -> CancelJournalEntryResult:
+        outcome = await _decide(
+            info, "cancelJournalEntry", input.request_id, input.reason, input.idempotency_key,
+            lambda conn, actor, request_id: requests_service.cancel_entry(conn, actor, request_id, actor.reason),
+            decision_errors,
+        )
+        if not isinstance(outcome, tuple):
+            return outcome
+        return CancelJournalEntryPayload(request=JournalEntryRequest(request=outcome[0]), replayed=outcome[1])

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import uuid
 
-from graphql_api import error_types as e
-from graphql_api.errors import BadUserInput
-from graphql_api.idempotency import key_problem
-from graphql_api.scalars import decode_id
+from graphql_api.core import error_types as e
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.idempotency import key_problem
+from graphql_api.core.scalars import decode_id
 
 reason_length_max = 500  # audit_events.reason
 

@@ -1,6 +1,6 @@
 """Errors that reach the client as top-level GraphQL errors, and the rule for masking the rest.
 
-Expected domain failures are typed results (see `graphql_api.error_types`). Top-level errors are for
+Expected domain failures are typed results (see `graphql_api.core.error_types`). Top-level errors are for
 the request itself: not signed in, not allowed, a malformed argument. Everything else is a bug or an
 outage, and the client sees only "Unexpected error." with code INTERNAL_SERVER_ERROR; the server log
 keeps the traceback.

@@ -18,12 +18,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from strawberry.dataloader import DataLoader
 
-from graphql_api import loan_reads, reads
-from graphql_api.loan_reads import BorrowerRecord, ProductRecord
-from graphql_api.threads import read, read_statement
+from graphql_api.core.threads import read, read_statement
+from ledger import queries as ledger_queries
 from ledger.model import Account, PostedEntry
 from ledger.queries import Balance, load_accounts
-from loans.pii import FieldCipher
+from loans import queries as loan_queries
+from loans.pii import BorrowerRecord, FieldCipher
+from loans.queries import ProductRecord
 
 # Bounds the IN (...) list of one batched statement.
 batch_size_max = 500
@@ -53,7 +54,7 @@ class Loaders:
 
 
 def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: Engine | AsyncEngine | None = None) -> Loaders:
-    """Loaders for one request; single-statement batches run on `reader` (graphql_api.threads), default `engine`."""
+    """Loaders for one request; single-statement batches run on `reader` (graphql_api.core.threads), default `engine`."""
     reader = engine if reader is None else reader
 
     # `query(conn, tenant_id, keys) -> {key: value}`; absent keys load None.
@@ -75,16 +76,16 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: E
             codes_by_date[as_of].append(code)
         found: dict[BalanceKey, list[Balance]] = {}
         for as_of, codes in codes_by_date.items():
-            by_code = await read_statement(reader, reads.balances_by_account, tenant_id, sorted(set(codes)), as_of)
+            by_code = await read_statement(reader, ledger_queries.balances_by_account, tenant_id, sorted(set(codes)), as_of)
             found.update({(code, as_of): balances for code, balances in by_code.items()})
         return [found.get(key, []) for key in keys]
 
     async def load_borrowers_batch(ids: Sequence[uuid.UUID]) -> list[BorrowerRecord | None]:
-        found = await read_statement(reader, loan_reads.borrowers_by_id, tenant_id, cipher, list(ids))
+        found = await read_statement(reader, loan_queries.borrowers_by_id, tenant_id, cipher, list(ids))
         return [found.get(borrower_id) for borrower_id in ids]
 
     async def load_installments_batch(keys: Sequence[ScheduleKey]) -> list[list[sa.Row]]:
-        found = await read_statement(reader, loan_reads.installments_by_schedule, tenant_id, list(keys))
+        found = await read_statement(reader, loan_queries.installments_by_schedule, tenant_id, list(keys))
         return [found[key] for key in keys]
 
     async def load_history_batch(keys: Sequence[HistoryKey]) -> list[list[sa.Row]]:
@@ -94,7 +95,7 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: E
             loans_by_last[last].append(loan_id)
         found: dict[HistoryKey, list[sa.Row]] = {}
         for last, loan_ids in loans_by_last.items():
-            by_loan = await read_statement(reader, loan_reads.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
+            by_loan = await read_statement(reader, loan_queries.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
             found.update({(loan_id, last): rows for loan_id, rows in by_loan.items()})
         return [found[key] for key in keys]
 
@@ -104,13 +105,13 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: E
     return Loaders(
         account=loader(load_accounts_batch),
         balances=loader(load_balances_batch),
-        entry=by_key(reads.entries_by_id, one_statement=False),  # entries, then their postings: two statements
-        reversal_id=by_key(reads.reversals_of),
+        entry=by_key(ledger_queries.entries_by_id, one_statement=False),  # entries, then their postings: two statements
+        reversal_id=by_key(ledger_queries.reversals_of),
         borrower=loader(load_borrowers_batch),
-        product=by_key(loan_reads.products_by_key),
-        loan=by_key(loan_reads.loans_by_id),
+        product=by_key(loan_queries.products_by_key),
+        loan=by_key(loan_queries.loans_by_id),
         installments=loader(load_installments_batch),
         loan_history=loader(load_history_batch),
-        loan_transaction=by_key(loan_reads.transactions_by_id),
-        loan_transaction_reversal=by_key(loan_reads.reversals_of_transactions),
+        loan_transaction=by_key(loan_queries.transactions_by_id),
+        loan_transaction_reversal=by_key(loan_queries.reversals_of_transactions),
     )

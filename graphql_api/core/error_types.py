@@ -10,11 +10,12 @@ import dataclasses
 import re
 import uuid
 from collections.abc import Mapping
+from typing import Annotated, Union
 
 import strawberry
 
-from graphql_api.scalars import encode_id
-from graphql_api.types import Money, money
+from graphql_api.core.scalars import encode_id
+from graphql_api.core.types import Money, money
 from ledger import errors as ledger_errors
 from loans import errors as loan_errors
 from loans.replay import ReplayConflict, ReplayMismatch
@@ -260,6 +261,11 @@ error_type_by_code: dict[str, type] = {
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 
 _uuid_text = re.compile(r"\b[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\b")
+
+
+def result_union(name: str, payload: type, errors: tuple[type, ...]) -> object:
+    """The GraphQL union a mutation answers with: its payload, or one of the typed errors it may return."""
+    return Annotated[Union[(payload, *errors)], strawberry.union(name)]  # noqa: UP007
 
 
 def invalid_input(message: str, field: str | None = None) -> InvalidInputError:

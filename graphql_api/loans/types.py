@@ -3,7 +3,7 @@
 Each wraps a stored row or an immutable domain value. Amounts are integer minor units underneath
 and `Money` on the wire. Nested fields load through the request's DataLoaders, so a page of loans
 with schedules, transactions, borrowers and products costs a constant number of statements.
-Borrower and LoanProduct live with their operations (graphql_api.borrowers, graphql_api.loan_products).
+Borrower and LoanProduct live with their operations (graphql_api.loans.borrowers, graphql_api.loans.products).
 """
 from __future__ import annotations
 
@@ -17,12 +17,13 @@ import strawberry
 from strawberry.scalars import JSON
 from strawberry.types import Info
 
-from graphql_api.borrowers import Borrower
-from graphql_api.errors import BadUserInput
-from graphql_api.loan_products import LoanProduct
-from graphql_api.loan_reads import transactions_last_max
-from graphql_api.scalars import encode_id, utc
-from graphql_api.types import JournalEntry, Money, as_mirror, mirror_enum, money, money_from_decimal
+from graphql_api.loans.borrowers import Borrower
+from graphql_api.core.errors import BadUserInput
+from graphql_api.loans.products import LoanProduct
+from loans.queries import transactions_last_max
+from graphql_api.core.scalars import encode_id, utc
+from graphql_api.core.types import Money, as_mirror, mirror_enum, money, money_from_decimal
+from graphql_api.ledger.types import JournalEntry
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
 from loans.engine import Allocation as DomainAllocation
 from loans.state import LoanStatus

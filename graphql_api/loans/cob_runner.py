@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 
 from sqlalchemy.engine import Engine
 
-from graphql_api.threads import read
+from graphql_api.core.threads import read
 from loans import cob_runs
 from loans.cob_runs import CobRun
 

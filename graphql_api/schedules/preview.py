@@ -13,8 +13,8 @@ from anyio import to_thread
 from strawberry.types import Info
 
 import schedules
-from graphql_api.errors import PublicError
-from graphql_api.types import mirror_enum
+from graphql_api.core.errors import PublicError
+from graphql_api.core.types import mirror_enum
 
 
 MethodEnum = mirror_enum(
@@ -119,15 +119,18 @@ def schedule_type(schedule: schedules.Schedule) -> Schedule:
     )
 
 
-async def preview_schedule(info: Info, data: ScheduleInput) -> Schedule:
-    await info.context.authorize("previewSchedule")
-    try:
-        # Up to 600 periods and a root finder: CPU work, kept off the event loop like database work.
-        schedule = await to_thread.run_sync(schedule_for, data)
-    except schedules.ScheduleInputError as exc:
-        problems = [{"field": _camel(p.field), "code": str(p.code), "message": p.message} for p in exc.problems]
-        message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
-        raise PublicError(message, field=problems[0]["field"], problems=problems) from None
-    except schedules.RateNotFound as exc:
-        raise PublicError(exc.message, code=str(exc.code)) from None
-    return schedule_type(schedule)
+@strawberry.type
+class ScheduleQuery:
+    @strawberry.field(description="An amortization schedule for proposed terms, with the all-in annualised rate. Nothing is stored.")
+    async def preview_schedule(self, info: Info, input: ScheduleInput) -> Schedule:  # noqa: A002
+        await info.context.authorize("previewSchedule")
+        try:
+            # Up to 600 periods and a root finder: CPU work, kept off the event loop like database work.
+            schedule = await to_thread.run_sync(schedule_for, input)
+        except schedules.ScheduleInputError as exc:
+            problems = [{"field": _camel(p.field), "code": str(p.code), "message": p.message} for p in exc.problems]
+            message = "; ".join(f"{p['field']}: {p['message']}" for p in problems)
+            raise PublicError(message, field=problems[0]["field"], problems=problems) from None
+        except schedules.RateNotFound as exc:
+            raise PublicError(exc.message, code=str(exc.code)) from None
+        return schedule_type(schedule)
