@@ -306,7 +306,9 @@ def _write_postgresql(
     params = _posting_params(actor, accounts, entry_rows, posting_rows, movements, events, raw.info.backend_pid)
     params["seal"] = unit.seal
     with _as_sqlalchemy_errors(conn, journal_sql, None):
-        written, is_sealer, free = raw.execute(journal_sql, params).fetchone()
+        # Prepared at its first use on each connection (psycopg keeps it, and prepares it again
+        # after a rollback deallocated its statements): the text never changes, whatever the batch.
+        written, is_sealer, free = raw.execute(journal_sql, params, prepare=True).fetchone()
         if not written:
             _stale(conn.engine, raw, actor.tenant_id, accounts, free)
     unit.audited(actor.tenant_id, [e["id"] for e in events])
