@@ -11,7 +11,11 @@ the same SQL the GraphQL resolvers issue for the loan-detail query (token lookup
 last 10 transactions) and returns JSON. The token comes from `loanbook token create`. Phases, each with
 --connections concurrent HTTP/1.1 connections for --seconds on 127.0.0.1:
   (a) GraphQL loan detail, every request a random loan;  (b) the raw endpoint, same loans;
-  (c) recordRepayment, each connection on its own loan, a unique idempotency key per request.
+  (c) recordRepayment, each connection on its own loan, a unique idempotency key per request;
+  (d) the ledger's own single-entry rate on the road every posting takes (benchmarks/bench_ledger.py's
+      clients: ledger.service.post_entry in ledger.unit_of_work.run_in_transaction, one process per
+      client, --ledger-clients of them, sealing as the server does), so that (c) has its reference
+      from the same run and the same machine.
 (a) and (b) alternate in --slices slices, so outside load on a shared machine falls on both alike. Both
 servers run --workers processes (default: what `loanbook serve` picks), and one lean asyncio HTTP/1.1
 client (benchmarks/http_client.py) drives both. Each phase prints the servers' CPU per request (their
@@ -67,6 +71,7 @@ seed_batch = 5_000
 fee_pairs = 5  # plus one charge: 1 disbursement + 11 fee transactions = 12, so `transactions(last: 10)` returns 10
 target_ratio = 0.5
 target_p99_ms = 100.0
+target_ledger_ratio = 0.5  # recordRepayment against the ledger's single-entry rate
 server_start_seconds_max = 60
 
 LOAN_DETAIL = """
@@ -415,6 +420,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per phase")
     parser.add_argument("--warmup", type=float, default=2.0, help="unmeasured seconds before each phase")
     parser.add_argument("--slices", type=int, default=4, help="(a) and (b) alternate in this many slices of the measured time")
+    parser.add_argument("--ledger-clients", type=int, default=8, help="client processes of the ledger phase (d)")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args()
@@ -443,7 +449,11 @@ def main() -> int:
                     [sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).resolve().parent), "--factory",
                      "bench_api:raw_app", "--log-level", "warning", "--no-access-log", "--workers", workers], env, workdir, "raw")
                 processes.append(raw_process)
-                asyncio.run(run(args, token, graphql_base, graphql_process.pid, raw_base, raw_process.pid, loan_ids))
+                repay = asyncio.run(run(args, token, graphql_base, graphql_process.pid, raw_base, raw_process.pid, loan_ids))
+                for process in processes:  # the ledger phase has the machine to itself, as (c) had
+                    stop(process)
+                processes.clear()
+                ledger_phase(args, db_url, repay, env.get("LOANBOOK_SEAL_MODE") or "commit")
         finally:
             for process in processes:
                 stop(process)
@@ -528,6 +538,24 @@ async def run(args: argparse.Namespace, token: str, graphql_base: str, graphql_p
           f"{verdict(graphql.pct(0.99) < target_p99_ms)}")
     print(f"target: recordRepayment p99 < {target_p99_ms:.0f} ms: {repay.pct(0.99):.1f} ms: {verdict(repay.pct(0.99) < target_p99_ms)}")
     print(f"failed requests: {failed}" + ("" if not failed else " (see the first failure of each phase above)"))
+    return repay
+
+
+def ledger_phase(args: argparse.Namespace, db_url: str, repay: Result, seal_mode: str) -> None:
+    """(d): entries per second of the ledger's single-entry road, and (c)'s ratio to it."""
+    import bench_ledger
+
+    tenant_id = bench_ledger.prepare_books(db_url, 1000, slug="bench-ledger")
+    codes = bench_ledger.uniform_codes(1000)
+    mode = "background" if seal_mode == "background" else "commit"
+    got = bench_ledger.entries_per_second(db_url, tenant_id, codes, clients=args.ledger_clients, hot=False, mode=mode,
+                                          duration=args.seconds)
+    rate = got.rate
+    ratio = repay.rps / rate if rate else float("nan")
+    print(f"(d) ledger single entry, {args.ledger_clients} clients, seal {mode}: {rate:,.0f} entries/s "
+          f"(client {got.client_ms:.2f} ms, server {got.server_ms:.2f} ms CPU per entry)")
+    print(f"target: recordRepayment >= {target_ledger_ratio}x the ledger's single-entry rate: {ratio:.2f}x "
+          f"({repay.rps:,.0f} vs {rate:,.0f}): {'PASS' if ratio >= target_ledger_ratio else 'FAIL'}")
 
 
 if __name__ == "__main__":

@@ -106,12 +106,12 @@ def uniform_codes(count: int) -> list[str]:
     return [f"1500.{i:04d}" for i in range(count)]
 
 
-def prepare_books(url: str, account_count: int) -> int:
+def prepare_books(url: str, account_count: int, slug: str = "bench") -> int:
     """Migrate, create a tenant with the default chart, open the uniform accounts; return tenant id."""
     engine = make_engine(url)
     upgrade(engine)
     tenant_id = run_in_transaction(
-        engine, lambda c: service.create_tenant(c, "bench", "Benchmark lender", actor_name="bench", now=utc_now())
+        engine, lambda c: service.create_tenant(c, slug, "Benchmark lender", actor_name="bench", now=utc_now())
     )
     actor = Actor(tenant_id, "bench", utc_now())
     codes = uniform_codes(account_count)
