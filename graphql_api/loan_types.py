@@ -24,7 +24,7 @@ from graphql_api.loan_reads import transactions_last_max
 from graphql_api.scalars import encode_id, utc
 from graphql_api.types import JournalEntry, Money, as_mirror, mirror_enum, money, money_from_decimal
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
-from loans.engine import Allocation as DomainAllocation
+from loans.servicing import Allocation as DomainAllocation
 from loans.state import LoanStatus
 
 LoanStatusEnum = mirror_enum(

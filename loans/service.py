@@ -22,10 +22,10 @@ from ledger.model import canonical_json
 from ledger.money import from_minor, parse_decimal, to_minor
 from ledger.queries import account_roles, load_accounts
 from ledger.unit_of_work import record_event, record_events
-from loans import engine
+from loans import servicing
 from loans.delinquency import ClassificationPolicy, policy_from_json, policy_to_json
 from loans.booking import Application, installments_from, schedule_for, terms_for, terms_from_json, terms_to_json
-from loans.engine import Allocation, Movement
+from loans.servicing import Allocation, Movement
 from loans.errors import (
     AmountNotPositive,
     DateAfterBusinessDate,
@@ -295,9 +295,9 @@ def disburse_loan(
     currency = product.currency
     financed, disbursed = to_minor(schedule.financed_principal, currency), to_minor(schedule.disbursed_amount, currency)
     fee = to_minor(terms.upfront_fee, currency)
-    state = engine.book(installments, currency)
+    state = servicing.book(installments, currency)
     state = state._replace(last_cob_date=day)
-    moves = engine.disbursement_movements(financed, disbursed, fee)
+    moves = servicing.disbursement_movements(financed, disbursed, fee)
     version = row.schedule_version + 1
     # The state (pools, status) is written by _book_money, with the transaction's number.
     conn.execute(
@@ -316,7 +316,7 @@ def record_repayment(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount:
                      idempotency_key: str | None = None) -> MoneyResult:
     return _money_command(
         conn, actor, loan_id, "REPAYMENT", amount, currency, day, idempotency_key,
-        lambda state, product, minor: engine.apply_payment(state, product, minor, day),
+        lambda state, product, minor: servicing.apply_payment(state, product, minor, day),
     )
 
 
@@ -324,14 +324,14 @@ def pay_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: obj
                  idempotency_key: str | None = None) -> MoneyResult:
     return _money_command(
         conn, actor, loan_id, "PAYOFF", amount, currency, day, idempotency_key,
-        lambda state, product, minor: engine.pay_off(state, product, minor, day),
+        lambda state, product, minor: servicing.pay_off(state, product, minor, day),
     )
 
 
 def charge_fee(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
                idempotency_key: str | None = None) -> MoneyResult:
     def apply(state: LoanState, product: Product, minor: int):
-        new, moves = engine.charge_fee(state, minor)
+        new, moves = servicing.charge_fee(state, minor)
         return new, moves, Allocation(fee=minor)
 
     return _money_command(conn, actor, loan_id, "FEE_CHARGE", amount, currency, day, idempotency_key, apply)
@@ -343,7 +343,7 @@ def waive_charge(conn: Connection, actor: Actor, loan_id: uuid.UUID, kind: str, 
         raise InvalidProduct("a waiver is of FEE or PENALTY", field="kind")
 
     def apply(state: LoanState, product: Product, minor: int):
-        new, moves = engine.waive(state, kind, minor)
+        new, moves = servicing.waive(state, kind, minor)
         return new, moves, Allocation(fee=minor) if kind == "FEE" else Allocation(penalty=minor)
 
     return _money_command(conn, actor, loan_id, f"{kind}_WAIVER", amount, currency, day, idempotency_key, apply)
@@ -352,7 +352,7 @@ def waive_charge(conn: Connection, actor: Actor, loan_id: uuid.UUID, kind: str, 
 def write_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date, amount: object | None = None,
                    currency: str | None = None, idempotency_key: str | None = None) -> MoneyResult:
     def apply(state: LoanState, product: Product, minor: int | None):
-        new, moves = engine.write_off(state, minor)
+        new, moves = servicing.write_off(state, minor)
         return new, moves, Allocation(principal=state.principal - new.principal)
 
     return _money_command(conn, actor, loan_id, "WRITE_OFF", amount, currency, day, idempotency_key, apply, optional_amount=True)
@@ -361,7 +361,7 @@ def write_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.d
 def record_recovery(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
                     idempotency_key: str | None = None) -> MoneyResult:
     def apply(state: LoanState, product: Product, minor: int):
-        new, moves = engine.recovery(state, minor)
+        new, moves = servicing.recovery(state, minor)
         return new, moves, Allocation()
 
     return _money_command(conn, actor, loan_id, "RECOVERY", amount, currency, day, idempotency_key, apply, any_status=True)
@@ -533,7 +533,7 @@ def apply_receipt(
             )
     result = _money_command(
         conn, actor, loan_id, "SUSPENSE_REPAYMENT", amount, receipt.currency, applied_on, idempotency_key,
-        lambda state, product, minor: engine.apply_payment(state, product, minor, applied_on, source="suspense"),
+        lambda state, product, minor: servicing.apply_payment(state, product, minor, applied_on, source="suspense"),
     )
     if result.replayed:
         # The key's request hash covers loan, amount and date, not the receipt: check the receipt too.
@@ -560,7 +560,7 @@ def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.d
     row, state = load_state(conn, tenant_id, loan_id)
     _check_date(row, day)
     product = get_product(conn, tenant_id, row.product_code, row.product_version)
-    return engine.payoff_quote(state, product, day)
+    return servicing.payoff_quote(state, product, day)
 
 
 # ---------------------------------------------------------------- the common path of money commands
