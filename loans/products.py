@@ -12,6 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from ledger.money import currency_exponent, parse_decimal, to_minor
 from loans.errors import InvalidProduct
+from loans.model import GlRole
 from schedules import DayCount, FeeTreatment, Frequency, Method, RoundingMode, term_periods_max
 from schedules.regenerate import PrepaymentMode
 
@@ -28,12 +29,8 @@ class AccountingBasis(str, enum.Enum):
     CASH = "CASH"
 
 
-# Money roles a product maps to GL accounts; the defaults are the default chart's codes.
-money_roles = (
-    "bank", "loans_receivable", "interest_receivable", "fee_receivable", "penalty_receivable",
-    "allowance", "overpayments", "suspense", "interest_income", "fee_income", "penalty_income",
-    "recoveries", "write_off_expense",
-)
+# Money roles a product maps to GL accounts (in GlRole's order); the defaults are the default chart's codes.
+money_roles = tuple(role.value for role in GlRole)
 default_gl_accounts = {
     "bank": "1100", "loans_receivable": "1200", "interest_receivable": "1210", "fee_receivable": "1220",
     "penalty_receivable": "1230", "allowance": "1290", "overpayments": "2100", "suspense": "2200",
