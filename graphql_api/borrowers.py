@@ -30,7 +30,7 @@ from graphql_api.scalars import decode_id, decode_time_cursor, encode_id, encode
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, connection
 from ledger import errors as ledger_errors
-from loans import service
+from loans import borrowers as borrower_commands
 
 borrowers_page_size_default = 50
 national_id_filter_length_max = 40
@@ -163,7 +163,7 @@ async def borrower(info: Info, borrower_id: strawberry.ID, masked: bool, reason:
 async def reveal(info: Info, borrower_id: uuid.UUID, reason: str | None) -> dict[str, str | None]:
     ctx = info.context
     actor = ctx.actor(reason=reason)
-    return await write(ctx.engine, lambda conn: service.reveal_borrower(conn, actor, ctx.cipher, borrower_id))
+    return await write(ctx.engine, lambda conn: borrower_commands.reveal_borrower(conn, actor, ctx.cipher, borrower_id))
 
 
 async def create_borrower(info: Info, data: CreateBorrowerInput) -> CreateBorrowerResult:
@@ -182,7 +182,7 @@ async def create_borrower(info: Info, data: CreateBorrowerInput) -> CreateBorrow
     request = {**values, **{name: ctx.cipher.blind_index(values[name]) for name in ("national_id", "phone", "bank_account")}}
 
     def command(conn) -> dict:  # noqa: ANN001
-        return {"borrower": str(service.create_borrower(conn, actor, ctx.cipher, **values))}
+        return {"borrower": str(borrower_commands.create_borrower(conn, actor, ctx.cipher, **values))}
 
     try:
         result, replayed = await write(ctx.engine, lambda conn: run_once(conn, actor, key, "createBorrower", request, command))

@@ -15,9 +15,9 @@ from graphql_api.inputs import RefusedInput, input_id, input_key, input_reason
 from graphql_api.loan_types import Loan, loan_type
 from graphql_api.threads import write
 from ledger import errors as ledger_errors
-from loans import service
+from loans import applications
 from loans.state import LoanStatus
-from loans.store.repository import load_loan_row
+from loans.store.repository import load_loan
 
 
 @strawberry.input(description="A loan application under a product; the product's ranges and schedule rules apply.")
@@ -105,7 +105,7 @@ async def submit_loan_application(info: Info, data: SubmitLoanApplicationInput) 
     }
 
     def command(conn) -> dict:  # noqa: ANN001
-        loan_id = service.submit_application(
+        loan_id = applications.submit_application(
             conn, actor, borrower_id=borrower_id, product_code=data.product_code, principal=data.principal,
             annual_rate=data.annual_rate, term_periods=data.term_periods, disbursement_date=data.disbursement_date,
             first_due_date=data.first_due_date,
@@ -114,7 +114,7 @@ async def submit_loan_application(info: Info, data: SubmitLoanApplicationInput) 
 
     def work(conn):  # noqa: ANN001, ANN202
         result, replayed = run_once(conn, actor, key, "submitLoanApplication", request, command)
-        return load_loan_row(conn, actor.tenant_id, uuid.UUID(str(result["loan"])), lock=False), replayed
+        return load_loan(conn, actor.tenant_id, uuid.UUID(str(result["loan"])), lock=False), replayed
 
     try:
         row, replayed = await write(ctx.engine, work)
@@ -140,9 +140,9 @@ async def decide(
     request = {"loan": str(loan_id), "decision": decision.value, "reason": reason}
 
     def work(conn):  # noqa: ANN001, ANN202
-        command = lambda c: {"status": service.decide_application(c, actor, loan_id, decision, reason).value}  # noqa: E731
+        command = lambda c: {"status": applications.decide_application(c, actor, loan_id, decision, reason).value}  # noqa: E731
         _, replayed = run_once(conn, actor, key, operation, request, command)
-        return load_loan_row(conn, actor.tenant_id, loan_id, lock=False), replayed
+        return load_loan(conn, actor.tenant_id, loan_id, lock=False), replayed
 
     try:
         row, replayed = await write(ctx.engine, work)

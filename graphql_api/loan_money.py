@@ -25,8 +25,8 @@ from graphql_api.threads import write
 from graphql_api.types import JournalEntry
 from ledger import errors as ledger_errors
 from ledger.actor import Actor
-from loans import service
-from loans.service import MoneyResult
+from loans import money
+from loans.recording import MoneyResult
 
 
 @strawberry.interface(description="What a money mutation did: the loan after it, the transaction it recorded, the journal entry it posted.")
@@ -257,7 +257,7 @@ async def run_money_command(
 async def disburse_loan(info: Info, d: DisburseLoanInput) -> DisburseLoanResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "disburseLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.disburse_loan(conn, actor, loan_id, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.disburse_loan(conn, actor, loan_id, d.effective_date, key),
         DisburseLoanPayload, disburse_errors,
     )
 
@@ -265,7 +265,7 @@ async def disburse_loan(info: Info, d: DisburseLoanInput) -> DisburseLoanResult:
 async def record_repayment(info: Info, d: RecordRepaymentInput) -> RecordRepaymentResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "recordRepayment", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.record_repayment(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.record_repayment(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
         RecordRepaymentPayload, money_errors,
     )
 
@@ -273,7 +273,7 @@ async def record_repayment(info: Info, d: RecordRepaymentInput) -> RecordRepayme
 async def pay_off_loan(info: Info, d: PayOffLoanInput) -> PayOffLoanResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "payOffLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.pay_off_loan(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.pay_off_loan(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
         PayOffLoanPayload, money_errors,
     )
 
@@ -282,7 +282,7 @@ async def prepay_loan(info: Info, d: PrepayLoanInput) -> PrepayLoanResult:  # ty
     mode = None if d.mode is None else d.mode.name
     return await run_money_command(
         info, "prepayLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.prepay_loan(
+        lambda conn, actor, loan_id, key: money.prepay_loan(
             conn, actor, loan_id, d.amount, d.currency, d.effective_date, mode=mode, idempotency_key=key,
         ),
         PrepayLoanPayload, prepay_errors,
@@ -292,7 +292,7 @@ async def prepay_loan(info: Info, d: PrepayLoanInput) -> PrepayLoanResult:  # ty
 async def charge_fee(info: Info, d: ChargeFeeInput) -> ChargeFeeResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "chargeFee", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.charge_fee(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.charge_fee(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
         ChargeFeePayload, money_errors, reason=d.reason,
     )
 
@@ -300,7 +300,7 @@ async def charge_fee(info: Info, d: ChargeFeeInput) -> ChargeFeeResult:  # type:
 async def waive_fee(info: Info, d: WaiveFeeInput) -> WaiveFeeResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "waiveFee", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.waive_charge(
+        lambda conn, actor, loan_id, key: money.waive_charge(
             conn, actor, loan_id, d.kind.value, d.amount, d.currency, d.effective_date, key,
         ),
         WaiveFeePayload, waive_errors, reason=d.reason, reason_required=True,
@@ -310,7 +310,7 @@ async def waive_fee(info: Info, d: WaiveFeeInput) -> WaiveFeeResult:  # type: ig
 async def write_off_loan(info: Info, d: WriteOffLoanInput) -> WriteOffLoanResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "writeOffLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.write_off_loan(
+        lambda conn, actor, loan_id, key: money.write_off_loan(
             conn, actor, loan_id, d.effective_date, d.amount, d.currency, idempotency_key=key,
         ),
         WriteOffLoanPayload, money_errors, reason=d.reason, reason_required=True,
@@ -320,7 +320,7 @@ async def write_off_loan(info: Info, d: WriteOffLoanInput) -> WriteOffLoanResult
 async def record_recovery(info: Info, d: RecordRecoveryInput) -> RecordRecoveryResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "recordRecovery", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.record_recovery(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.record_recovery(conn, actor, loan_id, d.amount, d.currency, d.effective_date, key),
         RecordRecoveryPayload, money_errors,
     )
 
@@ -333,7 +333,7 @@ async def reverse_repayment(info: Info, d: ReverseRepaymentInput) -> ReverseRepa
         return refused.result
     return await run_money_command(
         info, "reverseRepayment", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.reverse_transaction(conn, actor, loan_id, transaction_id, d.effective_date, key),
+        lambda conn, actor, loan_id, key: money.reverse_transaction(conn, actor, loan_id, transaction_id, d.effective_date, key),
         ReverseRepaymentPayload, reverse_errors, reason=d.reason, reason_required=True,
         ids={transaction_id: "LoanTransaction"}, known={"transaction_id": d.transaction_id},
     )
@@ -342,7 +342,7 @@ async def reverse_repayment(info: Info, d: ReverseRepaymentInput) -> ReverseRepa
 async def restructure_loan(info: Info, d: RestructureLoanInput) -> RestructureLoanResult:  # type: ignore[valid-type]
     return await run_money_command(
         info, "restructureLoan", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.restructure_loan(
+        lambda conn, actor, loan_id, key: money.restructure_loan(
             conn, actor, loan_id, d.effective_date, annual_rate=d.annual_rate, term_periods=d.term_periods,
             capitalise_arrears=d.capitalise_arrears, idempotency_key=key,
         ),

@@ -20,7 +20,7 @@ from graphql_api.schedule_preview import DayCountEnum, FeeTreatmentEnum, Frequen
 from graphql_api.threads import read, write
 from graphql_api.types import Connection, Money, as_mirror, connection, mirror_enum, money_from_decimal
 from ledger import errors as ledger_errors
-from loans import service
+from loans import catalogue
 from loans.products import AccountingBasis, AllocationOrder, money_roles, product_code_length_max
 from schedules.regenerate import PrepaymentMode
 
@@ -289,7 +289,7 @@ async def create_loan_product(info: Info, data: CreateLoanProductInput) -> Creat
     actor = ctx.actor()
 
     def command(conn) -> dict:  # noqa: ANN001
-        product = service.create_product(conn, actor, values)
+        product = catalogue.create_product(conn, actor, values)
         return {"code": product.code, "version": product.version}
 
     try:

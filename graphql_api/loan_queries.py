@@ -30,11 +30,11 @@ from graphql_api.threads import read
 from graphql_api.types import Connection, Money, as_mirror, connection, money
 from ledger import errors as ledger_errors
 from loans import portfolio as loan_portfolio
-from loans import service
+from loans import money as money_commands
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
 from loans.errors import UnknownLoan
 from loans.state import LoanStatus
-from loans.store.repository import load_loan_row
+from loans.store.repository import load_loan
 
 loans_page_size_default = 50
 
@@ -137,7 +137,7 @@ async def payoff_quote(info: Info, loan_id: strawberry.ID, date: dt.date) -> Pay
     tenant_id = session.principal.tenant_id
 
     def quote(conn):  # noqa: ANN001, ANN202
-        return service.payoff_quote(conn, tenant_id, found_id, date), load_loan_row(conn, tenant_id, found_id, lock=False).currency
+        return money_commands.payoff_quote(conn, tenant_id, found_id, date), load_loan(conn, tenant_id, found_id, lock=False).currency
 
     try:
         allocation, currency = await read(ctx.engine, quote)
@@ -180,7 +180,7 @@ async def restructure_preview(info: Info, data: RestructurePreviewInput) -> Rest
     tenant_id = session.principal.tenant_id
 
     def preview(conn):  # noqa: ANN001, ANN202
-        return service.restructure_preview(
+        return money_commands.restructure_preview(
             conn, tenant_id, found_id, data.effective_date, annual_rate=data.annual_rate, term_periods=data.term_periods,
             capitalise_arrears=data.capitalise_arrears,
         )

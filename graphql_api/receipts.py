@@ -24,7 +24,7 @@ from graphql_api.threads import read, write
 from graphql_api.types import Connection, JournalEntry, Money, connection, mirror_enum, money
 from ledger import errors as ledger_errors
 from loans import receipts as receipts_reads
-from loans import service
+from loans import suspense
 from loans.receipts import Receipt, ReceiptStatus
 from loans.store.tables import suspense_receipts
 
@@ -145,7 +145,7 @@ async def receive_unidentified_receipt(info: Info, d: ReceiveUnidentifiedReceipt
                 suspense_receipts.c.tenant_id == actor.tenant_id, suspense_receipts.c.idempotency_key == key
             )
         ).first() is not None
-        receipt_id = service.receive_unidentified(conn, actor, d.amount, d.currency, d.received_on, d.reference, key)
+        receipt_id = suspense.receive_unidentified(conn, actor, d.amount, d.currency, d.received_on, d.reference, key)
         return receipts_reads.receipts_by_id(conn, actor.tenant_id, [receipt_id])[receipt_id], replayed
 
     try:
@@ -164,7 +164,7 @@ async def apply_unidentified_receipt(info: Info, d: ApplyUnidentifiedReceiptInpu
         return refused.result
     return await run_money_command(
         info, "applyUnidentifiedReceipt", d.loan_id, d.idempotency_key,
-        lambda conn, actor, loan_id, key: service.apply_receipt(conn, actor, receipt_id, loan_id, d.effective_date, key),
+        lambda conn, actor, loan_id, key: suspense.apply_receipt(conn, actor, receipt_id, loan_id, d.effective_date, key),
         ApplyUnidentifiedReceiptPayload, apply_errors,
         ids={receipt_id: "UnidentifiedReceipt"}, known={"receipt_id": d.receipt_id},
     )
