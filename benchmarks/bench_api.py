@@ -59,7 +59,7 @@ from loanbook.db import make_engine, make_reader, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
 from loanbook.server import default_workers  # noqa: E402
 from loanbook.settings import Settings  # noqa: E402
-from loans import service  # noqa: E402
+from loans import borrowers, catalogue  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
 from loans.pii import FieldCipher, key_from_text, new_key_text  # noqa: E402
 from loans.products import origination_fee  # noqa: E402
@@ -193,11 +193,11 @@ def seed(engine: sa.Engine, count: int, cipher: FieldCipher) -> list[uuid.UUID]:
     started = time.perf_counter()
     tenant_id = run_in_transaction(engine, lambda c: ledger.create_tenant(c, "bench", "API bench", actor_name="bench", now=now()))
     actor = Actor(tenant_id, "bench", now())
-    product = run_in_transaction(engine, lambda c: service.create_product(c, actor, {
+    product = run_in_transaction(engine, lambda c: catalogue.create_product(c, actor, {
         "code": "CASH36", "name": "Cash loan 36m", "currency": "CNY", "origination_fee_rate": "0.01",
         "penalty_daily_rate": "0.0005", "late_fee": "30", "late_fee_grace_days": 3, "amount_max": "200000", "term_max": 36,
     }))
-    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, actor, cipher, name="Bench borrower"))
+    borrower = run_in_transaction(engine, lambda c: borrowers.create_borrower(c, actor, cipher, name="Bench borrower"))
     rng = random.Random(7)
     ids: list[uuid.UUID] = []
     for start in range(0, count, seed_batch):

@@ -32,7 +32,7 @@ from ledger.money import to_minor  # noqa: E402
 from ledger.unit_of_work import run_in_transaction  # noqa: E402
 from loanbook.db import make_engine, scratch_database  # noqa: E402
 from loanbook.migrate import upgrade  # noqa: E402
-from loans import service  # noqa: E402
+from loans import borrowers, catalogue  # noqa: E402
 from loans.booking import Application, installments_from, schedule_for  # noqa: E402
 from loans.cob import run_close_of_business  # noqa: E402
 from loans.pii import FieldCipher  # noqa: E402
@@ -74,11 +74,11 @@ def seed(engine: sa.Engine, count: int) -> int:
     started = time.perf_counter()
     tenant_id = run_in_transaction(engine, lambda c: ledger.create_tenant(c, "bench", "COB bench", actor_name="bench", now=now()))
     actor = Actor(tenant_id, "bench", now())
-    product = run_in_transaction(engine, lambda c: service.create_product(c, actor, {
+    product = run_in_transaction(engine, lambda c: catalogue.create_product(c, actor, {
         "code": "CASH12", "name": "Cash loan", "currency": "CNY", "origination_fee_rate": "0.01",
         "penalty_daily_rate": "0.0005", "late_fee": "30", "late_fee_grace_days": 3, "amount_max": "200000",
     }))
-    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, actor, FieldCipher(b"b" * 32), name="Bench borrower"))
+    borrower = run_in_transaction(engine, lambda c: borrowers.create_borrower(c, actor, FieldCipher(b"b" * 32), name="Bench borrower"))
     rng = random.Random(7)
     disbursed_on = business_date - dt.timedelta(days=1)
     for start in range(0, count, seed_batch):
@@ -88,7 +88,7 @@ def seed(engine: sa.Engine, count: int) -> int:
             principal = Decimal(rng.randrange(1_000, 100_000))
             rate = Decimal(rng.choice(["0.08", "0.12", "0.18", "0.24"]))
             schedule = schedule_for(product, Application(principal, rate, 12, disbursed_on))
-            loan_id = uuid7()  # time-ordered, as loans.service.submit_application mints them
+            loan_id = uuid7()  # time-ordered, as loans.applications.submit_application mints them
             fee = to_minor(origination_fee(product, principal), "CNY")
             financed = to_minor(schedule.financed_principal, "CNY")
             totals[0] += financed

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from ledger import errors
 from ledger.model import Account, AccountStatus, AccountType, NormalBalance, Posting, PostedEntry
 from ledger.store.tables import (
     account_balances,
@@ -122,17 +121,6 @@ def account_roles(conn: Connection, tenant_id: int) -> dict[str, str]:
         sa.select(accounts.c.role, accounts.c.code).where(accounts.c.tenant_id == tenant_id, accounts.c.role.is_not(None))
     )
     return {row.role: row.code for row in rows}
-
-
-def get_account(conn: Connection, tenant_id: int, code: str) -> Account:
-    account = load_accounts(conn, tenant_id, [code]).get(code)
-    if account is None:
-        raise errors.UnknownAccount(f"no account with code {code!r}", account=code)
-    return account
-
-
-def tenant_by_slug(conn: Connection, slug: str) -> sa.Row | None:
-    return conn.execute(sa.select(tenants).where(tenants.c.slug == slug)).first()
 
 
 def get_entry(conn: Connection, tenant_id: int, entry_id: uuid.UUID) -> PostedEntry | None:

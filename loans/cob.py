@@ -1,6 +1,6 @@
 """Close of business: advance every active loan to a business date, in batches, resumably.
 
-For each loan the pure `engine.close_day` runs for every day from its last closed date to the
+For each loan the pure `servicing.close_day` runs for every day from its last closed date to the
 target date. Each batch of loans is one database transaction: one journal entry per batch and
 currency (movements netted per GL account), one detail row per loan in loan_transactions, and the
 loans' new state. A loan whose last_cob_date already equals the date is skipped, so running COB
@@ -23,7 +23,7 @@ from ledger import service as ledger
 from ledger.actor import Actor
 from ledger.ids import uuid7s
 from ledger.unit_of_work import run_in_transaction
-from loans import engine
+from loans import servicing
 from loans.delinquency import ClassificationPolicy
 from loans.errors import CobOutOfOrder
 from loans.posting import entry_for, net_by_account
@@ -238,7 +238,7 @@ def _close_batch(
         state, moves, totals = before, [], {"accrued": 0, "suspended": 0, "penalty": 0, "late_fees": 0, "fees": 0, "credit": 0, "provision": 0}
         current = row.last_cob_date + dt.timedelta(days=1)
         while current <= day and state.status is LoanStatus.ACTIVE:
-            state, day_moves, facts = engine.close_day(state, product, current, policy)
+            state, day_moves, facts = servicing.close_day(state, product, current, policy)
             moves += day_moves
             _add_facts(totals, facts, batch)
             current += dt.timedelta(days=1)
@@ -281,7 +281,7 @@ def _snapshot(tenant_id: int, day: dt.date, row: sa.Row, state: LoanState, value
     }
 
 
-def _add_facts(totals: dict, facts: engine.DayFacts, batch: dict) -> None:
+def _add_facts(totals: dict, facts: servicing.DayFacts, batch: dict) -> None:
     totals["accrued"] += facts.accrued
     totals["suspended"] += facts.suspended
     totals["penalty"] += facts.penalty

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loans.delinquency import Bucket, LoanClass
-from loans.store.repository import load_installments, load_loan_row, state_from_rows
+from loans.model import Loan
+from loans.store.repository import load_installments, load_loan, state_from_rows
 from loans.store.tables import cob_runs, loan_snapshots, loan_transactions
 
 
@@ -113,14 +114,14 @@ class InstallmentLine:
 
 @dataclass(frozen=True)
 class Statement:
-    loan: sa.Row
+    loan: Loan
     as_of: dt.date
     installments: tuple[InstallmentLine, ...]
     transactions: tuple[sa.Row, ...]
 
 
 def statement(conn: Connection, tenant_id: int, loan_id: uuid.UUID, as_of: dt.date, transactions_max: int = 200) -> Statement:
-    row = load_loan_row(conn, tenant_id, loan_id, lock=False)
+    row = load_loan(conn, tenant_id, loan_id, lock=False)
     grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
     state = state_from_rows(row, grouped[loan_id])
     lines = tuple(

@@ -5,7 +5,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 
 from ledger.model import EntryDraft, Posting
-from loans.engine import Movement
+from loans.servicing import Movement
 
 
 def net_by_account(movements: Iterable[Movement], gl_accounts: Mapping[str, str]) -> dict[str, int]:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from decimal import ROUND_HALF_UP, Decimal
 
 from ledger.money import currency_exponent, parse_decimal, to_minor
 from loans.errors import InvalidProduct
+from loans.model import GlRole
 from schedules import DayCount, FeeTreatment, Frequency, Method, RoundingMode, term_periods_max
 from schedules.regenerate import PrepaymentMode
 
@@ -28,12 +29,8 @@ class AccountingBasis(str, enum.Enum):
     CASH = "CASH"
 
 
-# Money roles a product maps to GL accounts; the defaults are the default chart's codes.
-money_roles = (
-    "bank", "loans_receivable", "interest_receivable", "fee_receivable", "penalty_receivable",
-    "allowance", "overpayments", "suspense", "interest_income", "fee_income", "penalty_income",
-    "recoveries", "write_off_expense",
-)
+# Money roles a product maps to GL accounts (in GlRole's order); the defaults are the default chart's codes.
+money_roles = tuple(role.value for role in GlRole)
 default_gl_accounts = {
     "bank": "1100", "loans_receivable": "1200", "interest_receivable": "1210", "fee_receivable": "1220",
     "penalty_receivable": "1230", "allowance": "1290", "overpayments": "2100", "suspense": "2200",
@@ -177,7 +174,3 @@ def origination_fee(p: Product, principal: Decimal) -> Decimal:
     exponent = currency_exponent(p.currency)
     quantum = Decimal(1).scaleb(-exponent)
     return (principal * p.origination_fee_rate).quantize(quantum, rounding=ROUND_HALF_UP) + p.origination_fee_fixed
-
-
-def next_version(p: Product) -> Product:
-    return replace(p, version=p.version + 1)

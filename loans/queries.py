@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from loans.delinquency import ClassificationPolicy
+from loans.model import Loan
 from loans.pii import BorrowerRecord, FieldCipher, masked_borrower
 from loans.products import Product, product_from_json
 from loans.store import repository
@@ -199,9 +200,9 @@ def reversals_of_transactions(conn: Connection, tenant_id: int, ids: Sequence[uu
     return {row.reverses_transaction_id: row for row in rows}
 
 
-def loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> sa.Row:
+def loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> Loan:
     """The loan as stored, without a row lock (a read); UnknownLoan if the tenant has no such loan."""
-    return repository.load_loan_row(conn, tenant_id, loan_id, lock=False)
+    return repository.load_loan(conn, tenant_id, loan_id, lock=False)
 
 
 def classification_policy(conn: Connection, tenant_id: int) -> ClassificationPolicy:

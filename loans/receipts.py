@@ -1,6 +1,6 @@
 """Unidentified receipts (money in the bank that names no loan) as a work queue: reads only.
 
-Writing lives in loans.service (receive_unidentified, apply_receipt). A receipt is UNAPPLIED while its
+Writing lives in loans.suspense (receive_unidentified, apply_receipt). A receipt is UNAPPLIED while its
 money sits in suspense and APPLIED while a repayment out of suspense stands; reversing that repayment
 returns the money to suspense and the receipt to UNAPPLIED.
 """

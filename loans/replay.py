@@ -1,7 +1,7 @@
 """Deterministic replay of a loan's history. Pure.
 
 A loan's state is a function of its booked schedule, its money events and the business dates
-closed: replaying the events with the same engine reproduces it exactly. A reversal or a
+closed: replaying the events through the same servicing model reproduces it exactly. A reversal or a
 backdated transaction replays the history without (or with) the event and posts only the
 difference of the two replays' movements, so history is never rewritten and nothing is posted twice.
 """
@@ -11,9 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from loans import engine
+from loans import servicing
 from loans.delinquency import ClassificationPolicy, default_policy
-from loans.engine import Allocation, Movement
+from loans.servicing import Allocation, Movement
 from loans.errors import LoanError
 from loans.products import Product
 from loans.state import InstallmentState, LoanState, LoanStatus
@@ -58,7 +58,7 @@ def replay(
     events dated after `through` (the open business date) are applied last."""
     if (through - disbursed_on).days > replay_days_max:
         raise ReplayConflict("the loan's history is too long to replay")
-    state = engine.book(installments, product.currency)._replace(last_cob_date=disbursed_on)
+    state = servicing.book(installments, product.currency)._replace(last_cob_date=disbursed_on)
     moves: list[Movement] = []
     allocations: dict = {}
     pending = sorted(enumerate(events), key=lambda pair: (pair[1].day, pair[0]))
@@ -76,7 +76,7 @@ def replay(
         day += dt.timedelta(days=1)
         apply_through(day)  # a day's events happen during the day, before its close of business
         if state.status is LoanStatus.ACTIVE:
-            state, day_moves, _ = engine.close_day(state, product, day, policy)
+            state, day_moves, _ = servicing.close_day(state, product, day, policy)
             moves += day_moves
     for _, event in pending[index:]:
         state = _apply(state, product, event, moves, allocations)
@@ -87,22 +87,22 @@ def _apply(state: LoanState, product: Product, event: Event, moves: list[Movemen
     try:
         if event.kind in ("REPAYMENT", "SUSPENSE_REPAYMENT"):
             source = "suspense" if event.kind == "SUSPENSE_REPAYMENT" else "bank"
-            state, new, allocation = engine.apply_payment(state, product, event.amount, event.day, source)
+            state, new, allocation = servicing.apply_payment(state, product, event.amount, event.day, source)
         elif event.kind == "PAYOFF":
-            state, new, allocation = engine.pay_off(state, product, event.amount, event.day)
+            state, new, allocation = servicing.pay_off(state, product, event.amount, event.day)
         elif event.kind == "FEE_CHARGE":
-            state, new = engine.charge_fee(state, event.amount)
+            state, new = servicing.charge_fee(state, event.amount)
             allocation = Allocation(fee=event.amount)
         elif event.kind in ("FEE_WAIVER", "PENALTY_WAIVER"):
             kind = event.kind.split("_")[0]
-            state, new = engine.waive(state, kind, event.amount)
+            state, new = servicing.waive(state, kind, event.amount)
             allocation = Allocation(fee=event.amount) if kind == "FEE" else Allocation(penalty=event.amount)
         elif event.kind == "WRITE_OFF":
             before = state.principal
-            state, new = engine.write_off(state, event.amount)
+            state, new = servicing.write_off(state, event.amount)
             allocation = Allocation(principal=before - state.principal)
         elif event.kind == "RECOVERY":
-            state, new = engine.recovery(state, event.amount)
+            state, new = servicing.recovery(state, event.amount)
             allocation = Allocation()
         else:
             raise ReplayConflict(f"cannot replay a {event.kind} transaction")

@@ -9,8 +9,8 @@ import datetime as dt
 from dataclasses import replace
 
 from ledger.money import from_minor
-from loans import engine
-from loans.engine import Allocation, Movement
+from loans import servicing
+from loans.servicing import Allocation, Movement
 from loans.errors import AmountNotPositive, LoanError
 from loans.products import Product
 from loans.state import InstallmentState, LoanState, LoanStatus
@@ -58,8 +58,8 @@ def prepay(
     """Pay what is due and the interest accrued to `day`, then reduce principal; re-schedule the rest."""
     if amount <= 0:
         raise AmountNotPositive("a prepayment must be a positive amount")
-    state, moves, _, _ = engine.accrue_to(state, product, day)
-    state, pay_moves, paid = engine.apply_payment(state, product, amount, day, source="bank")
+    state, moves, _, _ = servicing.accrue_to(state, product, day)
+    state, pay_moves, paid = servicing.apply_payment(state, product, amount, day, source="bank")
     moves += [m for m in pay_moves if m[1] != "overpayments"]
     left = paid.overpayment
     state = state._replace(overpayment=state.overpayment - left)
@@ -129,8 +129,8 @@ def restructure_loan(
     Returns (state, movements, the new schedule, the amount capitalised)."""
     if state.status is not LoanStatus.ACTIVE:
         raise RestructureNotAllowed(f"the loan is {state.status.value}")
-    state, moves, _, _ = engine.accrue_to(state, product, day)
-    state, due_moves, _ = engine.recognise_due(state, product, day)
+    state, moves, _, _ = servicing.accrue_to(state, product, day)
+    state, due_moves, _ = servicing.recognise_due(state, product, day)
     moves += due_moves
     if state.interest_suspended or state.penalty_suspended:
         raise RestructureNotAllowed(

@@ -95,7 +95,3 @@ class LoanState(NamedTuple):
     last_cob_date: dt.date | None = None
     written_off: int = 0  # principal written off so far
     recovered: int = 0
-
-    @property
-    def receivable_total(self) -> int:
-        return self.principal + self.interest + self.fee + self.penalty

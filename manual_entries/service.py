@@ -104,11 +104,6 @@ def get_request(conn: Connection, tenant_id: int, request_id: uuid.UUID) -> Entr
     return None if row is None else request_from_row(row)
 
 
-def requests_by_id(conn: Connection, tenant_id: int, ids: list[uuid.UUID]) -> dict[uuid.UUID, EntryRequest]:
-    rows = conn.execute(sa.select(requests).where(requests.c.tenant_id == tenant_id, requests.c.id.in_(ids))).all()
-    return {row.id: request_from_row(row) for row in rows}
-
-
 def list_requests(
     conn: Connection, tenant_id: int, *, status: RequestStatus | None = None,
     after: tuple[object, uuid.UUID] | None = None, limit: int = 50,

@@ -8,7 +8,7 @@ journal, the portfolio); the audit log and its verification are for auditors and
 follow the desk that does the work: loan officers originate (borrowers, applications, withdrawals),
 approvers decide, finance moves money and closes the business day, collectors record the money they
 collect (repayments, recoveries after write-off). Auditors change nothing. Admins do everything.
-Maker-checker on top of roles: loans.service refuses an approval by the application's submitter, and
+Maker-checker on top of roles: loans.applications refuses an approval by the application's submitter, and
 manual_entries refuses an approval (or rejection) of a manual journal entry by the person who created it.
 """
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Unmasking is deliberate and one borrower at a time: only the root `borrower(id)` field reveals, only
 for `permissions.pii_readers`, only when the client selects a sensitive field, and always through
-`loans.service.reveal_borrower`, which writes a borrower.pii_revealed audit event (with the caller's
+`loans.borrowers.reveal_borrower`, which writes a borrower.pii_revealed audit event (with the caller's
 reason). Lists and nested borrowers (`loan.borrower`) are masked for everyone, so no query can dump
 the PII of a whole book.
 """
@@ -29,7 +29,7 @@ from graphql_api.core.scalars import decode_id, decode_time_cursor, encode_id, e
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, connection
 from ledger import errors as ledger_errors
-from loans import service
+from loans import borrowers as borrower_commands
 from loans.pii import BorrowerRecord
 from loans.queries import borrowers_page
 
@@ -135,7 +135,7 @@ CreateBorrowerResult = Annotated[
 async def reveal(info: Info, borrower_id: uuid.UUID, reason: str | None) -> dict[str, str | None]:
     ctx = info.context
     actor = ctx.actor(reason=reason)
-    return await write(ctx.engine, lambda conn: service.reveal_borrower(conn, actor, ctx.cipher, borrower_id))
+    return await write(ctx.engine, lambda conn: borrower_commands.reveal_borrower(conn, actor, ctx.cipher, borrower_id))
 
 
 @strawberry.type
@@ -204,7 +204,7 @@ class BorrowerMutation:
         request = {**values, **{name: ctx.cipher.blind_index(values[name]) for name in ("national_id", "phone", "bank_account")}}
 
         def command(conn) -> dict:  # noqa: ANN001
-            return {"borrower": str(service.create_borrower(conn, actor, ctx.cipher, **values))}
+            return {"borrower": str(borrower_commands.create_borrower(conn, actor, ctx.cipher, **values))}
 
         try:
             result, replayed = await write(ctx.engine, lambda conn: run_once(conn, actor, key, "createBorrower", request, command))

@@ -14,7 +14,7 @@ from graphql_api.core.inputs import RefusedInput, input_id, input_key, input_rea
 from graphql_api.loans.types import Loan, loan_type
 from graphql_api.core.threads import write
 from ledger import errors as ledger_errors
-from loans import service
+from loans import applications
 from loans.queries import loan_row
 from loans.state import LoanStatus
 
@@ -110,7 +110,7 @@ async def decide(
     request = {"loan": str(loan_id), "decision": decision.value, "reason": reason}
 
     def work(conn):  # noqa: ANN001, ANN202
-        command = lambda c: {"status": service.decide_application(c, actor, loan_id, decision, reason).value}  # noqa: E731
+        command = lambda c: {"status": applications.decide_application(c, actor, loan_id, decision, reason).value}  # noqa: E731
         _, replayed = run_once(conn, actor, key, operation, request, command)
         return loan_row(conn, actor.tenant_id, loan_id), replayed
 
@@ -143,7 +143,7 @@ class ApplicationMutation:
         }
 
         def command(conn) -> dict:  # noqa: ANN001
-            loan_id = service.submit_application(
+            loan_id = applications.submit_application(
                 conn, actor, borrower_id=borrower_id, product_code=input.product_code, principal=input.principal,
                 annual_rate=input.annual_rate, term_periods=input.term_periods, disbursement_date=input.disbursement_date,
                 first_due_date=input.first_due_date,

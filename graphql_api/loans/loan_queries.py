@@ -29,7 +29,7 @@ from graphql_api.core.threads import read
 from graphql_api.core.types import Connection, Money, as_mirror, connection, money
 from ledger import errors as ledger_errors
 from loans import portfolio as loan_portfolio
-from loans import service
+from loans import money as money_commands
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
 from loans.errors import UnknownLoan
 from loans.queries import loan_row, loans_page
@@ -224,7 +224,7 @@ class LoanQuery:
         tenant_id = session.principal.tenant_id
 
         def quote(conn):  # noqa: ANN001, ANN202
-            return service.payoff_quote(conn, tenant_id, found_id, date), loan_row(conn, tenant_id, found_id).currency
+            return money_commands.payoff_quote(conn, tenant_id, found_id, date), loan_row(conn, tenant_id, found_id).currency
 
         try:
             allocation, currency = await read(ctx.engine, quote)
@@ -248,7 +248,7 @@ class LoanQuery:
         tenant_id = session.principal.tenant_id
 
         def preview(conn):  # noqa: ANN001, ANN202
-            return service.restructure_preview(
+            return money_commands.restructure_preview(
                 conn, tenant_id, found_id, input.effective_date, annual_rate=input.annual_rate, term_periods=input.term_periods,
                 capitalise_arrears=input.capitalise_arrears,
             )

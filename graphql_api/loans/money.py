@@ -1,4 +1,4 @@
-"""Money mutations on a loan: each one loans.service command, one transaction, one journal entry.
+"""Money mutations on a loan: each one loans.money command, one transaction, one journal entry.
 
 Every payload implements `LoanMoneyPayload` (the loan after the command, the transaction it recorded,
 the allocation and the journal entry), so a client can read any of them with one fragment. An
@@ -24,8 +24,8 @@ from graphql_api.core.threads import write
 from graphql_api.ledger.types import JournalEntry
 from ledger import errors as ledger_errors
 from ledger.actor import Actor
-from loans import service
-from loans.service import MoneyResult
+from loans import money
+from loans.recording import MoneyResult
 
 
 @strawberry.interface(description="What a money mutation did: the loan after it, the transaction it recorded, the journal entry it posted.")
@@ -282,7 +282,7 @@ class MoneyMutation:
     async def disburse_loan(self, info: Info, input: DisburseLoanInput) -> DisburseLoanResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "disburseLoan", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.disburse_loan(conn, actor, loan_id, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.disburse_loan(conn, actor, loan_id, input.effective_date, key),
             DisburseLoanPayload, disburse_errors,
         )
 
@@ -290,7 +290,7 @@ class MoneyMutation:
     async def record_repayment(self, info: Info, input: RecordRepaymentInput) -> RecordRepaymentResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "recordRepayment", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.record_repayment(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.record_repayment(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
             RecordRepaymentPayload, money_errors,
         )
 
@@ -305,7 +305,7 @@ class MoneyMutation:
             return refused.result
         return await run_money_command(
             info, "reverseRepayment", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.reverse_transaction(conn, actor, loan_id, transaction_id, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.reverse_transaction(conn, actor, loan_id, transaction_id, input.effective_date, key),
             ReverseRepaymentPayload, reverse_errors, reason=input.reason, reason_required=True,
             ids={transaction_id: "LoanTransaction"}, known={"transaction_id": input.transaction_id},
         )
@@ -314,7 +314,7 @@ class MoneyMutation:
     async def pay_off_loan(self, info: Info, input: PayOffLoanInput) -> PayOffLoanResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "payOffLoan", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.pay_off_loan(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.pay_off_loan(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
             PayOffLoanPayload, money_errors,
         )
 
@@ -323,7 +323,7 @@ class MoneyMutation:
         mode = None if input.mode is None else input.mode.name
         return await run_money_command(
             info, "prepayLoan", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.prepay_loan(
+            lambda conn, actor, loan_id, key: money.prepay_loan(
                 conn, actor, loan_id, input.amount, input.currency, input.effective_date, mode=mode, idempotency_key=key,
             ),
             PrepayLoanPayload, prepay_errors,
@@ -333,7 +333,7 @@ class MoneyMutation:
     async def charge_fee(self, info: Info, input: ChargeFeeInput) -> ChargeFeeResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "chargeFee", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.charge_fee(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.charge_fee(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
             ChargeFeePayload, money_errors, reason=input.reason,
         )
 
@@ -341,7 +341,7 @@ class MoneyMutation:
     async def waive_fee(self, info: Info, input: WaiveFeeInput) -> WaiveFeeResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "waiveFee", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.waive_charge(
+            lambda conn, actor, loan_id, key: money.waive_charge(
                 conn, actor, loan_id, input.kind.value, input.amount, input.currency, input.effective_date, key,
             ),
             WaiveFeePayload, waive_errors, reason=input.reason, reason_required=True,
@@ -351,7 +351,7 @@ class MoneyMutation:
     async def write_off_loan(self, info: Info, input: WriteOffLoanInput) -> WriteOffLoanResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "writeOffLoan", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.write_off_loan(
+            lambda conn, actor, loan_id, key: money.write_off_loan(
                 conn, actor, loan_id, input.effective_date, input.amount, input.currency, idempotency_key=key,
             ),
             WriteOffLoanPayload, money_errors, reason=input.reason, reason_required=True,
@@ -361,7 +361,7 @@ class MoneyMutation:
     async def record_recovery(self, info: Info, input: RecordRecoveryInput) -> RecordRecoveryResult:  # type: ignore[valid-type]  # noqa: A002
         return await run_money_command(
             info, "recordRecovery", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.record_recovery(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
+            lambda conn, actor, loan_id, key: money.record_recovery(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
             RecordRecoveryPayload, money_errors,
         )
 
@@ -371,7 +371,7 @@ class MoneyMutation:
     ) -> RestructureLoanResult:  # type: ignore[valid-type]
         return await run_money_command(
             info, "restructureLoan", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.restructure_loan(
+            lambda conn, actor, loan_id, key: money.restructure_loan(
                 conn, actor, loan_id, input.effective_date, annual_rate=input.annual_rate, term_periods=input.term_periods,
                 capitalise_arrears=input.capitalise_arrears, idempotency_key=key,
             ),

@@ -15,7 +15,7 @@ from graphql_api.core.inputs import RefusedInput, input_key, input_reason
 from graphql_api.loans.types import LoanClassEnum
 from graphql_api.core.threads import read, write
 from ledger import errors as ledger_errors
-from loans import service
+from loans import policy as policy_commands
 from loans.delinquency import ClassificationPolicy, LoanClass, policy_to_json
 from loans import queries as loan_queries
 
@@ -123,7 +123,7 @@ class PolicyMutation:
             changes = {k: v for k, v in bounds.items() if v is not None}
             if rates:
                 changes["provision_rates"] = {**current["provision_rates"], **rates}  # type: ignore[dict-item]
-            return policy_to_json(service.set_classification_policy(conn, actor, changes))
+            return policy_to_json(policy_commands.set_classification_policy(conn, actor, changes))
 
         def work(conn: sa.Connection) -> tuple[ClassificationPolicy, bool]:
             _, replayed = run_once(conn, actor, key, "setClassificationPolicy", request, command)

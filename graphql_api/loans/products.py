@@ -20,7 +20,7 @@ from graphql_api.schedules.preview import DayCountEnum, FeeTreatmentEnum, Freque
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, Money, as_mirror, connection, mirror_enum, money_from_decimal
 from ledger import errors as ledger_errors
-from loans import service
+from loans import catalogue
 from loans.products import AccountingBasis, AllocationOrder, money_roles, product_code_length_max
 from schedules.regenerate import PrepaymentMode
 
@@ -230,7 +230,7 @@ _enums = (
 
 
 def product_values(data: CreateLoanProductInput) -> dict[str, object]:
-    """The snake_case values loans.service.create_product takes: decimals as strings, enums by name."""
+    """The snake_case values loans.catalogue.create_product takes: decimals as strings, enums by name."""
     values: dict[str, object] = {name: getattr(data, name) for name in _passed_as_is}
     values.update({name: str(getattr(data, name)) for name in _decimals if getattr(data, name) is not None})
     values.update({name: getattr(data, name).name for name in _enums if getattr(data, name) is not None})
@@ -304,7 +304,7 @@ class ProductMutation:
         actor = ctx.actor()
 
         def command(conn) -> dict:  # noqa: ANN001
-            product = service.create_product(conn, actor, values)
+            product = catalogue.create_product(conn, actor, values)
             return {"code": product.code, "version": product.version}
 
         try:

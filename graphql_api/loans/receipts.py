@@ -25,7 +25,7 @@ from graphql_api.core.types import Connection, Money, connection, mirror_enum, m
 from graphql_api.ledger.types import JournalEntry
 from ledger import errors as ledger_errors
 from loans import receipts as receipts_reads
-from loans import service
+from loans import suspense
 from loans.queries import receipt_key_used
 from loans.receipts import Receipt, ReceiptStatus
 
@@ -188,7 +188,7 @@ class ReceiptMutation:
 
         def work(conn: sa.Connection) -> tuple[Receipt, bool]:
             replayed = key is not None and receipt_key_used(conn, actor.tenant_id, key)
-            receipt_id = service.receive_unidentified(conn, actor, input.amount, input.currency, input.received_on, input.reference, key)
+            receipt_id = suspense.receive_unidentified(conn, actor, input.amount, input.currency, input.received_on, input.reference, key)
             return receipts_reads.receipts_by_id(conn, actor.tenant_id, [receipt_id])[receipt_id], replayed
 
         try:
@@ -212,7 +212,7 @@ class ReceiptMutation:
             return refused.result
         return await run_money_command(
             info, "applyUnidentifiedReceipt", input.loan_id, input.idempotency_key,
-            lambda conn, actor, loan_id, key: service.apply_receipt(conn, actor, receipt_id, loan_id, input.effective_date, key),
+            lambda conn, actor, loan_id, key: suspense.apply_receipt(conn, actor, receipt_id, loan_id, input.effective_date, key),
             ApplyUnidentifiedReceiptPayload, apply_errors,
             ids={receipt_id: "UnidentifiedReceipt"}, known={"receipt_id": input.receipt_id},
         )

@@ -25,7 +25,7 @@ from graphql_api.core.scalars import encode_id, utc
 from graphql_api.core.types import Money, as_mirror, mirror_enum, money, money_from_decimal
 from graphql_api.ledger.types import JournalEntry
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
-from loans.engine import Allocation as DomainAllocation
+from loans.servicing import Allocation as DomainAllocation
 from loans.state import LoanStatus
 
 LoanStatusEnum = mirror_enum(

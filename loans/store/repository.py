@@ -1,11 +1,14 @@
-"""Load and save a loan's servicing state; rows are locked for the command's transaction."""
+"""Loans' rows: read a loan (locked for the command's transaction) and its servicing state, write them back.
+
+Every function returns loans.model values, never a row: what leaves the store is the domain's.
+"""
 from __future__ import annotations
 
 import datetime as dt
 import functools
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -13,6 +16,7 @@ from sqlalchemy.engine import Connection
 from ledger.actor import Actor
 from loans.delinquency import ClassificationPolicy, bucket_for, class_for, default_policy, policy_from_json
 from loans.errors import UnknownLoan
+from loans.model import Loan
 from loans.state import InstallmentState, LoanState, LoanStatus
 from loans.store.tables import loan_installments, loan_policies, loans
 
@@ -41,19 +45,25 @@ def _loan_row_query(lock: bool) -> sa.Select:
     return query.with_for_update(of=loans) if lock else query
 
 
-def load_loan_row(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock: bool = True) -> sa.Row:
-    """The loan's row (locked for this transaction unless `lock` is false), with its tenant's
-    `classification_policy` (see loan_policy)."""
+def load_loan(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, lock: bool = True) -> Loan:
+    """The loan (its row locked for this transaction unless `lock` is false), with its tenant's
+    classification policy."""
     row = conn.execute(_loan_row_query(lock), {"tenant_id": tenant_id, "loan_id": loan_id}).first()
     if row is None:
         raise UnknownLoan(f"no loan with id {loan_id}", loan=str(loan_id))
-    return row
-
-
-def loan_policy(row: sa.Row) -> ClassificationPolicy:
-    """The classification policy read with a loan's row by load_loan_row."""
     text = row.classification_policy
-    return default_policy if text is None else _policy_from_text(text)
+    return loan_from_row(row, default_policy if text is None else _policy_from_text(text))
+
+
+_loan_columns = tuple(loans.c.keys())
+
+
+def loan_from_row(row: sa.Row, policy: ClassificationPolicy) -> Loan:
+    """A Loan from a row holding every loans column (others, like a joined policy, are ignored)."""
+    values = row._mapping
+    columns = {name: values[name] for name in _loan_columns}
+    columns["status"] = LoanStatus(columns["status"])
+    return Loan(**columns, classification_policy=policy)
 
 
 @functools.lru_cache(maxsize=64)
@@ -61,7 +71,7 @@ def _policy_from_text(text: str) -> ClassificationPolicy:
     return policy_from_json(json.loads(text))  # immutable (a frozen dataclass): safe to share
 
 
-def state_from_rows(row: sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
+def state_from_rows(row: Loan | sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
     installments = tuple(InstallmentState._make(r[2:]) for r in installment_rows)
     return LoanState(
         currency=row.currency,
@@ -114,12 +124,12 @@ def _schedule_query() -> sa.Select:
     ).order_by(t.c.number)
 
 
-def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, row: sa.Row | None = None) -> tuple[sa.Row, LoanState]:
-    """The loan's row (locked) and state; pass `row` when this transaction already read it with its lock."""
-    if row is None:
-        row = load_loan_row(conn, tenant_id, loan_id)
-    params = {"tenant_id": tenant_id, "loan_id": loan_id, "version": row.schedule_version}
-    return row, state_from_rows(row, conn.execute(_schedule_query(), params).all())
+def load_state(conn: Connection, tenant_id: int, loan_id: uuid.UUID, *, loan: Loan | None = None) -> tuple[Loan, LoanState]:
+    """The loan (locked) and its state; pass `loan` when this transaction already read it with its lock."""
+    if loan is None:
+        loan = load_loan(conn, tenant_id, loan_id)
+    params = {"tenant_id": tenant_id, "loan_id": loan_id, "version": loan.schedule_version}
+    return loan, state_from_rows(loan, conn.execute(_schedule_query(), params).all())
 
 
 def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, version: int, installments: Sequence[InstallmentState]) -> None:
@@ -156,21 +166,21 @@ def _save_loan_state() -> sa.Update:
     )
 
 
-def save_loan_state(conn: Connection, actor: Actor, row: sa.Row, after: LoanState, *, closed_on: dt.date | None) -> sa.Row:
+def save_loan_state(conn: Connection, actor: Actor, loan: Loan, after: LoanState, *, closed_on: dt.date | None) -> Loan:
     """Write a loan's state after a money command and count the transaction it records, in one statement.
 
-    `row` is the loan's row from load_loan_row (locked): it gives the policy that classifies the loan.
-    Returns the row as written; its `transactions_recorded` is the recorded transaction's sequence.
+    `loan` is as load_loan read it (locked): its policy classifies the loan. Returns the loan as
+    written; its `transactions_recorded` is the recorded transaction's sequence.
     """
-    params = {**loan_values(after, loan_policy(row)), "closed_on": closed_on, "updated_at": actor.now,
-              "b_tenant_id": actor.tenant_id, "b_loan_id": row.id}
-    return conn.execute(_save_loan_state(), params).one()
+    params = {**loan_values(after, loan.classification_policy), "closed_on": closed_on, "updated_at": actor.now,
+              "b_tenant_id": actor.tenant_id, "b_loan_id": loan.id}
+    return loan_from_row(conn.execute(_save_loan_state(), params).one(), loan.classification_policy)
 
 
-def save_installment_changes(conn: Connection, tenant_id: int, row: sa.Row, before: LoanState, after: LoanState) -> None:
+def save_installment_changes(conn: Connection, tenant_id: int, loan: Loan, before: LoanState, after: LoanState) -> None:
     """Write the installments of the loan's current schedule that differ between the two states."""
     changed = [a for b, a in zip(before.installments, after.installments) if a != b]
-    save_installments(conn, tenant_id, [(row.id, row.schedule_version, i) for i in changed])
+    save_installments(conn, tenant_id, [(loan.id, loan.schedule_version, i) for i in changed])
 
 
 def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[uuid.UUID, int, InstallmentState]]) -> None:
@@ -201,3 +211,26 @@ def tenant_policy(conn: Connection, tenant_id: int) -> ClassificationPolicy:
     """The tenant's classification boundaries and provision rates (the defaults when none are set)."""
     text = conn.execute(sa.select(loan_policies.c.classification).where(loan_policies.c.tenant_id == tenant_id)).scalar()
     return default_policy if text is None else _policy_from_text(text)
+
+
+def save_tenant_policy(conn: Connection, actor: Actor, text: str) -> None:
+    """Set the tenant's classification policy (canonical JSON), replacing the one in force."""
+    values = {"classification": text, "updated_at": actor.now, "updated_by": actor.name}
+    exists = conn.execute(sa.select(loan_policies.c.tenant_id).where(loan_policies.c.tenant_id == actor.tenant_id)).first()
+    if exists:
+        conn.execute(sa.update(loan_policies).where(loan_policies.c.tenant_id == actor.tenant_id).values(**values))
+    else:
+        conn.execute(sa.insert(loan_policies).values(tenant_id=actor.tenant_id, **values))
+
+
+def insert_loan(conn: Connection, actor: Actor, values: Mapping[str, object]) -> None:
+    """A new application: `values` are the loans columns it sets (the pools start at zero)."""
+    conn.execute(sa.insert(loans).values(tenant_id=actor.tenant_id, **values))
+
+
+def update_loan(conn: Connection, tenant_id: int, loan_id: uuid.UUID, values: Mapping[str, object]) -> None:
+    """Set lifecycle and schedule columns (a decision, a disbursement, a new schedule version).
+
+    The servicing state is written by save_loan_state, with the number of the transaction it records.
+    """
+    conn.execute(sa.update(loans).where(loans.c.tenant_id == tenant_id, loans.c.id == loan_id).values(**values))

@@ -13,7 +13,7 @@ from strawberry.types import ExecutionResult
 from identity import service as identity_service
 from identity.model import Role
 from ledger.unit_of_work import run_in_transaction
-from loans import service
+from loans import applications, borrowers, catalogue, money
 from loans.state import LoanStatus
 from graphql_api.core.scalars import encode_id
 from graphql_api.schema import schema
@@ -44,18 +44,18 @@ def book_with(engine: sa.Engine, loans: int) -> str:
     day = dt.date(2026, 1, 15)
 
     def seed(conn: sa.Connection) -> None:
-        service.create_product(conn, officer, {"code": "CASH36", "name": "Cash 36m", "currency": "CNY"})
+        catalogue.create_product(conn, officer, {"code": "CASH36", "name": "Cash 36m", "currency": "CNY"})
         for n in range(loans):
-            borrower = service.create_borrower(conn, officer, test_cipher, name=f"borrower {n}", national_id=f"11010519900101{n:04d}")
-            loan_id = service.submit_application(
+            borrower = borrowers.create_borrower(conn, officer, test_cipher, name=f"borrower {n}", national_id=f"11010519900101{n:04d}")
+            loan_id = applications.submit_application(
                 conn, officer, borrower_id=borrower, product_code="CASH36", principal=str(1000 + n), annual_rate="0.12",
                 term_periods=36, disbursement_date=day,
             )
-            service.decide_application(conn, approver, loan_id, LoanStatus.APPROVED)
-            service.disburse_loan(conn, officer, loan_id, day)
+            applications.decide_application(conn, approver, loan_id, LoanStatus.APPROVED)
+            money.disburse_loan(conn, officer, loan_id, day)
             if n % 3 == 0:
-                service.record_repayment(conn, officer, loan_id, "10.00", "CNY", day)
-                service.charge_fee(conn, officer, loan_id, "5.00", "CNY", day)
+                money.record_repayment(conn, officer, loan_id, "10.00", "CNY", day)
+                money.charge_fee(conn, officer, loan_id, "5.00", "CNY", day)
 
     run_in_transaction(engine, seed)
     now = dt.datetime.now(dt.timezone.utc)
@@ -113,18 +113,18 @@ def loan_statements_of(engine: sa.Engine, token: str, document: str, variables: 
     return [(verb, tables) for verb, tables in touched if tables], result.data
 
 
-def test_a_repayment_runs_five_statements_on_the_loan_tables_and_reads_nothing_back(engine):
+def test_a_repayment_runs_four_statements_on_the_loan_tables_and_reads_nothing_back(engine):
     tenant_id = new_tenant(engine)
     officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
     day = dt.date(2026, 1, 15)
-    run_in_transaction(engine, lambda c: service.create_product(c, officer, {"code": "CASH36", "name": "Cash 36m", "currency": "CNY"}))
+    run_in_transaction(engine, lambda c: catalogue.create_product(c, officer, {"code": "CASH36", "name": "Cash 36m", "currency": "CNY"}))
 
     def book(conn: sa.Connection):
-        borrower = service.create_borrower(conn, officer, test_cipher, name="borrower")
-        loan_id = service.submit_application(conn, officer, borrower_id=borrower, product_code="CASH36", principal="1000",
+        borrower = borrowers.create_borrower(conn, officer, test_cipher, name="borrower")
+        loan_id = applications.submit_application(conn, officer, borrower_id=borrower, product_code="CASH36", principal="1000",
                                              annual_rate="0.12", term_periods=36, disbursement_date=day)
-        service.decide_application(conn, approver, loan_id, LoanStatus.APPROVED)
-        service.disburse_loan(conn, officer, loan_id, day)
+        applications.decide_application(conn, approver, loan_id, LoanStatus.APPROVED)
+        money.disburse_loan(conn, officer, loan_id, day)
         return loan_id
 
     loan_id = run_in_transaction(engine, book)
@@ -136,9 +136,10 @@ def test_a_repayment_runs_five_statements_on_the_loan_tables_and_reads_nothing_b
         paid = data["recordRepayment"]
         assert (paid["__typename"], paid["replayed"], paid["transaction"]["type"]) == ("RecordRepaymentPayload", False, "REPAYMENT")
         assert paid["loan"]["balances"]["overpayment"]["amount"] == overpaid
-    # The loan (locked) with its tenant's policy, the key, the schedule; the loan's new state and count; the transaction.
-    # The product comes from the process's cache and the payload from the rows written.
+    # The loan (locked) with its tenant's policy, the schedule; the loan's new state and count; the transaction.
+    # The key is looked up and recorded in ledger.idempotency's table, not a loan table; the product comes
+    # from the process's cache and the payload from the rows written.
     assert statements == [
-        ("SELECT", {"loans", "loan_policies"}), ("SELECT", {"loan_transactions"}), ("SELECT", {"loan_installments"}),
+        ("SELECT", {"loans", "loan_policies"}), ("SELECT", {"loan_installments"}),
         ("UPDATE", {"loans"}), ("INSERT", {"loan_transactions"}),
     ]

@@ -38,7 +38,7 @@ def every_subclass(cls: type) -> set[type]:
 
 
 def test_every_ledger_and_loan_error_code_maps_to_a_typed_error():
-    # The schema imports every module that raises them (loans.service, .replay, .restructuring, .cob).
+    # The schema imports every module that raises them (loans.money, .suspense, .replay, .restructuring, .cob).
     codes = {cls.code for cls in every_subclass(ledger_errors.LedgerError)}
     assert codes == set(error_types.error_type_by_code)
     for error_type in set(error_types.error_type_by_code.values()):

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.unit_of_work import run_in_transaction
-from loans import cob_runs, service
+from loans import cob_runs, money
 from loans.cob_runs import RunStatus
 from loans.errors import CobAlreadyRunning, CobOutOfOrder
 from tests.conftest import actor_for
@@ -25,7 +25,7 @@ def requested(engine, tenant_id, day, name="finance"):
 def test_one_run_at_a_time_then_the_next_date(book):
     engine, tenant_id, *_ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, actor_for(tenant_id, "finance"), loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, actor_for(tenant_id, "finance"), loan_id, D(2026, 1, 15)))
     first = requested(engine, tenant_id, D(2026, 1, 16))
     assert first.status is RunStatus.QUEUED and first.requested_by == "finance"
     with pytest.raises(CobAlreadyRunning) as refused:
@@ -57,7 +57,7 @@ def test_a_stopped_run_fails_between_batches_and_the_next_run_resumes_the_date(b
     engine, tenant_id, *_ = book
     for _ in range(3):
         loan_id = apply(book)
-        run_in_transaction(engine, lambda c: service.disburse_loan(c, actor_for(tenant_id, "finance"), loan_id, D(2026, 1, 15)))
+        run_in_transaction(engine, lambda c: money.disburse_loan(c, actor_for(tenant_id, "finance"), loan_id, D(2026, 1, 15)))
     run = requested(engine, tenant_id, D(2026, 1, 16))
     stopped = cob_runs.execute_run(engine, tenant_id, run.id, clock=clock, should_stop=lambda: True, batch_size=1)
     assert (stopped.status, stopped.error_code, stopped.loans_processed) == (RunStatus.FAILED, "COB_INTERRUPTED", 1)

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 from ledger import errors as ledger_errors
 from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
-from loans import errors, service
+from loans import applications, borrowers, catalogue, errors
+from loans import money as loan_money
 from loans.cob import run_close_of_business
 from loans.pii import FieldCipher
 from loans.replay import ReplayConflict, ReplayMismatch
@@ -43,17 +44,17 @@ def money(minor: int) -> str:
 def exercise(engine, method, order, ops):
     tenant_id = new_tenant(engine, "lp")
     officer, approver = actor_for(tenant_id, "officer"), actor_for(tenant_id, "approver")
-    run_in_transaction(engine, lambda c: service.create_product(c, officer, {
+    run_in_transaction(engine, lambda c: catalogue.create_product(c, officer, {
         "code": "P", "name": "p", "currency": "CNY", "method": method, "allocation_order": order, "non_accrual_dpd": 20,
         "penalty_daily_rate": "0.001", "late_fee": "30", "late_fee_grace_days": 2, "term_max": 12,
     }))
-    borrower = run_in_transaction(engine, lambda c: service.create_borrower(c, officer, FieldCipher(b"p" * 32), name="B"))
-    loan = run_in_transaction(engine, lambda c: service.submit_application(
+    borrower = run_in_transaction(engine, lambda c: borrowers.create_borrower(c, officer, FieldCipher(b"p" * 32), name="B"))
+    loan = run_in_transaction(engine, lambda c: applications.submit_application(
         c, officer, borrower_id=borrower, product_code="P", principal="5000", annual_rate="0.18", term_periods=6,
         disbursement_date=dt.date(2026, 1, 31),
     ))
-    run_in_transaction(engine, lambda c: service.decide_application(c, approver, loan, LoanStatus.APPROVED))
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan, dt.date(2026, 1, 31)))
+    run_in_transaction(engine, lambda c: applications.decide_application(c, approver, loan, LoanStatus.APPROVED))
+    run_in_transaction(engine, lambda c: loan_money.disburse_loan(c, officer, loan, dt.date(2026, 1, 31)))
     day = dt.date(2026, 1, 31)
     reversible = []
     for kind, value in ops:
@@ -65,23 +66,23 @@ def exercise(engine, method, order, ops):
                 continue
             business_day = day + dt.timedelta(days=1)
             if kind == "repay":
-                paid = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan, money(value), "CNY", business_day))
+                paid = run_in_transaction(engine, lambda c: loan_money.record_repayment(c, officer, loan, money(value), "CNY", business_day))
                 reversible.append(paid.transaction_id)
             elif kind == "reverse":
                 if not reversible:
                     continue
                 target = reversible.pop(value % len(reversible))
-                run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan, target, business_day))
+                run_in_transaction(engine, lambda c: loan_money.reverse_transaction(c, officer, loan, target, business_day))
             elif kind == "fee":
-                run_in_transaction(engine, lambda c: service.charge_fee(c, officer, loan, money(value), "CNY", business_day))
+                run_in_transaction(engine, lambda c: loan_money.charge_fee(c, officer, loan, money(value), "CNY", business_day))
             elif kind == "waive":
-                run_in_transaction(engine, lambda c: service.waive_charge(c, officer, loan, "FEE", money(value), "CNY", business_day))
+                run_in_transaction(engine, lambda c: loan_money.waive_charge(c, officer, loan, "FEE", money(value), "CNY", business_day))
             elif kind == "payoff":
                 with engine.begin() as conn:
-                    quote = service.payoff_quote(conn, tenant_id, loan, business_day)
-                run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan, money(quote.total), "CNY", business_day))
+                    quote = loan_money.payoff_quote(conn, tenant_id, loan, business_day)
+                run_in_transaction(engine, lambda c: loan_money.pay_off_loan(c, officer, loan, money(quote.total), "CNY", business_day))
             elif kind == "write_off":
-                run_in_transaction(engine, lambda c: service.write_off_loan(c, officer, loan, business_day))
+                run_in_transaction(engine, lambda c: loan_money.write_off_loan(c, officer, loan, business_day))
         except ReplayMismatch:
             raise
         except (errors.LoanClosed, errors.NothingToWaive, ReplayConflict):

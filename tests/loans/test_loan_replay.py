@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from ledger import errors as ledger_errors
 from ledger.unit_of_work import run_in_transaction
-from loans import service
+from loans import money
+from loans import suspense as suspense_commands
 from loans.state import LoanStatus
 from tests.loans.conftest import apply, check_books, cob, lines
 
@@ -32,16 +33,16 @@ def mirror(entry_lines):
 def test_a_bounced_repayment_is_reversed_by_replaying_the_loan(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
-    paid = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
+    paid = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
     cob(engine, tenant_id, D(2026, 2, 15), D(2026, 2, 25))
     check_books(engine, tenant_id)
-    bounced = run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
+    bounced = run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
     assert lines(engine, tenant_id, bounced.journal_entry_id) == unpaid_effect
     check_books(engine, tenant_id)
     with pytest.raises(ledger_errors.AlreadyReversed):
-        run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
+        run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, paid.transaction_id, D(2026, 2, 26)))
     # Business goes on from the replayed state: the next close of business finds it 11 days late.
     cob(engine, tenant_id, D(2026, 2, 26), D(2026, 2, 26))
     check_books(engine, tenant_id)
@@ -50,29 +51,29 @@ def test_a_bounced_repayment_is_reversed_by_replaying_the_loan(book):
 def test_a_backdated_repayment_across_close_of_business_undoes_what_lateness_cost(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 25))
-    late = run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
+    late = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
     assert late.allocation.interest == 10000 and late.allocation.principal == 78849
     assert lines(engine, tenant_id, late.journal_entry_id) == mirror(unpaid_effect)
     check_books(engine, tenant_id)
     # The open business date is still 26 Feb; the replayed loan is current again.
     with engine.begin() as conn:
-        quote = service.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 26))
+        quote = money.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 26))
     assert quote.penalty == 0 and quote.fee == 0 and quote.principal == 921151
 
 
 def test_reversing_a_payoff_reopens_the_loan(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 1, 31))
     with engine.begin() as conn:
-        quote = service.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 1))
+        quote = money.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 1))
     amount = f"{quote.total // 100}.{quote.total % 100:02d}"
-    payoff = run_in_transaction(engine, lambda c: service.pay_off_loan(c, officer, loan_id, amount, "CNY", D(2026, 2, 1)))
+    payoff = run_in_transaction(engine, lambda c: money.pay_off_loan(c, officer, loan_id, amount, "CNY", D(2026, 2, 1)))
     assert payoff.status is LoanStatus.PAID_OFF
-    undone = run_in_transaction(engine, lambda c: service.reverse_transaction(c, officer, loan_id, payoff.transaction_id, D(2026, 2, 3)))
+    undone = run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, payoff.transaction_id, D(2026, 2, 3)))
     assert undone.status is LoanStatus.ACTIVE
     assert mirror(lines(engine, tenant_id, undone.journal_entry_id)) == lines(engine, tenant_id, payoff.journal_entry_id)
     check_books(engine, tenant_id)
@@ -81,14 +82,14 @@ def test_reversing_a_payoff_reopens_the_loan(book):
 def test_an_unidentified_receipt_waits_in_suspense_then_repays_a_loan(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
-    receipt = run_in_transaction(engine, lambda c: service.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
-    applied = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    receipt = run_in_transaction(engine, lambda c: suspense_commands.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
+    applied = run_in_transaction(engine, lambda c: suspense_commands.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
     # Paid on its due date before that day's close: the last day's interest (3.23) is accrued as it is paid.
     assert lines(engine, tenant_id, applied.journal_entry_id) == [("2200", 88849), ("1200", -78849), ("1210", -9677), ("4100", -323)]
     with pytest.raises(ledger_errors.AlreadyReversed):
-        run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+        run_in_transaction(engine, lambda c: suspense_commands.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
     from ledger import queries
 
     with engine.connect() as conn:
@@ -99,12 +100,12 @@ def test_an_unidentified_receipt_waits_in_suspense_then_repays_a_loan(book):
 def test_a_reversed_suspense_repayment_returns_the_money_to_suspense_and_the_receipt_applies_again(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
-    receipt = run_in_transaction(engine, lambda c: service.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
-    applied = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    receipt = run_in_transaction(engine, lambda c: suspense_commands.receive_unidentified(c, officer, "888.49", "CNY", D(2026, 2, 15), "ZHANG S 0215"))
+    applied = run_in_transaction(engine, lambda c: suspense_commands.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
     undone = run_in_transaction(
-        engine, lambda c: service.reverse_transaction(c, officer, loan_id, applied.transaction_id, D(2026, 2, 15))
+        engine, lambda c: money.reverse_transaction(c, officer, loan_id, applied.transaction_id, D(2026, 2, 15))
     )
     reversal = lines(engine, tenant_id, undone.journal_entry_id)
     assert ("2200", -88849) in reversal  # the money is back in suspense, not paid out of the bank
@@ -117,11 +118,11 @@ def test_a_reversed_suspense_repayment_returns_the_money_to_suspense_and_the_rec
 
     assert suspense() == -88849
     check_books(engine, tenant_id)
-    again = run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+    again = run_in_transaction(engine, lambda c: suspense_commands.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
     assert lines(engine, tenant_id, again.journal_entry_id)[0] == ("2200", 88849)
     assert suspense() == 0
     with pytest.raises(ledger_errors.AlreadyReversed):
-        run_in_transaction(engine, lambda c: service.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
+        run_in_transaction(engine, lambda c: suspense_commands.apply_receipt(c, officer, receipt, loan_id, D(2026, 2, 15)))
     check_books(engine, tenant_id)
 
 
@@ -129,7 +130,7 @@ def test_a_reversed_suspense_repayment_returns_the_money_to_suspense_and_the_rec
 def test_loan_transactions_stay_insert_only_after_the_migrations(book, statement):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     with pytest.raises(sa.exc.DBAPIError, match="immutable"):
         with engine.begin() as conn:
             conn.execute(sa.text(statement))

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from ledger.unit_of_work import run_in_transaction
-from loans import errors, service
+from loans import errors, money
 from loans.replay import ReplayConflict
 from loans.store.tables import loan_installments, loans
 from tests.loans.conftest import apply, check_books, cob, lines
@@ -30,9 +30,9 @@ def started(book):
     """10,000.00 at 12 % over 12 months from 15 Jan; February's installment paid; business date 2 Mar."""
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 2, 14))
-    run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
+    run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 15)))
     cob(engine, tenant_id, D(2026, 2, 15), D(2026, 3, 1))
     return loan_id
 
@@ -41,7 +41,7 @@ def started(book):
 def test_partial_prepayment_pays_accrued_interest_then_principal_and_reschedules(book, mode, installment, count):
     engine, tenant_id, officer, _, _ = book
     loan_id = started(book)
-    result = run_in_transaction(engine, lambda c: service.prepay_loan(c, officer, loan_id, "3000.00", "CNY", D(2026, 3, 2), mode))
+    result = run_in_transaction(engine, lambda c: money.prepay_loan(c, officer, loan_id, "3000.00", "CNY", D(2026, 3, 2), mode))
     # 15 of the 28 days of March's 92.12 interest (49.35: 14 days accrued by close of business and
     # today's 3.29 accrued now), then 2,950.65 of principal.
     assert result.allocation.interest == 4935 and result.allocation.principal == 295065
@@ -59,13 +59,13 @@ def test_partial_prepayment_pays_accrued_interest_then_principal_and_reschedules
 def test_restructure_capitalises_arrears_into_a_new_schedule(book):
     engine, tenant_id, officer, _, _ = book
     loan_id = apply(book)
-    run_in_transaction(engine, lambda c: service.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
     cob(engine, tenant_id, D(2026, 1, 16), D(2026, 3, 1))  # February unpaid: overdue with penalty and late fee
     with engine.begin() as conn:
-        preview = service.restructure_preview(conn, tenant_id, loan_id, D(2026, 3, 2), annual_rate="0.10", term_periods=24)
+        preview = money.restructure_preview(conn, tenant_id, loan_id, D(2026, 3, 2), annual_rate="0.10", term_periods=24)
     assert len(preview.installments) == 24
     result = run_in_transaction(
-        engine, lambda c: service.restructure_loan(c, officer, loan_id, D(2026, 3, 2), annual_rate="0.10", term_periods=24)
+        engine, lambda c: money.restructure_loan(c, officer, loan_id, D(2026, 3, 2), annual_rate="0.10", term_periods=24)
     )
     entry = dict(lines(engine, tenant_id, result.journal_entry_id))
     capitalised = entry["1200"]
@@ -80,9 +80,9 @@ def test_restructure_capitalises_arrears_into_a_new_schedule(book):
     cob(engine, tenant_id, D(2026, 3, 2), D(2026, 4, 5))
     check_books(engine, tenant_id)
     with pytest.raises(ReplayConflict):
-        run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 3, 10)))
+        run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 3, 10)))
     with pytest.raises(errors.DateAfterBusinessDate):
-        run_in_transaction(engine, lambda c: service.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 4, 30)))
+        run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 4, 30)))
 
 
 def to_minor_total(installment):

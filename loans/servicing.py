@@ -1,7 +1,7 @@
-"""Loan servicing as pure functions: state in, (new state, GL movements, facts) out.
+"""The pure servicing model of a loan: state in, (new state, GL movements, facts) out.
 
-A movement is (debit role, credit role, minor units); the service maps roles to the product's GL
-accounts and posts them through the ledger. Nothing here touches a database or a clock: the
+A movement is (debit role, credit role, minor units); the use cases map roles to the product's GL
+accounts and post them through the ledger. Nothing here touches a database or a clock: the
 business date is an argument. Every function keeps the sub-ledger invariants:
 
   principal            = sum of installments' unpaid principal

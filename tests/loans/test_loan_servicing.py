@@ -1,4 +1,4 @@
-"""Loan servicing scenarios on the pure engine: each states the loan, the events and the exact lines."""
+"""Loan servicing scenarios on the pure servicing model: each states the loan, the events and the exact lines."""
 from __future__ import annotations
 
 import datetime as dt
@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from loans import engine
+from loans import servicing
 from loans.booking import Application, installments_from, schedule_for
 from loans.errors import AmountNotPositive, LoanClosed, NothingToWaive, OutsideProductRange
 from loans.products import AccountingBasis, AllocationOrder, parse_product
@@ -23,7 +23,7 @@ def product(**overrides):
 
 def booked(p, principal="10000", rate="0.12", term=12, start=D(2026, 1, 15)):
     schedule = schedule_for(p, Application(Decimal(principal), Decimal(rate), term, start))
-    state = engine.book(installments_from(schedule), p.currency)
+    state = servicing.book(installments_from(schedule), p.currency)
     return schedule, state._replace(last_cob_date=start)
 
 
@@ -31,7 +31,7 @@ def run_cob(state, p, until):
     moves = []
     day = state.last_cob_date + dt.timedelta(days=1)
     while day <= until and state.status is LoanStatus.ACTIVE:
-        state, day_moves, _ = engine.close_day(state, p, day)
+        state, day_moves, _ = servicing.close_day(state, p, day)
         moves += day_moves
         day += dt.timedelta(days=1)
     return state, moves
@@ -45,7 +45,7 @@ def test_disbursement_with_a_deducted_origination_fee():
     p = product(origination_fee_rate="0.02")
     schedule, state = booked(p)
     assert schedule.disbursed_amount == Decimal("9800.00") and schedule.financed_principal == Decimal("10000")
-    assert engine.disbursement_movements(1000000, 980000, 20000) == [
+    assert servicing.disbursement_movements(1000000, 980000, 20000) == [
         ("loans_receivable", "bank", 980000), ("loans_receivable", "fee_income", 20000),
     ]
     assert state.principal == 1000000 and sum(i.principal for i in state.installments) == 1000000
@@ -59,9 +59,9 @@ def test_annuity_on_time_payment_accrues_daily_and_clears_exactly():
     # Interest of the first month (100.00) is accrued day by day and sums exactly to the installment's.
     assert total(moves, "interest_receivable", "interest_income") == 10000
     assert state.interest == 10000 and state.dpd == 0
-    state, moves, allocation = engine.apply_payment(state, p, 88849, D(2026, 2, 15))
+    state, moves, allocation = servicing.apply_payment(state, p, 88849, D(2026, 2, 15))
     assert moves == [("bank", "interest_receivable", 10000), ("bank", "loans_receivable", 78849)]
-    assert allocation == engine.Allocation(0, 0, 10000, 78849, 0)
+    assert allocation == servicing.Allocation(0, 0, 10000, 78849, 0)
     assert state.principal == 1000000 - 78849 and state.interest == 0
 
 
@@ -73,8 +73,8 @@ def test_late_payment_charges_late_fee_and_penalty_then_waterfall_pays_them_firs
     assert total(moves, "fee_receivable", "fee_income") == 5000
     # Penalty 0.05 % a day on overdue principal 788.49: 0.39 a day for 5 days.
     assert total(moves, "penalty_receivable", "penalty_income") == 5 * 39
-    state, moves, allocation = engine.apply_payment(state, p, 100000, D(2026, 2, 21))
-    assert allocation == engine.Allocation(penalty=195, fee=5000, interest=10000, principal=78849, overpayment=100000 - 195 - 5000 - 88849)
+    state, moves, allocation = servicing.apply_payment(state, p, 100000, D(2026, 2, 21))
+    assert allocation == servicing.Allocation(penalty=195, fee=5000, interest=10000, principal=78849, overpayment=100000 - 195 - 5000 - 88849)
     assert ("bank", "penalty_receivable", 195) in moves and ("bank", "fee_receivable", 5000) in moves
     assert ("bank", "overpayments", allocation.overpayment) in moves
     assert state.dpd == 5  # aging is recomputed at the next close of business
@@ -86,7 +86,7 @@ def test_partial_payment_leaves_the_installment_overdue():
     p = product(late_fee="0")
     _, state = booked(p)
     state, _ = run_cob(state, p, D(2026, 2, 15))
-    state, moves, allocation = engine.apply_payment(state, p, 30000, D(2026, 2, 15))
+    state, moves, allocation = servicing.apply_payment(state, p, 30000, D(2026, 2, 15))
     assert allocation.interest == 10000 and allocation.principal == 20000
     state, _ = run_cob(state, p, D(2026, 3, 1))
     assert state.dpd == 14 and state.installments[0].principal_due == 58849
@@ -97,17 +97,17 @@ def test_installment_by_installment_order_settles_the_oldest_first():
     _, state = booked(p)
     state, _ = run_cob(state, p, D(2026, 3, 16))  # two installments overdue
     horizontal = product(late_fee="0", penalty_daily_rate="0")
-    vertical_state, _, vertical = engine.apply_payment(state, p, 30000, D(2026, 3, 16))
-    assert vertical == engine.Allocation(interest=10000, principal=20000)
+    vertical_state, _, vertical = servicing.apply_payment(state, p, 30000, D(2026, 3, 16))
+    assert vertical == servicing.Allocation(interest=10000, principal=20000)
     assert vertical_state.installments[1].interest_paid == 0
-    horizontal_state, _, _ = engine.apply_payment(state, horizontal, 30000, D(2026, 3, 16))
+    horizontal_state, _, _ = servicing.apply_payment(state, horizontal, 30000, D(2026, 3, 16))
     assert horizontal_state.installments[1].interest_paid == state.installments[1].interest  # interest of both first
 
 
 def test_overpayment_credit_is_applied_when_the_next_installment_falls_due():
     p = product()
     _, state = booked(p)
-    state, moves, allocation = engine.apply_payment(state, p, 50000, D(2026, 1, 20))
+    state, moves, allocation = servicing.apply_payment(state, p, 50000, D(2026, 1, 20))
     assert allocation.overpayment == 50000 and moves == [("bank", "overpayments", 50000)]
     state, moves = run_cob(state, p, D(2026, 2, 15))
     assert total(moves, "overpayments", "interest_receivable") == 10000
@@ -125,9 +125,9 @@ def test_non_accrual_suspends_income_and_cure_recognises_it():
     assert total(moves, "penalty_receivable", "penalty_income") == 0
     assert state.interest_suspended > 0 and state.penalty_suspended > 0
     suspended_penalty = state.penalty_suspended
-    owed = engine.payoff_quote(state, p, D(2026, 3, 25))
+    owed = servicing.payoff_quote(state, p, D(2026, 3, 25))
     # Paying both overdue installments cures the loan; the suspended interest becomes income.
-    state, moves, _ = engine.apply_payment(state, p, owed.penalty + owed.fee + 2 * 88849, D(2026, 3, 25))
+    state, moves, _ = servicing.apply_payment(state, p, owed.penalty + owed.fee + 2 * 88849, D(2026, 3, 25))
     # Cash for what was accrued off the books is income on receipt, not a receivable cleared.
     assert total(moves, "bank", "penalty_income") == suspended_penalty
     state, cure = run_cob(state, p, D(2026, 3, 26))
@@ -153,7 +153,7 @@ def test_write_off_uses_the_allowance_then_recovery_is_income():
     _, state = booked(p)
     state, _ = run_cob(state, p, D(2026, 5, 17))
     interest = state.interest
-    state, moves = engine.write_off(state)
+    state, moves = servicing.write_off(state)
     assert moves == [
         ("allowance", "loans_receivable", 250000),
         ("write_off_expense", "loans_receivable", 750000),
@@ -161,8 +161,8 @@ def test_write_off_uses_the_allowance_then_recovery_is_income():
     ]
     assert state.status is LoanStatus.WRITTEN_OFF and state.principal == 0 and state.written_off == 1000000
     with pytest.raises(LoanClosed):
-        engine.apply_payment(state, p, 100, D(2026, 5, 18))
-    state, moves = engine.recovery(state, 100000)
+        servicing.apply_payment(state, p, 100, D(2026, 5, 18))
+    state, moves = servicing.recovery(state, 100000)
     assert moves == [("bank", "recoveries", 100000)] and state.recovered == 100000
 
 
@@ -170,17 +170,17 @@ def test_payoff_stops_interest_at_today_and_closes_the_loan():
     p = product()
     _, state = booked(p)
     state, _ = run_cob(state, p, D(2026, 2, 15))
-    state, _, _ = engine.apply_payment(state, p, 88849, D(2026, 2, 15))
+    state, _, _ = servicing.apply_payment(state, p, 88849, D(2026, 2, 15))
     state, _ = run_cob(state, p, D(2026, 3, 1))
-    quote = engine.payoff_quote(state, p, D(2026, 3, 1))
+    quote = servicing.payoff_quote(state, p, D(2026, 3, 1))
     # 14 of the 28 days of March's period: half of 92.12 interest.
-    assert quote == engine.Allocation(principal=921151, interest=4606)
-    state, moves, allocation = engine.pay_off(state, p, quote.total, D(2026, 3, 1))
+    assert quote == servicing.Allocation(principal=921151, interest=4606)
+    state, moves, allocation = servicing.pay_off(state, p, quote.total, D(2026, 3, 1))
     assert state.status is LoanStatus.PAID_OFF and state.principal == 0 and state.interest == 0
     assert ("bank", "loans_receivable", 921151) in moves
     assert ("allowance", "write_off_expense", 9212) in moves  # the provision is released
     with pytest.raises(AmountNotPositive):
-        engine.pay_off(engine.book(state.installments, "CNY"), p, 1, D(2026, 3, 1))
+        servicing.pay_off(servicing.book(state.installments, "CNY"), p, 1, D(2026, 3, 1))
 
 
 def test_equal_principal_and_interest_only_products_service_the_same_way():
@@ -192,21 +192,21 @@ def test_equal_principal_and_interest_only_products_service_the_same_way():
         state, _ = run_cob(state, p, due_date)
         first = state.installments[0]
         if first.principal + first.interest:
-            state, _, allocation = engine.apply_payment(state, p, first.principal + first.interest, due_date)
+            state, _, allocation = servicing.apply_payment(state, p, first.principal + first.interest, due_date)
             assert allocation.overpayment == 0 and state.installments[0].settled
 
 
 def test_fee_charge_and_waiver_reverse_income():
     p = product()
     _, state = booked(p)
-    state, moves = engine.charge_fee(state, 3000)
+    state, moves = servicing.charge_fee(state, 3000)
     assert moves == [("fee_receivable", "fee_income", 3000)]
-    state, moves = engine.waive(state, "FEE", 1000)
+    state, moves = servicing.waive(state, "FEE", 1000)
     assert moves == [("fee_income", "fee_receivable", 1000)] and state.fee == 2000
     with pytest.raises(NothingToWaive):
-        engine.waive(state, "FEE", 5000)
+        servicing.waive(state, "FEE", 5000)
     with pytest.raises(NothingToWaive):
-        engine.waive(state, "PENALTY", 1)
+        servicing.waive(state, "PENALTY", 1)
 
 
 def test_cash_basis_recognises_interest_only_when_paid():
@@ -215,7 +215,7 @@ def test_cash_basis_recognises_interest_only_when_paid():
     _, state = booked(p)
     state, moves = run_cob(state, p, D(2026, 2, 15))
     assert total(moves, "interest_receivable", "interest_income") == 0
-    state, moves, _ = engine.apply_payment(state, p, 88849, D(2026, 2, 15))
+    state, moves, _ = servicing.apply_payment(state, p, 88849, D(2026, 2, 15))
     assert moves == [("bank", "interest_income", 10000), ("bank", "loans_receivable", 78849)]
 
 

@@ -1,0 +1,67 @@
+"""The product catalogue: create product versions and read them, committed versions from a cache.
+
+Separate from loans.products, which stays pure (the servicing model imports it).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.actor import Actor
+from ledger.queries import load_accounts
+from ledger.unit_of_work import record_event
+from loans.errors import InvalidProduct, UnknownProduct
+from loans.products import Product, parse_product, product_to_json
+from loans.store.products import insert_product, latest_version, load_product
+
+
+def create_product(conn: Connection, actor: Actor, values: Mapping[str, object]) -> Product:
+    """A product, or a new version of an existing code; loans keep the version they were booked under."""
+    product = parse_product({k: v for k, v in values.items() if k != "version"})
+    codes = set(product.gl_accounts.values())
+    known = load_accounts(conn, actor.tenant_id, codes)
+    missing = sorted(codes - set(known))
+    if missing:
+        raise InvalidProduct(f"gl_accounts name accounts that do not exist: {', '.join(missing)}", field="gl_accounts")
+    product = replace(product, version=(latest_version(conn, actor.tenant_id, product.code) or 0) + 1)
+    insert_product(conn, actor, product)
+    _created_in_this_transaction(conn).add((actor.tenant_id, product.code, product.version))
+    record_event(conn, actor, "loan_product.created", "loan_product", f"{product.code}@{product.version}", after=product_to_json(product))
+    return product
+
+
+# Product versions by (database, tenant, code, version): every money command reads its loan's, and a
+# committed version never changes (loan_products is insert-only; PostgreSQL refuses UPDATE and DELETE).
+# The latest version of a code can change, so only reads that name a version use this.
+_product_cache: dict[tuple[sa.URL, int, str, int], Product] = {}
+products_cached_max = 10_000
+# conn.info key: (transaction, versions it created). Until it commits that transaction alone sees them,
+# and it may roll back and leave the number to a different product, so it never caches them.
+_products_created = "loanbook_products_created"
+
+
+def _created_in_this_transaction(conn: Connection) -> set[tuple[int, str, int]]:
+    transaction = conn.get_transaction()
+    created = conn.info.get(_products_created)
+    if created is None or created[0] is not transaction:
+        created = conn.info[_products_created] = (transaction, set())
+    return created[1]
+
+
+def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
+    if version:
+        key = (conn.engine.url, tenant_id, code, version)
+        cached = _product_cache.get(key)
+        if cached is not None:
+            return cached
+    product = load_product(conn, tenant_id, code, version)
+    if product is None:
+        raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
+    if version and (tenant_id, code, version) not in _created_in_this_transaction(conn):
+        if len(_product_cache) >= products_cached_max:
+            _product_cache.clear()
+        _product_cache[key] = product
+    return product

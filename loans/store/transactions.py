@@ -1,0 +1,101 @@
+"""Loan transactions: insert-only rows of every money movement, and the history replays read back."""
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from ledger.model import canonical_json
+from loans.model import LoanTransaction, TransactionKind, replayable_kinds
+from loans.replay import Event
+from loans.store.tables import loan_transactions
+
+_columns = tuple(loan_transactions.c.keys())
+
+
+def transaction_from_row(row: sa.Row) -> LoanTransaction:
+    values = {name: row._mapping[name] for name in _columns}
+    values["type"] = TransactionKind(values["type"])
+    return LoanTransaction(**values)
+
+
+@functools.cache
+def _insert_transaction() -> sa.Insert:
+    # Built once: composing the expression per call cost more CPU than running it.
+    return sa.insert(loan_transactions).returning(loan_transactions)
+
+
+def insert_transaction(conn: Connection, values: Mapping[str, object]) -> LoanTransaction:
+    """Record a transaction (`values` name every column) and return it as stored."""
+    return transaction_from_row(conn.execute(_insert_transaction(), dict(values)).one())
+
+
+@functools.cache
+def _transaction_by_id() -> sa.Select:
+    t = loan_transactions
+    return sa.select(t).where(t.c.tenant_id == sa.bindparam("tenant_id"), t.c.id == sa.bindparam("id"))
+
+
+def load_transaction(conn: Connection, tenant_id: int, transaction_id: uuid.UUID, *, loan_id: uuid.UUID | None = None) -> LoanTransaction | None:
+    """The transaction, or None; with `loan_id`, only if it is that loan's."""
+    row = conn.execute(_transaction_by_id(), {"tenant_id": tenant_id, "id": transaction_id}).first()
+    if row is None or (loan_id is not None and row.loan_id != loan_id):
+        return None
+    return transaction_from_row(row)
+
+
+def reversal_of(conn: Connection, tenant_id: int, transaction_id: uuid.UUID) -> uuid.UUID | None:
+    """The id of the transaction that reversed this one, if any (a transaction is reversed at most once)."""
+    return conn.execute(
+        sa.select(loan_transactions.c.id).where(
+            loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.reverses_transaction_id == transaction_id
+        )
+    ).scalar()
+
+
+def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Event]:
+    """The loan's replayable money events in the order they happened, without reversed ones.
+
+    A write-off of everything is recorded with the principal it took; replayed, it takes all again.
+    """
+    t = loan_transactions
+    rows = conn.execute(
+        sa.select(t.c.id, t.c.type, t.c.effective_date, t.c.amount, t.c.details, t.c.reverses_transaction_id)
+        .where(t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.sequence.is_not(None))
+        .order_by(t.c.sequence)
+    ).all()
+    reversed_ids = {r.reverses_transaction_id for r in rows if r.reverses_transaction_id}
+    events = []
+    for r in rows:
+        if r.type not in replayable_kinds or r.id in reversed_ids:
+            continue
+        full = r.type == TransactionKind.WRITE_OFF and r.details and json.loads(r.details).get("full")
+        events.append(Event(r.id, r.type, r.effective_date, None if full else r.amount))
+    return events
+
+
+def _marker_details(transaction_id: uuid.UUID) -> str:
+    return canonical_json({"transaction": str(transaction_id)})
+
+
+def insert_receipt_marker(conn: Connection, values: Mapping[str, object], receipt_id: uuid.UUID, applied_by: uuid.UUID) -> None:
+    """Name the receipt that the repayment `applied_by` applied: a zero-amount RECEIPT_APPLIED transaction."""
+    conn.execute(sa.insert(loan_transactions).values(
+        **values, type=TransactionKind.RECEIPT_APPLIED.value, amount=0, receipt_id=receipt_id,
+        details=_marker_details(applied_by),
+    ))
+
+
+def receipt_applied_by(conn: Connection, tenant_id: int, transaction_id: uuid.UUID) -> uuid.UUID | None:
+    """The receipt a repayment out of suspense applied."""
+    t = loan_transactions
+    return conn.execute(
+        sa.select(t.c.receipt_id).where(
+            t.c.tenant_id == tenant_id, t.c.type == TransactionKind.RECEIPT_APPLIED.value,
+            t.c.details == _marker_details(transaction_id),
+        )
+    ).scalar()
