@@ -9,9 +9,10 @@ command returned (a small JSON object: the ids it made). Asked again with the sa
 - a different request (another amount, another loan) or another operation is
   IDEMPOTENCY_CONFLICT, naming the operation the key was used for;
 - concurrent first uses queue on the key: PostgreSQL takes a transaction-level advisory lock on
-  (tenant, key) before it looks, SQLite transactions hold the write lock anyway. Should two ever
-  race past that (another process without the lock), the second insert violates the key, the unit
-  of work runs the command again, and it finds the first run's row.
+  (tenant, key) in the statement that looks (one round trip), SQLite transactions hold the write
+  lock anyway. A first use that waited on the lock looked with a snapshot from before it waited, so
+  it runs the command too; its insert then violates the key (declared retryable), the unit of work
+  runs it again, and this time it finds the first run's row and replays.
 
 One key space per tenant for every command: loans' money commands, suspense receipts, manual entry
 requests and the API's creates all use it. A key is 1 to 200 characters.
@@ -95,12 +96,14 @@ def run_once(
 def find(conn: Connection, actor: Actor, key: str, operation: str, digest: str) -> JsonDict | None:
     """What the first run under `key` returned, or None; IdempotencyConflict if it was asked something else.
 
-    On PostgreSQL the (tenant, key) lock is taken first and held to the end of the transaction, so
-    a concurrent first use of the key waits here for this one to commit, then finds its row.
+    On PostgreSQL the (tenant, key) lock is taken by the same statement and held to the end of the
+    transaction, so a concurrent first use of the key waits for this one to commit.
     """
+    params = {"tenant_id": actor.tenant_id, "key": key}
     if conn.dialect.name == "postgresql":
-        conn.execute(_lock_statement, {"lock": _lock_id(actor.tenant_id, key)})
-    row = conn.execute(_find_statement, {"tenant_id": actor.tenant_id, "key": key}).first()
+        row = conn.execute(_locked_find_statement, {**params, "lock": _lock_id(actor.tenant_id, key)}).first()
+    else:
+        row = conn.execute(_find_statement, params).first()
     if row is None:
         return None
     if row.operation != operation or row.request_hash != digest:
@@ -110,9 +113,15 @@ def find(conn: Connection, actor: Actor, key: str, operation: str, digest: str) 
     return json.loads(row.result)
 
 
-_lock_statement = sa.text("SELECT pg_advisory_xact_lock(:lock)")
 _find_statement = sa.select(idempotency_keys.c.operation, idempotency_keys.c.request_hash, idempotency_keys.c.result).where(
     idempotency_keys.c.tenant_id == sa.bindparam("tenant_id"), idempotency_keys.c.key == sa.bindparam("key")
+)
+
+
+_locked_find_statement = sa.text(
+    "WITH locked AS MATERIALIZED (SELECT pg_advisory_xact_lock(:lock)) "
+    "SELECT k.operation, k.request_hash, k.result FROM locked, idempotency_keys AS k "
+    "WHERE k.tenant_id = :tenant_id AND k.key = :key"
 )
 
 

@@ -8,13 +8,11 @@ stream to the server (see _post).
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import gc
 import re
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import NamedTuple, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -23,7 +21,8 @@ from ledger import errors
 from ledger.actor import Actor
 from ledger.audit import genesis_hash
 from ledger.chart import default_chart
-from ledger.ids import uuid7, uuid7s
+from ledger.ids import uuid7s
+from ledger.journal_rows import batch_event, collector_paused, entry_rows
 from ledger.model import (
     Account,
     AccountStatus,
@@ -33,7 +32,6 @@ from ledger.model import (
     account_code_length_max,
     check_accounts,
     content_hash,
-    json_text,
     normal_balance_of,
     request_hash,
     reversal_postings,
@@ -42,7 +40,7 @@ from ledger.model import (
 from ledger.money import currency_exponent
 from ledger.queries import account_from_row, currencies_to_text, entries_from_rows, get_entry, load_accounts
 from ledger.store.audit_log import event_rows
-from ledger.store.balances import DayTotals, Movement
+from ledger.store.balances import DayTotals
 from ledger.store.bulk import copy_rows, move_counters
 from ledger.store.bulk import entry_columns as bulk_entry_columns
 from ledger.store.bulk import posting_columns as bulk_posting_columns
@@ -250,7 +248,7 @@ def _post(
     if fresh:
         fresh_drafts, fresh_texts = [drafts[i] for i in fresh], [metadata_texts[i] for i in fresh]
         if imported is not None:
-            with _collector_paused():
+            with collector_paused():
                 posted = _import_entries(conn, actor, fresh_drafts, fresh_texts, chart, imported)
         else:
             posted = _with_fresh_chart(
@@ -384,59 +382,9 @@ def _insert_entries(
     conn: Connection, actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], chart: dict[str, Account],
     extra_events: Sequence[Mapping] = (),
 ) -> list[PostedEntry]:
-    rows = _entry_rows(actor, drafts, metadata_texts, extra_events)
+    rows = entry_rows(actor, drafts, metadata_texts, extra_events)
     write_entries(conn, actor, chart, rows.entries, rows.postings, rows.movements, rows.events)
     return rows.posted
-
-
-class _EntryRows(NamedTuple):
-    """What posting entries writes (fresh ids included) and the entries as posted."""
-
-    entries: list[dict]
-    postings: list[dict]
-    movements: list[Movement]
-    events: list[dict]
-    posted: list[PostedEntry]
-
-
-def _entry_rows(
-    actor: Actor, drafts: Sequence[EntryDraft], metadata_texts: Sequence[str], extra_events: Sequence[Mapping] = ()
-) -> _EntryRows:
-    tenant_id, now, actor_name = actor.tenant_id, actor.now, actor.name
-    entry_rows, posting_rows, movements, events, posted = [], [], [], [], []
-    for draft, metadata_text in zip(drafts, metadata_texts):
-        entry_id = uuid7()  # time-ordered: the keys grow at the indexes' right-hand edge (ledger.ids)
-        day = draft.effective_date
-        request_digest = request_hash(draft, metadata_text)
-        digest = content_hash(entry_id, request_digest, actor_name)
-        entry_rows.append(
-            {
-                "tenant_id": tenant_id, "id": entry_id, "effective_date": day,
-                "recorded_at": now, "description": draft.description,
-                "metadata": metadata_text, "actor": actor_name,
-                "idempotency_key": draft.idempotency_key, "request_hash": request_digest,
-                "reverses_entry_id": draft.reverses_entry_id, "content_hash": digest,
-            }
-        )
-        for line_no, p in enumerate(draft.postings, start=1):
-            posting_rows.append(
-                {
-                    "tenant_id": tenant_id, "entry_id": entry_id, "line_no": line_no,
-                    "account_code": p.account_code, "currency": p.currency, "amount_minor": p.amount_minor,
-                    "effective_date": day,
-                }
-            )
-            movements.append((p.account_code, p.currency, day, p.amount_minor))
-        events.append(_posted_event(entry_id, draft, digest))
-        posted.append(
-            PostedEntry(
-                tenant_id, entry_id, day, now, draft.description,
-                dict(draft.metadata), actor_name, tuple(draft.postings), draft.idempotency_key,
-                draft.reverses_entry_id, digest,
-            )
-        )
-    events.extend(dict(e) for e in extra_events)
-    return _EntryRows(entry_rows, posting_rows, movements, event_rows(actor, events), posted)
 
 
 def _import_entries(
@@ -484,82 +432,21 @@ def _import_entries(
             for d, i, h in zip(drafts, ids, digests)
         ]
 
-    def batch_event() -> dict:
-        return _batch_event(id_texts, digests, sum(len(d.postings) for d in drafts), reference)
+    def import_event() -> dict:
+        return batch_event(id_texts, digests, sum(len(d.postings) for d in drafts), reference)
 
     slots = {code: account.balance_slots for code, account in chart.items()}
     if conn.dialect.name == "postgresql":
         copy_rows(conn, posting_rows(), entry_rows)
         # The server adds to the counters while the answer and the batch's audit event are made.
-        answer, event = move_counters(conn, tenant_id, day_totals.rows(slots), lambda: (posted(), batch_event()))
+        answer, event = move_counters(conn, tenant_id, day_totals.rows(slots), lambda: (posted(), import_event()))
         record_events(conn, actor, [event])
         return answer
     posting_dicts = [dict(zip(bulk_posting_columns, row)) for row in posting_rows()]
     entry_dicts = [dict(zip(bulk_entry_columns, row)) for row in entry_rows]
     movements = [(r["account_code"], r["currency"], r["effective_date"], r["amount_minor"]) for r in posting_dicts]
-    write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, event_rows(actor, [batch_event()]))
+    write_entries(conn, actor, chart, entry_dicts, posting_dicts, movements, event_rows(actor, [import_event()]))
     return posted()
-
-
-@contextlib.contextmanager
-def _collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector off while a batch is written (and back on after, as it was).
-
-    A 10,000-entry import allocates some 100,000 objects, none of them cyclic garbage; each time
-    they cross the collector's thresholds a full collection scans every live object again (about
-    45 ms here, a sixth of the batch). Reference counting still frees everything as usual.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
-
-
-def _batch_event(id_texts: Sequence[str], digests: Sequence[str], postings: int, reference: str) -> dict:
-    return {
-        "action": "journal_entries.imported",
-        "entity_type": "journal_batch",
-        "entity_id": uuid7(),
-        "before": None,
-        "after": batch_event_body(id_texts, digests, postings, reference),
-    }
-
-
-def batch_event_body(id_texts: Sequence[str], digests: Sequence[str], postings: int, reference: str) -> str:
-    """canonical_json of {"reference", "entries": [[id, content hash], ...], "postings"}, written out by
-    hand (a test holds the two equal): ids and hashes need no escaping, and an import's body is ~1 MB."""
-    entries = ",".join(f'["{i}","{h}"]' for i, h in zip(id_texts, digests))
-    return f'{{"entries":[{entries}],"postings":{int(postings)},"reference":{json_text(reference or None)}}}'
-
-
-def _posted_event(entry_id: uuid.UUID, draft: EntryDraft, digest: str) -> dict:
-    reversal = draft.reverses_entry_id is not None
-    return {
-        "action": "journal_entry.reversed" if reversal else "journal_entry.posted",
-        "entity_type": "journal_entry",
-        "entity_id": entry_id,
-        "before": None,
-        "after": posted_event_body(draft, digest),
-    }
-
-
-def posted_event_body(draft: EntryDraft, digest: str) -> str:
-    """canonical_json of {"content_hash", "effective_date", "description", "postings": [[account, currency,
-    minor], ...], "idempotency_key", "reverses"}, written out by hand (a property test holds the two
-    equal): every posted entry pays for it, and the general encoder cost ~7 µs of the client's ~50."""
-    postings = ",".join(
-        f"[{json_text(p.account_code)},{json_text(p.currency)},{int(p.amount_minor)}]" for p in draft.postings
-    )
-    reverses = f'"{draft.reverses_entry_id}"' if draft.reverses_entry_id is not None else "null"
-    return (
-        f'{{"content_hash":"{digest}","description":{json_text(draft.description)},'
-        f'"effective_date":"{draft.effective_date.isoformat()}","idempotency_key":{json_text(draft.idempotency_key)},'
-        f'"postings":[{postings}],"reverses":{reverses}}}'
-    )
 
 
 def _account_state(account: Account, role: str | None) -> dict:

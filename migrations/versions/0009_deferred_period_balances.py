@@ -1,6 +1,6 @@
 """The queue of unsealed audit events names the entry whose period balances it still owes.
 
-On PostgreSQL an entry posted as a transaction of its own (ledger.service.post_standalone) no longer
+On PostgreSQL an entry posted as a transaction of its own, by a statement in autocommit, no longer
 adds to the day/month/year period rows in its statement: it marks its own audit event in
 `audit_unsealed` with the entry's id, and the sealer, which chains that event after commit, adds the
 entry's postings to the period rows in the same statement that takes the event off the queue. A balance as of a date reads the period rows plus the postings of the

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger import errors, queries, service
+from ledger import errors, journal_rows, queries, service
 from ledger.ids import uuid7s
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
@@ -253,7 +253,7 @@ def test_the_hand_written_batch_event_body_is_canonical_json(entries, postings, 
 
     ids, digests = [str(i) for i, _ in entries], [d.hex() for _, d in entries]
     expected = canonical_json({"reference": reference or None, "entries": [[i, d] for i, d in zip(ids, digests)], "postings": postings})
-    assert service.batch_event_body(ids, digests, postings, reference) == expected
+    assert journal_rows.batch_event_body(ids, digests, postings, reference) == expected
 
 
 def test_a_bad_entry_deep_in_a_large_import_ends_the_copy_and_writes_nothing(engine, tenant_id):

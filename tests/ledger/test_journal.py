@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 import sqlalchemy as sa
 
-from ledger import errors, queries, service
+from ledger import errors, journal_rows, queries, service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
 from ledger.unit_of_work import run_in_transaction
@@ -285,4 +285,4 @@ def test_the_hand_written_posted_event_body_is_canonical_json(description, key, 
         "postings": [[c, cur, a] for c, cur, a in legs], "idempotency_key": key,
         "reverses": str(reverses) if reverses else None,
     })
-    assert service.posted_event_body(draft, digest.hex()) == expected
+    assert journal_rows.posted_event_body(draft, digest.hex()) == expected
