@@ -395,3 +395,38 @@ def audit_events_page(
 
 def _utc_midnight(day: dt.date) -> dt.datetime:
     return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc)
+
+
+@dataclass(frozen=True)
+class AccountPosting:
+    """One posting to an account with what identifies its entry: what a bank reconciliation matches."""
+
+    entry_id: uuid.UUID
+    line_no: int
+    effective_date: dt.date
+    amount_minor: int  # debit > 0
+    description: str
+    idempotency_key: str | None
+    metadata: dict
+
+
+def account_postings(
+    conn: Connection, tenant_id: int, account_code: str, currency: str, *, date_to: dt.date,
+    date_from: dt.date | None = None,
+) -> list[AccountPosting]:
+    """Every posting to the account in the currency dated in [date_from, date_to], in date order."""
+    query = (
+        sa.select(postings.c.entry_id, postings.c.line_no, postings.c.effective_date, postings.c.amount_minor,
+                  journal_entries.c.description, journal_entries.c.idempotency_key, journal_entries.c.metadata)
+        .join(journal_entries, sa.and_(journal_entries.c.tenant_id == postings.c.tenant_id, journal_entries.c.id == postings.c.entry_id))
+        .where(postings.c.tenant_id == tenant_id, postings.c.account_code == account_code, postings.c.currency == currency,
+               postings.c.effective_date <= date_to)
+        .order_by(postings.c.effective_date, postings.c.entry_id, postings.c.line_no)
+    )
+    if date_from is not None:
+        query = query.where(postings.c.effective_date >= date_from)
+    return [
+        AccountPosting(row.entry_id, row.line_no, row.effective_date, row.amount_minor, row.description,
+                       row.idempotency_key, json.loads(row.metadata) if row.metadata else {})
+        for row in conn.execute(query)
+    ]

@@ -7,6 +7,7 @@ from ledger.store.tables import metadata
 import identity.tables  # noqa: F401  (registers the API token table on the same MetaData)
 import loans.store.tables  # noqa: F401  (registers the loan tables on the same MetaData)
 import manual_entries.tables  # noqa: F401  (registers the manual entry requests on the same MetaData)
+import reconciliation.store.tables  # noqa: F401  (registers the bank statements and matches on the same MetaData)
 
 config = context.config
 

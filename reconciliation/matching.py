@@ -1,0 +1,249 @@
+"""The matching engine: bank lines against the ledger's postings to the bank account, by rules as data.
+
+Pure: no database. `reconcile(lines, candidates, rules)` returns decisions; each pairs some lines with
+some postings, names the rule that found it and a score, and is either a match (unambiguous) or a
+proposal for a person to confirm. No line and no posting appears in two decisions.
+
+Rules run in the tenant's order (`default_rules` unless it saved its own); each sees only what the
+rules before it left. Kinds:
+
+- `reference`: the line's end-to-end id or bank reference equals a reference of postings (their
+  entry's idempotency key or metadata `reference`/`end_to_end_id`/`loan_number`) whose amounts sum to
+  the line's: a match (one posting, or a batch under one reference).
+- `reference_in_text`: a word of the remittance text is such a reference (a loan or contract number).
+- `amount_date`: same amount, dates within `days`; a match only when the line and the posting are each
+  the other's only candidate, or when counterparty name similarity (rapidfuzz, within that block only)
+  picks one candidate above `name_similarity_min` and no other; otherwise a proposal.
+- `one_to_many` / `many_to_one`: a line equal to the sum of 2..`size_max` postings within the window
+  (a batch disbursement), or postings to the sum of lines (a split repayment); the search is bounded
+  by `candidates_max` per block, and only a unique combination is a match.
+- `amount_tolerance`: amounts within `tolerance_minor` (bank charges deducted): always a proposal.
+"""
+from __future__ import annotations
+
+import bisect
+import datetime as dt
+import itertools
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from rapidfuzz import fuzz
+
+from reconciliation.errors import UnknownMapping
+
+PostingKey = tuple[object, int]  # (entry id, line number)
+
+rule_kinds = ("reference", "reference_in_text", "amount_date", "one_to_many", "many_to_one", "amount_tolerance")
+default_rules: tuple[Mapping[str, object], ...] = (
+    {"kind": "reference"},
+    {"kind": "reference_in_text"},
+    {"kind": "amount_date", "days": 3, "name_similarity_min": 85},
+    {"kind": "one_to_many", "days": 3, "size_max": 4, "candidates_max": 12},
+    {"kind": "many_to_one", "days": 3, "size_max": 4, "candidates_max": 12},
+    {"kind": "amount_tolerance", "days": 3, "tolerance_minor": 5000},
+)
+rules_max = 20
+days_max = 31
+size_max_limit = 6
+candidates_max_limit = 20
+_token = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{3,}")
+
+
+class Line(NamedTuple):
+    id: object
+    booking_date: dt.date
+    amount_minor: int
+    references: tuple[str, ...] = ()
+    remittance: str | None = None
+    counterparty_name: str | None = None
+
+
+class Candidate(NamedTuple):
+    key: PostingKey
+    effective_date: dt.date
+    amount_minor: int
+    references: tuple[str, ...] = ()
+    name: str | None = None
+
+
+class Decision(NamedTuple):
+    line_ids: tuple[object, ...]
+    posting_keys: tuple[PostingKey, ...]
+    rule: str
+    score: str  # "1.00" for an exact reference; lower as the evidence thins
+    matched: bool  # False: a proposal
+
+
+def check_rules(rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
+    """The rules as data, validated: a kind each, small non-negative integer parameters."""
+    if not 0 < len(rules) <= rules_max:
+        raise UnknownMapping(f"give 1 to {rules_max} rules")
+    for number, rule in enumerate(rules, 1):
+        if rule.get("kind") not in rule_kinds:
+            raise UnknownMapping(f"rule {number}: kind must be one of {', '.join(rule_kinds)}")
+        for name, top in (("days", days_max), ("size_max", size_max_limit), ("candidates_max", candidates_max_limit),
+                          ("tolerance_minor", 10**9), ("name_similarity_min", 100)):
+            value = rule.get(name, 0)
+            if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+                raise UnknownMapping(f"rule {number}: {name} must be an integer from 0 to {top}")
+    return tuple(dict(rule) for rule in rules)
+
+
+def reconcile(lines: Sequence[Line], candidates: Sequence[Candidate], rules: Sequence[Mapping[str, object]] = default_rules
+              ) -> list[Decision]:
+    state = _State(lines, candidates)
+    for rule in rules:
+        _runners[str(rule["kind"])](state, rule)
+    return state.decisions
+
+
+class _State:
+    def __init__(self, lines: Sequence[Line], candidates: Sequence[Candidate]) -> None:
+        self.lines = {line.id: line for line in lines}
+        self.candidates = {c.key: c for c in candidates}
+        self.decisions: list[Decision] = []
+        self._by_reference: dict[str, list[PostingKey]] | None = None
+
+    def decide(self, line_ids: Iterable[object], keys: Iterable[PostingKey], rule: str, score: float, matched: bool) -> None:
+        line_ids, keys = tuple(line_ids), tuple(keys)
+        for line_id in line_ids:
+            del self.lines[line_id]
+        for key in keys:
+            del self.candidates[key]
+        self.decisions.append(Decision(line_ids, keys, rule, f"{score:.2f}", matched))
+
+    def by_reference(self) -> dict[str, list[PostingKey]]:
+        if self._by_reference is None:
+            index: dict[str, list[PostingKey]] = defaultdict(list)
+            for candidate in self.candidates.values():
+                for reference in candidate.references:
+                    index[reference.casefold()].append(candidate.key)
+            self._by_reference = index
+        return self._by_reference
+
+    def open_keys(self, keys: Iterable[PostingKey]) -> list[PostingKey]:
+        return [key for key in dict.fromkeys(keys) if key in self.candidates]
+
+
+def _by_reference(state: _State, rule: Mapping[str, object], *, in_text: bool = False) -> None:
+    index = state.by_reference()
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        words = _token.findall(line.remittance or "") if in_text else line.references
+        for word in words:
+            keys = state.open_keys(index.get(word.casefold(), ()))
+            if keys and sum(state.candidates[key].amount_minor for key in keys) == line.amount_minor:
+                state.decide([line.id], keys, "reference_in_text" if in_text else "reference", 1.0 if not in_text else 0.95, True)
+                break
+
+
+def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
+    days = dt.timedelta(days=int(rule.get("days", 3)))
+    name_min = int(rule.get("name_similarity_min", 0))
+    lines_by_amount, candidates_by_amount = _blocks(state)
+    for amount, lines in lines_by_amount.items():
+        block = candidates_by_amount.get(amount)
+        if not block:
+            continue
+        dates = [c.effective_date for c in block]
+        options = {line.id: _within(block, dates, line.booking_date, days) for line in lines}
+        wanted_by: dict[PostingKey, int] = defaultdict(int)
+        for found in options.values():
+            for candidate in found:
+                wanted_by[candidate.key] += 1
+        for line in lines:
+            found = [c for c in options[line.id] if c.key in state.candidates]
+            if not found:
+                continue
+            if len(found) == 1 and wanted_by[found[0].key] == 1:
+                state.decide([line.id], [found[0].key], "amount_date", 0.9, True)
+                continue
+            chosen = _by_name(line, found, name_min) if name_min and line.counterparty_name else None
+            if chosen is not None:
+                state.decide([line.id], [chosen.key], "amount_date", 0.8, True)
+                continue
+            closest = min(found, key=lambda c: (abs((c.effective_date - line.booking_date).days), str(c.key)))
+            state.decide([line.id], [closest.key], "amount_date", 0.5 / len(found), False)
+
+
+def _by_name(line: Line, found: Sequence[Candidate], name_min: int) -> Candidate | None:
+    scored = [(fuzz.token_set_ratio(line.counterparty_name, c.name or ""), c) for c in found]
+    above = [c for score, c in scored if score >= name_min]
+    return above[0] if len(above) == 1 else None
+
+
+def _one_to_many(state: _State, rule: Mapping[str, object]) -> None:
+    days = dt.timedelta(days=int(rule.get("days", 3)))
+    size_max, width = int(rule.get("size_max", 4)), int(rule.get("candidates_max", 12))
+    ordered = sorted(state.candidates.values(), key=lambda c: c.effective_date)
+    dates = [c.effective_date for c in ordered]
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        near = [c for c in _within(ordered, dates, line.booking_date, days)
+                if c.key in state.candidates and (c.amount_minor > 0) == (line.amount_minor > 0)][:width]
+        combos = _combinations(near, line.amount_minor, size_max, lambda c: c.amount_minor)
+        if combos:
+            state.decide([line.id], [c.key for c in combos[0]], "one_to_many", 0.85 if len(combos) == 1 else 0.4, len(combos) == 1)
+
+
+def _many_to_one(state: _State, rule: Mapping[str, object]) -> None:
+    days = dt.timedelta(days=int(rule.get("days", 3)))
+    size_max, width = int(rule.get("size_max", 4)), int(rule.get("candidates_max", 12))
+    ordered = sorted(state.lines.values(), key=lambda line: line.booking_date)
+    dates = [line.booking_date for line in ordered]
+    for candidate in sorted(state.candidates.values(), key=lambda c: c.effective_date):
+        near = [line for line in _within(ordered, dates, candidate.effective_date, days)
+                if line.id in state.lines and (line.amount_minor > 0) == (candidate.amount_minor > 0)][:width]
+        combos = _combinations(near, candidate.amount_minor, size_max, lambda line: line.amount_minor)
+        if combos:
+            state.decide([line.id for line in combos[0]], [candidate.key], "many_to_one", 0.85 if len(combos) == 1 else 0.4,
+                         len(combos) == 1)
+
+
+def _amount_tolerance(state: _State, rule: Mapping[str, object]) -> None:
+    days = dt.timedelta(days=int(rule.get("days", 3)))
+    tolerance = int(rule.get("tolerance_minor", 0))
+    ordered = sorted(state.candidates.values(), key=lambda c: c.effective_date)
+    dates = [c.effective_date for c in ordered]
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        near = [c for c in _within(ordered, dates, line.booking_date, days) if c.key in state.candidates
+                and (c.amount_minor > 0) == (line.amount_minor > 0) and 0 < abs(c.amount_minor - line.amount_minor) <= tolerance]
+        if near:
+            best = min(near, key=lambda c: (abs(c.amount_minor - line.amount_minor), abs((c.effective_date - line.booking_date).days)))
+            state.decide([line.id], [best.key], "amount_tolerance", 0.3, False)
+
+
+def _combinations(items: Sequence, total: int, size_max: int, amount) -> list[tuple]:
+    """Every combination of 2..size_max items summing to total; stops at two (enough to know it is ambiguous)."""
+    found: list[tuple] = []
+    for size in range(2, min(size_max, len(items)) + 1):
+        for combo in itertools.combinations(items, size):
+            if sum(amount(item) for item in combo) == total:
+                found.append(combo)
+                if len(found) == 2:
+                    return found
+    return found
+
+
+def _blocks(state: _State) -> tuple[dict[int, list[Line]], dict[int, list[Candidate]]]:
+    lines: dict[int, list[Line]] = defaultdict(list)
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        lines[line.amount_minor].append(line)
+    candidates: dict[int, list[Candidate]] = defaultdict(list)
+    for candidate in sorted(state.candidates.values(), key=lambda c: c.effective_date):
+        candidates[candidate.amount_minor].append(candidate)
+    return lines, candidates
+
+
+def _within(ordered: Sequence, dates: Sequence[dt.date], day: dt.date, window: dt.timedelta) -> list:
+    return list(ordered[bisect.bisect_left(dates, day - window):bisect.bisect_right(dates, day + window)])
+
+
+_runners = {
+    "reference": _by_reference,
+    "reference_in_text": lambda state, rule: _by_reference(state, rule, in_text=True),
+    "amount_date": _amount_date,
+    "one_to_many": _one_to_many,
+    "many_to_one": _many_to_one,
+    "amount_tolerance": _amount_tolerance,
+}

@@ -1,0 +1,1 @@
+"""The reconciliation tables and their SQL, private to the package."""

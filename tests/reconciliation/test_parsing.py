@@ -1,0 +1,121 @@
+"""Parsing every format, and refusing what a statement must never be."""
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from reconciliation import errors
+from reconciliation.parsing import parse_statement, statement_bytes_max
+from reconciliation.tabular import ColumnMapping
+from tests.reconciliation import samples
+from tests.reconciliation.samples import Item
+
+D = dt.date(2026, 3, 2)
+items = [
+    Item(D, Decimal("1500.50"), "BR-1", "E2E-1", "张三", "repayment LN-1"),
+    Item(D + dt.timedelta(days=1), Decimal("-25.00"), "BR-2", None, None, "bank charges"),
+    Item(D + dt.timedelta(days=2), Decimal("0.01"), "BR-3", None, "Li Si", None),
+]
+
+
+def check(statement, *, balances: bool = True) -> None:
+    assert [line.amount_minor for line in statement.lines] == [150050, -2500, 1]
+    assert [line.booking_date for line in statement.lines] == [D, D + dt.timedelta(days=1), D + dt.timedelta(days=2)]
+    assert statement.lines[0].bank_reference == "BR-1"
+    if balances:
+        assert (statement.opening_minor, statement.closing_minor) == (100000, 100000 + 150050 - 2500 + 1)
+
+
+def test_camt053_reads_amounts_sides_references_and_parties() -> None:
+    statement = parse_statement(samples.camt053(items, opening=Decimal("1000")), "camt053")
+    check(statement)
+    first = statement.lines[0]
+    assert (first.end_to_end_id, first.counterparty_name, first.remittance) == ("E2E-1", "张三", "repayment LN-1")
+    assert statement.currency == "CNY" and statement.account == "CN0000000001"
+
+
+def test_mt940_reads_the_structured_narrative() -> None:
+    statement = parse_statement(samples.mt940(items, opening=Decimal("1000")), "mt940")
+    check(statement)
+    assert statement.currency == "EUR"
+    assert (statement.lines[0].end_to_end_id, statement.lines[0].counterparty_name) == ("E2E-1", "张三")
+
+
+def test_gb18030_csv_with_title_rows_and_debit_credit_columns() -> None:
+    mapping = ColumnMapping.from_json("icbc", samples.gbk_mapping)
+    statement = parse_statement(samples.gbk_csv(items), "csv", mapping)
+    check(statement, balances=False)
+    assert statement.lines[0].counterparty_name == "张三"
+
+
+def test_xlsx_with_a_signed_amount_column() -> None:
+    statement = parse_statement(samples.xlsx(items), "xlsx", ColumnMapping.from_json("x", samples.xlsx_mapping))
+    check(statement, balances=False)
+
+
+def test_a_csv_in_the_wrong_encoding_is_refused() -> None:
+    mapping = ColumnMapping.from_json("utf8", {**samples.gbk_mapping, "encoding": "utf-8"})
+    with pytest.raises(errors.StatementMalformed, match="not utf-8 text"):
+        parse_statement(samples.gbk_csv(items), "csv", mapping)
+
+
+def test_a_bad_row_is_named_by_its_number() -> None:
+    text = samples.gbk_csv(items).decode("gb18030").replace("1500.50", "15OO.50").encode("gb18030")
+    with pytest.raises(errors.StatementMalformed, match="row 4") as caught:
+        parse_statement(text, "csv", ColumnMapping.from_json("icbc", samples.gbk_mapping))
+    assert caught.value.details["line"] == 4
+
+
+def test_a_statement_whose_lines_do_not_reach_the_closing_balance_is_refused() -> None:
+    with pytest.raises(errors.StatementUnbalanced):
+        parse_statement(samples.camt053(items, closing=Decimal("9.99")), "camt053")
+
+
+def test_amounts_finer_than_the_currency_are_refused() -> None:
+    content = samples.camt053(items).replace(b">1500.50<", b">1500.505<")
+    with pytest.raises(errors.StatementMalformed, match="more decimals"):
+        parse_statement(content, "camt053")
+
+
+billion_laughs = b"""<?xml version="1.0"?>
+<!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>
+<Document><BkToCstmrStmt><Stmt><Id>&lol3;</Id></Stmt></BkToCstmrStmt></Document>"""
+external_entity = b"""<?xml version="1.0"?><!DOCTYPE d [<!ENTITY x SYSTEM "file:///etc/passwd">]>
+<Document><BkToCstmrStmt><Stmt><Id>&x;</Id></Stmt></BkToCstmrStmt></Document>"""
+plain_doctype = b"""<?xml version="1.0"?><!DOCTYPE Document SYSTEM "http://example.invalid/camt.dtd"><Document/>"""
+
+
+@pytest.mark.parametrize("content", [billion_laughs, external_entity, plain_doctype], ids=["entity-bomb", "external-entity", "doctype"])
+def test_hostile_xml_is_refused_before_parsing(content: bytes) -> None:
+    with pytest.raises(errors.StatementRefused):
+        parse_statement(content, "camt053")
+
+
+def test_utf16_xml_that_could_hide_a_doctype_is_refused() -> None:
+    with pytest.raises(errors.StatementMalformed, match="UTF-8"):
+        parse_statement(plain_doctype.decode().encode("utf-16"), "camt053")
+
+
+@pytest.mark.parametrize("cut", [50, 400, -30])
+def test_truncated_xml_is_malformed(cut: int) -> None:
+    with pytest.raises(errors.StatementMalformed):
+        parse_statement(samples.camt053(items)[:cut], "camt053")
+
+
+def test_garbage_mt940_and_xlsx_are_malformed() -> None:
+    with pytest.raises(errors.StatementMalformed):
+        parse_statement(b":20:X\n:61:garbage\n", "mt940")
+    with pytest.raises(errors.StatementMalformed):
+        parse_statement(b"PK\x03\x04 not really a zip", "xlsx", ColumnMapping.from_json("x", samples.xlsx_mapping))
+
+
+def test_a_file_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from reconciliation import parsing
+
+    monkeypatch.setattr(parsing, "statement_bytes_max", 100)
+    assert statement_bytes_max > 100
+    with pytest.raises(errors.StatementTooLarge):
+        parsing.parse_statement(samples.camt053(items), "camt053")
