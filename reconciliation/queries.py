@@ -67,3 +67,16 @@ def status_counts(conn: Connection, tenant_id: int, statement_ids: Sequence[uuid
     for statement_id, status, count in rows:
         counts[statement_id][status] = count
     return counts
+
+
+def lines_by_id(conn: Connection, tenant_id: int, bank_account_code: str, ids: set[uuid.UUID]) -> dict[uuid.UUID, sa.Row]:
+    """The lines (with their match's rule) among `ids` on the bank account."""
+    query = (
+        sa.select(statement_lines, matches.c.rule.label("match_rule"), matches.c.id.label("match_id"))
+        .outerjoin(matched_lines, sa.and_(matched_lines.c.tenant_id == statement_lines.c.tenant_id,
+                                          matched_lines.c.line_id == statement_lines.c.id))
+        .outerjoin(matches, sa.and_(matches.c.tenant_id == matched_lines.c.tenant_id, matches.c.id == matched_lines.c.match_id))
+        .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.bank_account_code == bank_account_code,
+               statement_lines.c.id.in_(list(ids)))
+    )
+    return {row.id: row for row in conn.execute(query)}

@@ -18,7 +18,7 @@ from typing import NamedTuple
 from sqlalchemy.engine import Connection
 
 from ledger import errors as ledger_errors
-from ledger.queries import account_postings, balance_as_of, load_accounts
+from ledger.queries import account_postings, balance_as_of, current_balances, load_accounts
 from reconciliation.store import repository
 
 
@@ -40,7 +40,8 @@ def reconciliation_report(conn: Connection, tenant_id: int, code: str, as_of: dt
     account = load_accounts(conn, tenant_id, [code]).get(code)
     if account is None:
         raise ledger_errors.UnknownAccount(f"no account with code {code!r}", account=code)
-    currency = currency or repository.any_statement_currency(conn, tenant_id, code) or (account.currencies or ("",))[0]
+    currency = (currency or repository.any_statement_currency(conn, tenant_id, code) or (account.currencies or ("",))[0]
+                or next((b.currency for b in current_balances(conn, tenant_id, code)), ""))
     if not currency:
         raise ledger_errors.InvalidInput(f"bank account {code} has no statements and no fixed currency", field="bankAccountCode")
     link_lines, link_postings = repository.match_links(conn, tenant_id, code)

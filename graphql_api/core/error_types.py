@@ -21,6 +21,7 @@ from loans import errors as loan_errors
 from loans.replay import ReplayConflict, ReplayMismatch
 from loans.restructuring import RestructureNotAllowed
 from manual_entries import errors as request_errors
+from reconciliation import errors as rec_errors
 
 
 @strawberry.interface(description="An expected failure: `code` is stable (switch on it), `message` is for a person.")
@@ -201,6 +202,18 @@ ReplayConflictError = _plain_error(
 )
 RestructureNotAllowedError = _plain_error("RestructureNotAllowedError", "RESTRUCTURE_NOT_ALLOWED: the loan cannot be restructured or re-scheduled so.")
 
+@strawberry.type(description="A bank statement was refused (STATEMENT_MALFORMED, STATEMENT_REFUSED, STATEMENT_TOO_LARGE, "
+                             "STATEMENT_UNBALANCED, STATEMENT_CURRENCY_MISMATCH, STATEMENT_DISCONTINUOUS or UNKNOWN_MAPPING); "
+                             "nothing was stored. `line` names the row, entry or line of the file where known.")
+class StatementRejectedError(Error):
+    line: int | None = None
+
+
+@strawberry.type(description="A reconciliation match was refused: ALREADY_MATCHED, MATCH_UNBALANCED or UNKNOWN_STATEMENT_LINE.")
+class ReconciliationMatchError(Error):
+    pass
+
+
 # Every LedgerError code and the type it maps to; a test checks this covers every subclass.
 error_type_by_code: dict[str, type] = {
     ledger_errors.LedgerError.code: GenericError,
@@ -257,6 +270,11 @@ error_type_by_code: dict[str, type] = {
     request_errors.UnknownEntryRequest.code: UnknownJournalEntryRequestError,
     request_errors.IllegalTransition.code: IllegalTransitionError,
     request_errors.MakerChecker.code: MakerCheckerViolationError,
+    **{cls.code: StatementRejectedError for cls in (
+        rec_errors.StatementMalformed, rec_errors.StatementRefused, rec_errors.StatementTooLarge, rec_errors.StatementUnbalanced,
+        rec_errors.StatementCurrencyMismatch, rec_errors.StatementDiscontinuous, rec_errors.UnknownMapping)},
+    **{cls.code: ReconciliationMatchError for cls in (
+        rec_errors.AlreadyMatched, rec_errors.MatchUnbalanced, rec_errors.UnknownStatementLine)},
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 
@@ -322,6 +340,8 @@ def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
         values["entry_id"] = encode_id("JournalEntry", uuid.UUID(str(details["entry"])))
     if "loan" in details:
         values["loan_id"] = encode_id("Loan", uuid.UUID(str(details["loan"])))
+    if isinstance(details.get("line"), int):
+        values["line"] = details["line"]
     if "status" in details:
         values["status"] = str(details["status"])
     if isinstance(details.get("imbalance"), dict):

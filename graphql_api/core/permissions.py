@@ -40,6 +40,10 @@ collectors = frozenset({Role.ADMIN, Role.FINANCE, Role.COLLECTOR})
 auditors = frozenset({Role.ADMIN, Role.AUDITOR})
 # Who works here: issuing and revoking API tokens (people's access) is the administrator's alone.
 admins = frozenset({Role.ADMIN})
+# Bank reconciliation is the finance desk's: it imports statements, matches and books bank items; auditors
+# (and admins) read the statements, the lines and the report.
+reconcilers = frozenset({Role.ADMIN, Role.FINANCE})
+reconciliation_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 
 # Who sees a borrower's national ID, phone and bank account unmasked (on `borrower(id)` only; every
 # such read writes a borrower.pii_revealed audit event). Officers run KYC, collectors phone borrowers;
@@ -106,6 +110,15 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "runCloseOfBusiness": servicers,
         "closeOfBusinessRun": cob_run_readers,
         "closeOfBusinessRuns": cob_run_readers,
+        "bankStatements": reconciliation_readers,
+        "bankStatement": reconciliation_readers,
+        "statementLines": reconciliation_readers,
+        "reconciliationReport": reconciliation_readers,
+        "importBankStatement": reconcilers,
+        "autoReconcile": reconcilers,
+        "matchStatementLines": reconcilers,
+        "unmatchStatementLines": reconcilers,
+        "bookStatementLine": reconcilers,
     }
 )
 

@@ -10,6 +10,7 @@ from graphql_api.core.permissions import operation_roles, pii_readers
 from graphql_api.core.scalars import encode_id
 from identity.model import Role
 from tests.api.lending import CASH_PRODUCT, DISBURSED_ON, MUTATIONS, ZHANG_SAN, Desk, expect
+from tests.api.reconciliation_desk import RECONCILIATION_MUTATIONS, reconciliation_input, reconciliation_reads
 
 SCHEDULE = {"principal": "10000.00", "currency": "CNY", "annualRate": "0.12", "termPeriods": 12,
             "method": "EQUAL_INSTALLMENT", "disbursementDate": "2026-01-15"}
@@ -92,6 +93,11 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
     api, admin = desk.api, desk.tokens[Role.ADMIN]
     if name in MUTATIONS:
         return MUTATIONS[name], {"i": loan_mutation(name, desk)}
+    if name in RECONCILIATION_MUTATIONS:
+        return RECONCILIATION_MUTATIONS[name], {"i": reconciliation_input(name, desk)}
+    if name in reconciliation_reads:
+        document, variables = reconciliation_reads[name]
+        return document, variables if variables is not None else {"id": encode_id("BankStatement", uuid.uuid4())}
     if name in DECIDE:
         return journal_decision(name, desk, role)
     if name == "reverseJournalEntry":
