@@ -23,6 +23,7 @@ from ledger.store.tables import tenants
 from ledger.unit_of_work import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
+from loanbook import reconciliation_cli
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings
@@ -142,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tenant", help="only this tenant (slug)")
     p.add_argument("--no-seal", action="store_true", help="do not seal pending events first")
     p.set_defaults(handler=cmd_verify)
+
+    reconciliation_cli.add_commands(sub)
     return parser
 
 
