@@ -54,6 +54,7 @@ def book_repayments(conn: Connection, actor: Actor, rows: Sequence) -> dict[uuid
             result = loan_money.record_repayment(conn, actor, loans[0], from_minor(row.amount_minor, row.currency), row.currency,
                                                  row.booking_date, line_key(row.id))
         except ledger_errors.LedgerError:
+            # A loan closed, a date past its open business date, a wrong currency: left for a person.
             savepoint.rollback()
             continue
         savepoint.commit()
