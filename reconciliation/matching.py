@@ -15,8 +15,9 @@ rules before it left. Kinds:
   the other's only candidate, or when counterparty name similarity (rapidfuzz, within that block only)
   picks one candidate above `name_similarity_min` and no other; otherwise a proposal.
 - `one_to_many` / `many_to_one`: a line equal to the sum of 2..`size_max` postings within the window
-  (a batch disbursement), or postings to the sum of lines (a split repayment); the search is bounded
-  by `candidates_max` per block, and only a unique combination is a match.
+  (a batch disbursement), or a posting to the sum of lines (a split repayment); pairs are found by
+  hashing over the window, larger sets among `candidates_max` items only, and only a unique
+  combination is a match.
 - `amount_tolerance`: amounts within `tolerance_minor` (bank charges deducted): always a proposal.
 """
 from __future__ import annotations
@@ -180,8 +181,8 @@ def _one_to_many(state: _State, rule: Mapping[str, object]) -> None:
     dates = [c.effective_date for c in ordered]
     for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
         near = [c for c in _within(ordered, dates, line.booking_date, days)
-                if c.key in state.candidates and (c.amount_minor > 0) == (line.amount_minor > 0)][:width]
-        combos = _combinations(near, line.amount_minor, size_max, lambda c: c.amount_minor)
+                if c.key in state.candidates and (c.amount_minor > 0) == (line.amount_minor > 0)]
+        combos = _combinations(near, line.amount_minor, size_max, width, lambda c: c.amount_minor)
         if combos:
             state.decide([line.id], [c.key for c in combos[0]], "one_to_many", 0.85 if len(combos) == 1 else 0.4, len(combos) == 1)
 
@@ -192,9 +193,11 @@ def _many_to_one(state: _State, rule: Mapping[str, object]) -> None:
     ordered = sorted(state.lines.values(), key=lambda line: line.booking_date)
     dates = [line.booking_date for line in ordered]
     for candidate in sorted(state.candidates.values(), key=lambda c: c.effective_date):
+        if candidate.key not in state.candidates:
+            continue
         near = [line for line in _within(ordered, dates, candidate.effective_date, days)
-                if line.id in state.lines and (line.amount_minor > 0) == (candidate.amount_minor > 0)][:width]
-        combos = _combinations(near, candidate.amount_minor, size_max, lambda line: line.amount_minor)
+                if line.id in state.lines and (line.amount_minor > 0) == (candidate.amount_minor > 0)]
+        combos = _combinations(near, candidate.amount_minor, size_max, width, lambda line: line.amount_minor)
         if combos:
             state.decide([line.id for line in combos[0]], [candidate.key], "many_to_one", 0.85 if len(combos) == 1 else 0.4,
                          len(combos) == 1)
@@ -213,11 +216,25 @@ def _amount_tolerance(state: _State, rule: Mapping[str, object]) -> None:
             state.decide([line.id], [best.key], "amount_tolerance", 0.3, False)
 
 
-def _combinations(items: Sequence, total: int, size_max: int, amount) -> list[tuple]:
-    """Every combination of 2..size_max items summing to total; stops at two (enough to know it is ambiguous)."""
+def _combinations(items: Sequence, total: int, size_max: int, width: int, amount) -> list[tuple]:
+    """Combinations of 2..size_max items summing to total; stops at two (enough to know it is ambiguous).
+
+    Pairs are found by hashing over every item in the window (linear in the window); larger
+    combinations only among the `width` items nearest in amount to an even share, so the search
+    stays bounded whatever the window holds.
+    """
     found: list[tuple] = []
-    for size in range(2, min(size_max, len(items)) + 1):
-        for combo in itertools.combinations(items, size):
+    seen: dict[int, list] = defaultdict(list)
+    for item in items:
+        for other in seen.get(total - amount(item), ()):
+            found.append((other, item))
+            if len(found) == 2:
+                return found
+        seen[amount(item)].append(item)
+    for size in range(3, size_max + 1):
+        share = total / size
+        nearest = sorted(items, key=lambda item: abs(amount(item) - share))[:width]
+        for combo in itertools.combinations(nearest, size):
             if sum(amount(item) for item in combo) == total:
                 found.append(combo)
                 if len(found) == 2:

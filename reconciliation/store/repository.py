@@ -104,15 +104,30 @@ def insert_matches(conn: Connection, match_rows: Sequence[dict], line_rows: Sequ
 
 
 def set_statuses(conn: Connection, tenant_id: int, updates: Sequence[dict]) -> None:
-    """Each update: {"line_id", "status", "proposal"}."""
+    """Each update: {"line_id", "status", "proposal"}. Updates without a proposal (most: MATCHED, UNMATCHED)
+    go as one `WHERE id IN (...)` per status and chunk, not one statement per line."""
+    plain: dict[str, list] = {}
+    proposed = []
+    for update in updates:
+        if update["proposal"] is None:
+            plain.setdefault(update["status"], []).append(update["line_id"])
+        else:
+            proposed.append(update)
+    for status, ids in plain.items():
+        for start in range(0, len(ids), keys_per_query):
+            conn.execute(
+                sa.update(statement_lines)
+                .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.id.in_(ids[start:start + keys_per_query]))
+                .values(status=status, proposal=None)
+            )
     statement = (
         sa.update(statement_lines)
         .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.id == sa.bindparam("line_id"))
         .values(status=sa.bindparam("new_status"), proposal=sa.bindparam("new_proposal"))
     )
-    for start in range(0, len(updates), rows_per_statement_max):
+    for start in range(0, len(proposed), rows_per_statement_max):
         conn.execute(statement, [{"line_id": u["line_id"], "new_status": u["status"], "new_proposal": u["proposal"]}
-                                 for u in updates[start:start + rows_per_statement_max]])
+                                 for u in proposed[start:start + rows_per_statement_max]])
 
 
 def lines_by_id(conn: Connection, tenant_id: int, ids: Iterable[uuid.UUID], *, lock: bool = False) -> dict[uuid.UUID, sa.Row]:
