@@ -41,8 +41,8 @@ default_rules: tuple[Mapping[str, object], ...] = (
     {"kind": "reference"},
     {"kind": "reference_in_text"},
     {"kind": "amount_date", "days": 3, "name_similarity_min": 85},
-    {"kind": "one_to_many", "days": 3, "size_max": 4, "candidates_max": 12},
-    {"kind": "many_to_one", "days": 3, "size_max": 4, "candidates_max": 12},
+    {"kind": "one_to_many", "days": 3, "size_max": 4, "candidates_max": 8},
+    {"kind": "many_to_one", "days": 3, "size_max": 4, "candidates_max": 8},
     {"kind": "amount_tolerance", "days": 3, "tolerance_minor": 5000},
 )
 rules_max = 20

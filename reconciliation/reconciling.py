@@ -109,7 +109,6 @@ def _store_decisions(conn: Connection, actor: Actor, code: str, rows, decisions,
                                "score": decision.score, "matched_at": actor.now, "matched_by": actor.name, "reason": None})
             line_rows += [{"tenant_id": actor.tenant_id, "line_id": line_id, "match_id": match_id} for line_id in decision.line_ids]
             posting_rows += [_posting_row(actor, code, match_id, by_key[key]) for key in decision.posting_keys]
-            updates += [{"line_id": line_id, "status": "MATCHED", "proposal": None} for line_id in decision.line_ids]
         else:
             proposal = json.dumps({"rule": decision.rule, "score": decision.score, "lines": [str(i) for i in decision.line_ids],
                                    "postings": [[str(e), n] for e, n in decision.posting_keys]})
@@ -117,6 +116,7 @@ def _store_decisions(conn: Connection, actor: Actor, code: str, rows, decisions,
     updates += [{"line_id": row.id, "status": "UNMATCHED", "proposal": None} for row in rows
                 if row.id not in decided and row.status != "UNMATCHED"]
     repository.insert_matches(conn, match_rows, line_rows, posting_rows)
+    repository.mark_matched(conn, actor.tenant_id, code)
     repository.set_statuses(conn, actor.tenant_id, updates)
 
 

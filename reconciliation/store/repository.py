@@ -21,6 +21,30 @@ from reconciliation.store.tables import (
 
 rows_per_statement_max = 5_000  # rows per executemany: bounded parameters per round trip
 keys_per_query = 900
+copy_rows_min = 1_000  # from this many rows on PostgreSQL, COPY instead of INSERT
+
+
+def _insert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, object]]) -> None:
+    """Insert rows: by COPY on PostgreSQL for a large batch (one stream, no per-row parameters), else
+    executemany in bounded chunks. A COPY's constraint violation is raised as SQLAlchemy's IntegrityError,
+    as an INSERT's would be."""
+    if not rows:
+        return
+    if conn.dialect.name == "postgresql" and len(rows) >= copy_rows_min:
+        import psycopg  # noqa: PLC0415 (only on PostgreSQL)
+
+        columns = [c.name for c in table.columns]
+        statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            with cursor.copy(statement) as copy:
+                for row in rows:
+                    copy.write_row([row.get(name) for name in columns])
+        except psycopg.errors.IntegrityError as exc:
+            raise sa.exc.IntegrityError(statement, None, exc) from exc
+        return
+    for start in range(0, len(rows), rows_per_statement_max):
+        conn.execute(sa.insert(table), list(rows[start:start + rows_per_statement_max]))
 
 
 def statement_by_hash(conn: Connection, tenant_id: int, account: str, content_hash: str) -> sa.Row | None:
@@ -57,8 +81,7 @@ def insert_statement(conn: Connection, row: Mapping[str, object]) -> None:
 
 
 def insert_lines(conn: Connection, rows: Sequence[Mapping[str, object]]) -> None:
-    for start in range(0, len(rows), rows_per_statement_max):
-        conn.execute(sa.insert(statement_lines), list(rows[start:start + rows_per_statement_max]))
+    _insert(conn, statement_lines, rows)
 
 
 def mapping_definition(conn: Connection, tenant_id: int, name: str) -> dict | None:
@@ -99,35 +122,32 @@ def matched_posting_keys(conn: Connection, tenant_id: int, account: str) -> set[
 
 def insert_matches(conn: Connection, match_rows: Sequence[dict], line_rows: Sequence[dict], posting_rows: Sequence[dict]) -> None:
     for table, rows in ((matches, match_rows), (matched_lines, line_rows), (matched_postings, posting_rows)):
-        for start in range(0, len(rows), rows_per_statement_max):
-            conn.execute(sa.insert(table), list(rows[start:start + rows_per_statement_max]))
+        _insert(conn, table, rows)
+
+
+def mark_matched(conn: Connection, tenant_id: int, account: str) -> None:
+    """Every line of the account that is in a match is MATCHED: one statement (a join), not one per line."""
+    linked = sa.select(matched_lines.c.line_id).where(matched_lines.c.tenant_id == tenant_id,
+                                                      matched_lines.c.line_id == statement_lines.c.id)
+    conn.execute(
+        sa.update(statement_lines)
+        .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.bank_account_code == account,
+               statement_lines.c.status != "MATCHED", sa.exists(linked))
+        .values(status="MATCHED", proposal=None)
+    )
 
 
 def set_statuses(conn: Connection, tenant_id: int, updates: Sequence[dict]) -> None:
-    """Each update: {"line_id", "status", "proposal"}. Updates without a proposal (most: MATCHED, UNMATCHED)
-    go as one `WHERE id IN (...)` per status and chunk, not one statement per line."""
-    plain: dict[str, list] = {}
-    proposed = []
-    for update in updates:
-        if update["proposal"] is None:
-            plain.setdefault(update["status"], []).append(update["line_id"])
-        else:
-            proposed.append(update)
-    for status, ids in plain.items():
-        for start in range(0, len(ids), keys_per_query):
-            conn.execute(
-                sa.update(statement_lines)
-                .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.id.in_(ids[start:start + keys_per_query]))
-                .values(status=status, proposal=None)
-            )
+    """Each update: {"line_id", "status", "proposal"}: few (proposals, lines unmatched by hand), one by one
+    in executemany chunks."""
     statement = (
         sa.update(statement_lines)
         .where(statement_lines.c.tenant_id == tenant_id, statement_lines.c.id == sa.bindparam("line_id"))
         .values(status=sa.bindparam("new_status"), proposal=sa.bindparam("new_proposal"))
     )
-    for start in range(0, len(proposed), rows_per_statement_max):
+    for start in range(0, len(updates), rows_per_statement_max):
         conn.execute(statement, [{"line_id": u["line_id"], "new_status": u["status"], "new_proposal": u["proposal"]}
-                                 for u in proposed[start:start + rows_per_statement_max]])
+                                 for u in updates[start:start + rows_per_statement_max]])
 
 
 def lines_by_id(conn: Connection, tenant_id: int, ids: Iterable[uuid.UUID], *, lock: bool = False) -> dict[uuid.UUID, sa.Row]:
