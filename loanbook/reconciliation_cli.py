@@ -1,4 +1,5 @@
-"""The CLI's bank reconciliation commands: import-statement, reconciliation-report, statement-mapping, auto-reconcile."""
+"""The CLI's bank reconciliation commands: import-statement, reconciliation-report, auto-reconcile, statement-mapping,
+reconciliation-rules."""
 from __future__ import annotations
 
 import argparse
@@ -48,6 +49,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--tenant", required=True)
     p.add_argument("--actor", default="cli")
     p.set_defaults(handler=cmd_statement_mapping)
+
+    p = sub.add_parser("reconciliation-rules", help="set the tenant's matching rules, in order, from a JSON list (see docs/reconciliation.md)")
+    p.add_argument("file")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--actor", default="cli")
+    p.set_defaults(handler=cmd_reconciliation_rules)
 
 
 def _actor(conn, slug: str, name: str) -> Actor:
@@ -111,4 +118,20 @@ def cmd_statement_mapping(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     run_in_transaction(engine, lambda conn: importing.save_mapping(conn, _actor(conn, args.tenant, args.actor), args.name, definition))
     print(f"mapping {args.name} saved")
+    return 0
+
+
+def cmd_reconciliation_rules(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        with open(args.file, encoding="utf-8") as handle:
+            rules = json.load(handle)
+    except (OSError, ValueError) as exc:
+        print(f"error: cannot read {args.file} as JSON: {exc}", file=sys.stderr)
+        return 1
+    if not isinstance(rules, list) or not all(isinstance(rule, dict) for rule in rules):
+        print("error: the rules file must be a JSON list of objects", file=sys.stderr)
+        return 1
+    engine = make_engine(settings.database_url)
+    saved = run_in_transaction(engine, lambda conn: reconciling.save_rules(conn, _actor(conn, args.tenant, args.actor), rules))
+    print(f"{len(saved)} rules saved: " + ", ".join(str(rule["kind"]) for rule in saved))
     return 0

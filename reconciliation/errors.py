@@ -54,3 +54,9 @@ class MatchUnbalanced(LedgerError):
     """The lines and postings of a manual match do not sum to the same amount (beyond the tolerance)."""
 
     code = "MATCH_UNBALANCED"
+
+
+class InvalidRules(LedgerError):
+    """A tenant's matching rules are not usable: an unknown kind, a parameter out of range."""
+
+    code = "INVALID_RECONCILIATION_RULES"

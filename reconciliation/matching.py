@@ -30,9 +30,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import NamedTuple
 
-from rapidfuzz import fuzz
+from rapidfuzz import fuzz, utils
 
-from reconciliation.errors import UnknownMapping
+from reconciliation.errors import InvalidRules
 
 PostingKey = tuple[object, int]  # (entry id, line number)
 
@@ -80,15 +80,15 @@ class Decision(NamedTuple):
 def check_rules(rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
     """The rules as data, validated: a kind each, small non-negative integer parameters."""
     if not 0 < len(rules) <= rules_max:
-        raise UnknownMapping(f"give 1 to {rules_max} rules")
+        raise InvalidRules(f"give 1 to {rules_max} rules")
     for number, rule in enumerate(rules, 1):
         if rule.get("kind") not in rule_kinds:
-            raise UnknownMapping(f"rule {number}: kind must be one of {', '.join(rule_kinds)}")
+            raise InvalidRules(f"rule {number}: kind must be one of {', '.join(rule_kinds)}")
         for name, top in (("days", days_max), ("size_max", size_max_limit), ("candidates_max", candidates_max_limit),
                           ("tolerance_minor", 10**9), ("name_similarity_min", 100)):
             value = rule.get(name, 0)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
-                raise UnknownMapping(f"rule {number}: {name} must be an integer from 0 to {top}")
+                raise InvalidRules(f"rule {number}: {name} must be an integer from 0 to {top}")
     return tuple(dict(rule) for rule in rules)
 
 
@@ -169,7 +169,7 @@ def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
 
 
 def _by_name(line: Line, found: Sequence[Candidate], name_min: int) -> Candidate | None:
-    scored = [(fuzz.token_set_ratio(line.counterparty_name, c.name or ""), c) for c in found]
+    scored = [(fuzz.token_set_ratio(line.counterparty_name, c.name or "", processor=utils.default_process), c) for c in found]
     above = [c for score, c in scored if score >= name_min]
     return above[0] if len(above) == 1 else None
 

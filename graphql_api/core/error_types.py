@@ -275,6 +275,7 @@ error_type_by_code: dict[str, type] = {
         rec_errors.StatementCurrencyMismatch, rec_errors.StatementDiscontinuous, rec_errors.UnknownMapping)},
     **{cls.code: ReconciliationMatchError for cls in (
         rec_errors.AlreadyMatched, rec_errors.MatchUnbalanced, rec_errors.UnknownStatementLine)},
+    rec_errors.InvalidRules.code: GenericError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 

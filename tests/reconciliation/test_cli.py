@@ -54,3 +54,18 @@ def test_a_hostile_file_prints_the_code_and_exits_1(engine, slug, tmp_path, caps
     bomb.write_bytes(b'<?xml version="1.0"?><!DOCTYPE a [<!ENTITY x "y">]><Document/>')
     assert cli_main(["import-statement", str(bomb), "--tenant", slug, "--bank-account", "1100"]) == 1
     assert capsys.readouterr().err.startswith("error: STATEMENT_REFUSED: ")
+
+
+def test_rules_saved_as_data_change_what_matches(engine, slug, tmp_path, capsys) -> None:
+    rules = tmp_path / "rules.json"
+    rules.write_text(json.dumps([{"kind": "reference"}]))
+    assert cli_main(["reconciliation-rules", str(rules), "--tenant", slug]) == 0
+    export = tmp_path / "march.xml"
+    export.write_bytes(samples.camt053([Item(D, Decimal("250.00"), "NOREF")]))
+    base = ["--tenant", slug, "--bank-account", "1100"]
+    assert cli_main(["import-statement", str(export), *base]) == 0
+    assert cli_main(["auto-reconcile", *base, "--through", "2026-03-31"]) == 0
+    assert "matched 0" in capsys.readouterr().out  # only references match now; amount and date would have
+    rules.write_text(json.dumps([{"kind": "amount_date", "days": 400}]))
+    assert cli_main(["reconciliation-rules", str(rules), "--tenant", slug]) == 1
+    assert "error: INVALID_RECONCILIATION_RULES: " in capsys.readouterr().err
