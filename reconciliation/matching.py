@@ -23,6 +23,7 @@ rules before it left. Kinds:
 from __future__ import annotations
 
 import bisect
+import heapq
 import datetime as dt
 import itertools
 import re
@@ -231,9 +232,13 @@ def _combinations(items: Sequence, total: int, size_max: int, width: int, amount
             if len(found) == 2:
                 return found
         seen[amount(item)].append(item)
+    if size_max < 3:
+        return found
+    # Every part of a larger set is smaller than the total (all share its sign): the rest cannot take part.
+    smaller = [item for item in items if abs(amount(item)) < abs(total)]
     for size in range(3, size_max + 1):
         share = total / size
-        nearest = sorted(items, key=lambda item: abs(amount(item) - share))[:width]
+        nearest = heapq.nsmallest(width, smaller, key=lambda item: abs(amount(item) - share))
         for combo in itertools.combinations(nearest, size):
             if sum(amount(item) for item in combo) == total:
                 found.append(combo)
