@@ -126,7 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_trial_balance)
 
     p = sub.add_parser("cob", help="close of business: accrue, age, penalise, classify and provision every active loan")
-    p.add_argument("--date", type=dt.date.fromisoformat, required=True, help="the business date to close (YYYY-MM-DD)")
+    when = p.add_mutually_exclusive_group(required=True)
+    when.add_argument("--date", type=dt.date.fromisoformat, help="the one business date to close (YYYY-MM-DD)")
+    when.add_argument("--through", type=dt.date.fromisoformat, metavar="DATE",
+                      help="catch up: close every pending business date in order through DATE (resumes if interrupted)")
     p.add_argument("--tenant", help="only this tenant (slug); default every tenant")
     p.add_argument("--batch-size", type=int, default=2000)
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes closing batches at once (PostgreSQL)")
@@ -299,6 +302,8 @@ def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
     with engine.connect() as conn:
         slugs = [args.tenant] if args.tenant else list(conn.execute(sa.select(tenants.c.slug).order_by(tenants.c.slug)).scalars())
         ids = {slug: service.tenant_id_for(conn, slug) for slug in slugs}
+    if args.through is not None:
+        return _cob_through(args, engine, ids)
     for slug, tenant_id in ids.items():
         with _progress(f"COB {args.date} {slug}") as progress:
             summary = run_close_of_business(
@@ -315,11 +320,36 @@ def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cob_through(args: argparse.Namespace, engine: sa.Engine, ids: dict[str, int]) -> int:
+    from loans.cob_catch_up import run_close_of_business_through
+
+    for slug, tenant_id in ids.items():
+        with _progress(f"COB {slug} through {args.through}", unit="dates") as progress:
+            def closed(index: int, count: int, summary) -> None:  # noqa: ANN001
+                progress(index, count)
+                if not sys.stdout.isatty():
+                    print(f"{slug}: closed {summary.business_date} ({index}/{count}): {summary.loans_processed} loans", flush=True)
+
+            summaries = run_close_of_business_through(
+                engine, tenant_id, args.through, on_date=closed, actor_name="cob-cli", batch_size=args.batch_size,
+                workers=args.workers, engine_factory=_worker_engine,
+            )
+        if not summaries:
+            print(f"{slug}: every date through {args.through} was already closed; nothing changed")
+            continue
+        print(
+            f"{slug}: closed {len(summaries)} business date(s), {summaries[0].business_date} to {summaries[-1].business_date}: "
+            f"{sum(s.entries_posted for s in summaries)} journal entries, "
+            f"{sum(s.entered_non_accrual for s in summaries)} moved to non-accrual"
+        )
+    return 0
+
+
 class _progress:
     """A rich progress bar on a terminal; silent otherwise (logs and CI stay clean)."""
 
-    def __init__(self, label: str) -> None:
-        self.label, self.bar, self.task = label, None, None
+    def __init__(self, label: str, unit: str = "loans") -> None:
+        self.label, self.unit, self.bar, self.task = label, unit, None, None
 
     def __enter__(self):
         if sys.stdout.isatty():
