@@ -61,6 +61,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default=None)
     p.add_argument("--port", type=int, default=None)
     p.add_argument("--no-migrate", action="store_true", help="do not apply migrations first")
+    p.add_argument("--no-demo", action="store_true",
+                   help="on an empty database, do not load the sample loan book (also LOANBOOK_NO_DEMO=1)")
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: one per CPU, at most 4, on PostgreSQL; 1 on SQLite)")
     p.set_defaults(handler=cmd_serve)
@@ -135,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes closing batches at once (PostgreSQL)")
     p.set_defaults(handler=cmd_cob)
 
+    p = sub.add_parser("demo", help="create a tenant with a realistic, reproducible loan book (same seed, same books)")
+    p.add_argument("--tenant", default="demo", help="slug of the tenant to create (default demo)")
+    p.add_argument("--loans", type=int, default=300, help="applications to make (default 300)")
+    p.add_argument("--months", type=int, default=6, help="months of history, ending yesterday (default 6)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.set_defaults(handler=cmd_demo)
+
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
     p.add_argument("--follow", action="store_true", help="keep sealing as events commit, until interrupted (a sidecar sealer)")
     p.add_argument("--interval", type=_seconds, default=default_interval,
@@ -161,7 +170,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if args.workers is not None and args.workers < 1:
         print("error: --workers must be at least 1", file=sys.stderr)
         return 2
-    return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate, workers=args.workers)
+    return serve(settings, host=args.host, port=args.port, migrate=not args.no_migrate, workers=args.workers,
+                 demo=not (args.no_demo or settings.no_demo))
 
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
@@ -380,6 +390,35 @@ def _seconds(text: str) -> dt.timedelta:
 def _worker_engine(url: str) -> sa.Engine:
     """A close-of-business worker process's engine: one connection is all it uses."""
     return make_engine(url, pool_size=1)
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from loanbook.demo import build_demo
+    from loanbook.settings import field_cipher
+
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    try:
+        with _progress(f"demo {args.tenant}", unit="days") as progress:
+            summary = build_demo(engine, field_cipher(settings), tenant=args.tenant, loans=args.loans, months=args.months,
+                                 seed=args.seed, progress=progress)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print_demo_summary(summary)
+    return 0 if summary.clean else 1
+
+
+def print_demo_summary(summary) -> None:  # noqa: ANN001
+    statuses = ", ".join(f"{count} {status.lower()}" for status, count in summary.loans_by_status.items())
+    print(f"demo tenant {summary.tenant!r}: business dates {summary.first_day} to {summary.last_day} closed")
+    print(f"  loans: {statuses}")
+    print(f"  PAR30: {summary.par30}; {summary.written_off} written off, {summary.recovered} recovery(ies), "
+          f"{summary.receipts} unidentified receipt(s) in suspense")
+    print(f"  trial balance: {'balanced' if summary.trial_balance_balanced else 'NOT BALANCED'}; "
+          f"verify: {'clean' if not summary.discrepancies else f'{len(summary.discrepancies)} discrepancy(ies)'}")
+    for problem in summary.discrepancies[:discrepancies_shown_max]:
+        print(f"  DISCREPANCY: {problem}")
 
 
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
