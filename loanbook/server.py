@@ -95,7 +95,10 @@ def serve(
     host = host or settings.host
     port = settings.port if port is None else port
     if issued is not None and demo:
-        load_demo_book(engine, cipher)
+        try:
+            load_demo_book(engine, cipher)
+        except Exception:  # the admin token below is shown once: a failed sample book must not swallow it
+            logging.getLogger(__name__).exception("the sample loan book could not be loaded; `loanbook demo --tenant NAME` retries it")
     if issued is not None:
         # Shown once: only its hash is stored. flush so a supervisor (or a test) sees it before uvicorn's logs.
         print(
