@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# GraphiQL's browser assets, from the npm registry into the venv (served by loanbook; never committed).
+GRAPHIQL_PACKAGES := graphiql@3.8.3 react@18.2.0 react-dom@18.2.0
+GRAPHIQL_DIR := $(VENV)/share/graphiql
 PYTEST_ARGS ?=
 
 .PHONY: install migrate serve test bench sdl clean
@@ -11,6 +14,9 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	if command -v npm >/dev/null; then \
+	  npm install --silent --prefix $(GRAPHIQL_DIR) --no-save --no-package-lock --no-audit --no-fund $(GRAPHIQL_PACKAGES); \
+	else echo "npm not found: GraphiQL's assets are not installed (the API works without them)"; fi
 	touch $(STAMP)
 
 install: $(STAMP)

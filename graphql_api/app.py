@@ -1,5 +1,9 @@
 """The ASGI app: GraphQL (with GraphiQL) at /graphql, an open JSON health check at /health.
 
+`/` redirects to /graphql; GraphiQL's assets are served from /graphiql/ (graphql_api.graphiql). A
+request strawberry refuses before GraphQL runs (a body that is not JSON, a content type it does not
+take) is answered as GraphQL over HTTP answers errors: JSON `{"errors": [...]}` with the 4xx status.
+
 Built by `create_app(engine, cipher=...)` in the composition root; nothing here reads settings or
 opens connections at import time.
 """
@@ -15,7 +19,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from cross_web import HTTPException
@@ -24,6 +28,7 @@ from strawberry.asgi import GraphQL
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.core.root import database_reachable, package_version
 from graphql_api.core.threads import read
+from graphql_api import graphiql as graphiql_page
 from graphql_api.loans.cob_runner import CobRunner
 from graphql_api.schema import schema
 from ledger.sealing import BackgroundSealer
@@ -51,6 +56,18 @@ class LoanbookGraphQL(GraphQL):
         self.cipher = cipher
         self.cob_runner = cob_runner
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        try:
+            response = await self.run(Request(scope=scope, receive=receive))
+        except HTTPException as exc:
+            response = refused_request(exc.status_code, exc.reason)
+        await response(scope, receive, send)
+
+    async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
+        return graphiql_page.page()
+
     async def get_context(self, request: Request, response: Response) -> ApiContext:  # type: ignore[override]
         request_id = request_id_for(request)
         response.headers["X-Request-ID"] = request_id
@@ -71,6 +88,19 @@ class LoanbookGraphQL(GraphQL):
             if any(contains_nul(part) for part in (item.variables, item.operation_name, item.extensions)):
                 raise HTTPException(400, "The request contains a NUL character (U+0000), which no field accepts.")
         return data
+
+
+refused_codes = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 413: "PAYLOAD_TOO_LARGE",
+                 415: "UNSUPPORTED_MEDIA_TYPE"}
+
+
+def refused_request(status: int, reason: str) -> JSONResponse:
+    if status == 400 and reason.lower().startswith("unsupported content type"):
+        status = 415  # strawberry says 400; the status for a content type the server does not take is 415
+    code = refused_codes.get(status, "BAD_REQUEST")
+    reason = reason.rstrip(".") + "."
+    hint = " Send POST with Content-Type: application/json and a body {\"query\": \"...\", \"variables\": {...}}."
+    return JSONResponse({"errors": [{"message": reason + hint, "extensions": {"code": code}}]}, status_code=status)
 
 
 def contains_nul(value: object, depth: int = 0) -> bool:
@@ -185,8 +215,10 @@ def create_app(
     graphql_app = LoanbookGraphQL(engine, clock, cipher, cob_runner, graphiql=graphiql, reader=reader)
     app = Starlette(
         routes=[
+            Route("/", lambda request: RedirectResponse("/graphql", status_code=307), methods=["GET", "HEAD"]),
             Route("/health", health, methods=["GET"]),
             Route("/graphql", graphql_app, methods=["GET", "POST"]),
+            Route("/graphiql/{name}", graphiql_page.asset_endpoint(), methods=["GET", "HEAD"]),
         ],
         lifespan=lifespan,
     )

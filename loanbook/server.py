@@ -25,6 +25,9 @@ demo_tenant_name = "Demo Lending Co."
 demo_token_name = "demo-admin"
 bootstrap_actor = "loanbook serve"
 workers_default_max = 4
+# The sample book `serve` loads into the demo tenant of an empty database: a few hundred loans, seconds to build.
+demo_loans, demo_months, demo_seed = 300, 6, 1
+demo_roles = ("loan_officer", "approver", "finance", "collector", "auditor")
 
 
 def utc_now() -> dt.datetime:
@@ -66,8 +69,22 @@ def worker_app() -> ASGIApp:
     )
 
 
+def load_demo_book(engine: Engine, cipher) -> None:  # noqa: ANN001
+    """Fill the new demo tenant with the sample loan book, showing progress, then its summary."""
+    from loanbook.cli import _progress, print_demo_summary
+    from loanbook.demo import build_demo
+
+    print(f"Loading a sample loan book into {demo_tenant_slug!r} ({demo_loans} loans, {demo_months} months; "
+          "--no-demo or LOANBOOK_NO_DEMO=1 skips this)...", flush=True)
+    with _progress("demo", unit="days") as progress:
+        summary = build_demo(engine, cipher, tenant=demo_tenant_slug, loans=demo_loans, months=demo_months, seed=demo_seed,
+                             progress=progress, tenant_exists=True)
+    print_demo_summary(summary)
+
+
 def serve(
-    settings: Settings, *, host: str | None = None, port: int | None = None, migrate: bool = True, workers: int | None = None
+    settings: Settings, *, host: str | None = None, port: int | None = None, migrate: bool = True, workers: int | None = None,
+    demo: bool = True,
 ) -> int:
     # Built once, before anything listens: a missing or malformed key stops the server at startup, not mid-request.
     cipher = field_cipher(settings)
@@ -77,6 +94,11 @@ def serve(
     issued = ensure_demo_tenant(engine, utc_now())
     host = host or settings.host
     port = settings.port if port is None else port
+    if issued is not None and demo:
+        try:
+            load_demo_book(engine, cipher)
+        except Exception:  # the admin token below is shown once: a failed sample book must not swallow it
+            logging.getLogger(__name__).exception("the sample loan book could not be loaded; `loanbook demo --tenant NAME` retries it")
     if issued is not None:
         # Shown once: only its hash is stored. flush so a supervisor (or a test) sees it before uvicorn's logs.
         print(
@@ -86,6 +108,9 @@ def serve(
             "-H 'Content-Type: application/json' -d '{\"query\": \"{ me { tenant { slug } role } }\"}'",
             flush=True,
         )
+        print("Tokens for the other roles (each a different person, for maker-checker):", flush=True)
+        for role in demo_roles:
+            print(f"  loanbook token create --tenant {demo_tenant_slug} --role {role} --name {role.replace('_', '-')}", flush=True)
     print(f"GraphQL (GraphiQL) at http://{host}:{port}/graphql; health at http://{host}:{port}/health", flush=True)
     logging.basicConfig(level=logging.DEBUG if settings.debug else logging.INFO)
     workers = default_workers(settings) if workers is None else workers

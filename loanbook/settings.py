@@ -23,6 +23,8 @@ class Settings:
     # "commit": a request returns once its audit events are sealed into the hash chain;
     # "background": it returns at commit and the server's sealer thread chains them moments later.
     seal_mode: str = "commit"
+    # LOANBOOK_NO_DEMO=1: `serve` on an empty database creates the demo tenant without its sample loan book.
+    no_demo: bool = False
 
     def __post_init__(self) -> None:
         if self.seal_mode not in seal_modes:
@@ -39,6 +41,7 @@ class Settings:
             debug=env.get("LOANBOOK_DEBUG", "") in ("1", "true", "yes"),
             encryption_key=env.get("LOANBOOK_ENCRYPTION_KEY") or None,
             seal_mode=env.get("LOANBOOK_SEAL_MODE") or "commit",
+            no_demo=env.get("LOANBOOK_NO_DEMO", "") in ("1", "true", "yes"),
         )
 
 

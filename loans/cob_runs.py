@@ -27,6 +27,7 @@ from ledger.ids import uuid7
 from ledger.unit_of_work import record_event
 from ledger.unit_of_work import run_in_transaction
 from loans.cob import check_business_date, run_close_of_business
+from loans.cob_catch_up import last_closed, pending_dates
 from loans.errors import CobAlreadyRunning, CobOutOfOrder
 from loans.store.tables import close_of_business_runs as runs
 
@@ -116,6 +117,43 @@ def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
     run = get_run(conn, actor.tenant_id, run_id)
     assert run is not None
     return run
+
+
+def request_catch_up(conn: Connection, actor: Actor, through: dt.date) -> CobRun:
+    """A QUEUED run of the first date still to close through `through` (`execute_through` runs the rest).
+
+    With nothing pending, the run is of the last closed date and finishes as already done.
+    """
+    days = pending_dates(conn, actor.tenant_id, through)
+    if days:
+        return request_run(conn, actor, days[0])
+    last = last_closed(conn, actor.tenant_id)
+    return request_run(conn, actor, through if last is None else last[0])
+
+
+def execute_through(
+    db: Engine, tenant_id: int, run_id: uuid.UUID, through: dt.date, *, clock: Callable[[], dt.datetime],
+    should_stop: Callable[[], bool] = lambda: False, batch_size: int | None = None,
+    on_run: Callable[[CobRun], None] | None = None,
+) -> CobRun:
+    """Execute a run, then one run per following date through `through`, stopping at the first that fails.
+
+    Each date is its own recorded run (an audit trail per date); the last run is returned.
+    """
+    run = execute_run(db, tenant_id, run_id, clock=clock, should_stop=should_stop, batch_size=batch_size)
+    while True:
+        if on_run is not None:
+            on_run(run)
+        if run.status is not RunStatus.SUCCEEDED or run.business_date >= through or should_stop():
+            return run
+        actor = Actor(tenant_id, run.requested_by, clock())
+        following = run.business_date + dt.timedelta(days=1)
+        try:
+            queued = run_in_transaction(db, lambda conn: request_run(conn, actor, following))
+        except LedgerError as exc:
+            log.warning("close of business catch-up stopped before %s: %s", following, exc.message)
+            return run
+        run = execute_run(db, tenant_id, queued.id, clock=clock, should_stop=should_stop, batch_size=batch_size)
 
 
 def execute_run(

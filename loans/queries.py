@@ -215,3 +215,9 @@ def receipt_key_used(conn: Connection, tenant_id: int, idempotency_key: str) -> 
     t = suspense_receipts
     query = sa.select(t.c.id).where(t.c.tenant_id == tenant_id, t.c.idempotency_key == idempotency_key)
     return conn.execute(query).first() is not None
+
+
+def loans_by_status(conn: Connection, tenant_id: int) -> dict[str, int]:
+    """How many loans (applications included) are in each status."""
+    query = sa.select(loans.c.status, sa.func.count()).where(loans.c.tenant_id == tenant_id).group_by(loans.c.status)
+    return {status: count for status, count in conn.execute(query)}

@@ -114,7 +114,15 @@ class CloseOfBusinessRun:
 
 @strawberry.input
 class RunCloseOfBusinessInput:
-    business_date: dt.date = strawberry.field(description="The next date to close: the day after the last closed one (any date the first time).")
+    business_date: dt.date | None = strawberry.field(
+        default=None,
+        description="The next date to close: the day after the last closed one (any date the first time). Give this or throughDate.",
+    )
+    through_date: dt.date | None = strawberry.field(
+        default=None,
+        description="Catch up: close every pending business date in order, from the day after the last closed one through this "
+        "date (each date its own run; an interrupted catch-up resumes). Give this or businessDate.",
+    )
     idempotency_key: str | None = None
     wait: bool = strawberry.field(
         default=True,
@@ -137,6 +145,10 @@ class RunCloseOfBusinessPayload:
     resumed: bool | None = strawberry.field(description="An interrupted run of this date was finished.")
     errors: list[str] | None = strawberry.field(description=f"Loans COB could not process, at most {cob_errors_shown_max}.")
     replayed: bool
+    dates_closed: int | None = strawberry.field(
+        default=None,
+        description="With throughDate: how many business dates this request closed (0 when all were closed already).",
+    )
     run: CloseOfBusinessRun = strawberry.field(description="The run: poll closeOfBusinessRun(id) while it is QUEUED or RUNNING.")
 
 
@@ -149,10 +161,13 @@ RunCloseOfBusinessResult = Annotated[
 ]
 
 
-def payload(run: CobRun, replayed: bool) -> RunCloseOfBusinessPayload:
+def payload(run: CobRun, replayed: bool, first: CobRun | None = None) -> RunCloseOfBusinessPayload:
     done = run.status is RunStatus.SUCCEEDED
+    closed = None
+    if first is not None and done:
+        closed = 0 if run.already_done else (run.business_date - first.business_date).days + 1
     return RunCloseOfBusinessPayload(
-        business_date=run.business_date, replayed=replayed, run=CloseOfBusinessRun(run=run),
+        business_date=run.business_date, replayed=replayed, run=CloseOfBusinessRun(run=run), dates_closed=closed,
         loans_processed=run.loans_processed if done else None, entries_posted=run.entries_posted if done else None,
         entered_non_accrual=run.entered_non_accrual if done else None, already_done=run.already_done if done else None,
         resumed=run.resumed if done else None, errors=list(run.loan_errors) if done else None,
@@ -211,11 +226,19 @@ class CloseOfBusinessMutation:
             key = input_key(input.idempotency_key)
         except RefusedInput as refused:
             return refused.result
+        if (input.business_date is None) == (input.through_date is None):
+            return e.invalid_input("give exactly one of businessDate (one date) and throughDate (catch up)", "businessDate")
         actor = ctx.actor()
-        request = {"business_date": input.business_date.isoformat()}
+        through = input.through_date
+        if through is None:
+            request = {"business_date": input.business_date.isoformat()}
+            requested = lambda c: cob_runs.request_run(c, actor, input.business_date)  # noqa: E731
+        else:
+            request = {"through_date": through.isoformat()}
+            requested = lambda c: cob_runs.request_catch_up(c, actor, through)  # noqa: E731
 
         def work(conn):  # noqa: ANN001, ANN202
-            command = lambda c: {"run": str(cob_runs.request_run(c, actor, input.business_date).id)}  # noqa: E731
+            command = lambda c: {"run": str(requested(c).id)}  # noqa: E731
             result, replayed = run_once(conn, actor, key, "runCloseOfBusiness", request, command)
             if "run" not in result:  # a key recorded before runs were jobs: the date was closed by that request
                 result, replayed = command(conn), True
@@ -225,12 +248,13 @@ class CloseOfBusinessMutation:
             run, replayed = await write(ctx.engine, work)
         except ledger_errors.LedgerError as exc:
             return _error(exc)
+        first = run
         if not replayed:
-            ctx.cob_runner.start(run)
+            ctx.cob_runner.start(run, through)
         if input.wait:
             run = await ctx.cob_runner.wait(run)
             if run.status is RunStatus.FAILED and run.error_code in e.error_type_by_code:
                 # As before runs were jobs: a refused date is its typed error (nothing was closed by this run).
                 return _error(ledger_errors.LedgerError(run.error_message or run.error_code), code=run.error_code)
         session.loaders.clear()
-        return payload(run, replayed)
+        return payload(run, replayed, first if through is not None else None)

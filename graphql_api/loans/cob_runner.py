@@ -37,12 +37,12 @@ class CobRunner:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
 
-    def start(self, run: CobRun) -> None:
-        """Execute a QUEUED run in the background."""
+    def start(self, run: CobRun, through: dt.date | None = None) -> None:
+        """Execute a QUEUED run in the background; with `through`, then every following date through it."""
         with self._lock:
             if self._stopping.is_set():
                 return  # the run stays QUEUED; its heartbeat goes stale and the next request supersedes it
-            future = self._executor.submit(self._execute, run.tenant_id, run.id)
+            future = self._executor.submit(self._execute, run.tenant_id, run.id, through)
             self._futures[run.id] = future
         future.add_done_callback(lambda _: self._forget(run.id))
 
@@ -67,7 +67,11 @@ class CobRunner:
             self._stopping.set()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-    def _execute(self, tenant_id: int, run_id: uuid.UUID) -> CobRun:
+    def _execute(self, tenant_id: int, run_id: uuid.UUID, through: dt.date | None) -> CobRun:
+        if through is not None:
+            return cob_runs.execute_through(
+                self.engine, tenant_id, run_id, through, clock=self.clock, should_stop=self._stopping.is_set,
+            )
         return cob_runs.execute_run(self.engine, tenant_id, run_id, clock=self.clock, should_stop=self._stopping.is_set)
 
     def _forget(self, run_id: uuid.UUID) -> None:

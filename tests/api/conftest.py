@@ -87,7 +87,7 @@ def _free_port() -> int:
 def _start(backend: str, db_url: str, workdir: Path) -> Iterator[ApiServer]:
     port = _free_port()
     stdout_path, stderr_path = workdir / "serve.out", workdir / "serve.err"
-    env = {**os.environ, "LOANBOOK_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "LOANBOOK_DATABASE_URL": db_url, "PYTHONUNBUFFERED": "1", "LOANBOOK_NO_DEMO": "1"}
     with stdout_path.open("wb") as out, stderr_path.open("wb") as err:
         process = subprocess.Popen(
             [sys.executable, "-m", "loanbook.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],

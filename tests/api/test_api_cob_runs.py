@@ -103,3 +103,21 @@ def test_another_tenants_run_reads_as_nothing(api):
     assert api.graphql(RUNS, token=theirs.tokens[Role.FINANCE])["data"]["closeOfBusinessRuns"]["edges"] == []
     forbidden = api.graphql(RUN, {"id": run_id}, token=ours.api.tenant(Role.COLLECTOR).tokens[Role.COLLECTOR])
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_catching_up_through_a_date_closes_every_pending_date_as_its_own_run(api):
+    desk = Desk(api)
+    finance = desk.tokens[Role.FINANCE]
+    desk.active()
+    through = (dt.date.fromisoformat(DISBURSED_ON) + dt.timedelta(days=5)).isoformat()
+    query = RUN_COB.replace("replayed run", "replayed datesClosed run")
+    body = api.graphql(query, {"i": {"throughDate": through}}, token=finance)["data"]["runCloseOfBusiness"]
+    assert (body["__typename"], body["businessDate"], body["datesClosed"]) == ("RunCloseOfBusinessPayload", through, 5)
+    assert body["run"]["status"] == "SUCCEEDED" and body["loansProcessed"] == 1
+    runs = api.graphql("{ closeOfBusinessRuns(first: 10) { edges { node { businessDate status } } } }", token=finance)
+    dates = [edge["node"]["businessDate"] for edge in runs["data"]["closeOfBusinessRuns"]["edges"]]
+    assert dates == [(dt.date.fromisoformat(through) - dt.timedelta(days=n)).isoformat() for n in range(5)]
+    again = api.graphql(query, {"i": {"throughDate": through}}, token=finance)["data"]["runCloseOfBusiness"]
+    assert (again["alreadyDone"], again["datesClosed"]) == (True, 0)
+    both = api.graphql(query, {"i": {"throughDate": through, "businessDate": through}}, token=finance)["data"]["runCloseOfBusiness"]
+    assert both["code"] == "INVALID_INPUT"
