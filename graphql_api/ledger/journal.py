@@ -78,12 +78,13 @@ post_errors = (
     e.InvalidInputError, e.InvalidAmountError, e.FloatAmountRefusedError, e.AmountTooPreciseError,
     e.AmountOutOfRangeError, e.UnknownCurrencyError, e.UnbalancedEntryError, e.TooFewPostingsError,
     e.TooManyPostingsError, e.InvalidEntryError, e.UnknownAccountError, e.AccountClosedError,
-    e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.GenericError,
+    e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.PeriodClosedError,
+    e.GenericError,
 )
 reverse_errors = (
     e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.AccountClosedError,
     e.CurrencyNotAllowedError, e.InvalidEntryError, e.IdempotencyConflictError,
-    e.TransactionRetriesExhaustedError, e.GenericError,
+    e.TransactionRetriesExhaustedError, e.PeriodClosedError, e.GenericError,
 )
 PostJournalEntryResult = Annotated[
     Union[(PostJournalEntryPayload, *post_errors)], strawberry.union("PostJournalEntryResult")  # noqa: UP007

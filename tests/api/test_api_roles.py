@@ -94,6 +94,11 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         return MUTATIONS[name], {"i": loan_mutation(name, desk)}
     if name in DECIDE:
         return journal_decision(name, desk, role)
+    if name == "reopenPeriod":
+        closing = {"i": {"throughDate": "2025-06-30", "reason": "to reopen"}}
+        closed = api.graphql("mutation($i: ClosePeriodInput!) { closePeriod(input: $i) { __typename } }", closing, token=admin)
+        assert closed["data"]["closePeriod"]["__typename"] == "PeriodClosurePayload", closed
+        return "mutation($i: ReopenPeriodInput!) { reopenPeriod(input: $i) { __typename } }", {"i": {"reason": "matrix"}}
     if name == "reverseJournalEntry":
         approved = api.graphql(APPROVE, {"i": {"requestId": pending_request(desk, Role.FINANCE)}}, token=admin)
         entry_id = approved["data"]["approveJournalEntry"]["entry"]["id"]
@@ -131,6 +136,13 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
+        "closedThrough": ("{ closedThrough }", {}),
+        "periodClosures": ("{ periodClosures { seq } }", {}),
+        # Each allowed role closes later than the one before (roles come in enum order).
+        "closePeriod": ("mutation($i: ClosePeriodInput!) { closePeriod(input: $i) { __typename } }",
+                        {"i": {"throughDate": f"2025-{list(Role).index(role) + 1:02d}-28", "reason": "matrix"}}),
+        "closeFiscalYear": ("mutation($i: CloseFiscalYearInput!) { closeFiscalYear(input: $i) { __typename } }",
+                            {"i": {"year": 2020 + list(Role).index(role), "reason": "matrix"}}),
     }
     return documents[name]
 

@@ -1,0 +1,31 @@
+"""Period close over HTTP: finance closes, everyone sees it, every road then refuses the closed dates."""
+from __future__ import annotations
+
+from identity.model import Role
+from tests.api.lending import DISBURSED_ON, Desk, expect
+from tests.api.test_api_http import error_codes
+
+RESULT = "__typename ... on Error { code message } ... on PeriodClosedError { closedThrough }"
+CLOSE = "mutation($i: ClosePeriodInput!) { closePeriod(input: $i) { " + RESULT + " ... on PeriodClosurePayload { closure { seq throughDate reason closedBy } } } }"
+REOPEN = "mutation($i: ReopenPeriodInput!) { reopenPeriod(input: $i) { " + RESULT + " ... on PeriodClosurePayload { closure { seq reopenReason } } } }"
+REPAY = ("mutation($i: RecordRepaymentInput!) { recordRepayment(input: $i) { __typename ... on Error { code } } }")
+CLOSED = "{ closedThrough periodClosures { seq throughDate reopenedAt } }"
+
+
+def test_finance_closes_the_books_and_a_backdated_repayment_is_refused_until_an_admin_reopens(api):
+    desk = Desk(api)
+    loan_id = desk.active()
+    finance, admin = desk.tokens[Role.FINANCE], desk.tokens[Role.ADMIN]
+    closed = api.graphql(CLOSE, {"i": {"throughDate": DISBURSED_ON, "reason": "January closed"}}, token=finance)["data"]["closePeriod"]
+    assert closed["__typename"] == "PeriodClosurePayload" and closed["closure"]["throughDate"] == DISBURSED_ON
+    seen = api.graphql(CLOSED, token=desk.tokens[Role.COLLECTOR])["data"]
+    assert seen["closedThrough"] == DISBURSED_ON and [c["seq"] for c in seen["periodClosures"]] == [1]
+    refused = api.graphql(REPAY, {"i": {"loanId": loan_id, "amount": "10.00", "currency": "CNY", "effectiveDate": DISBURSED_ON}},
+                          token=finance)["data"]["recordRepayment"]
+    assert refused["code"] == "PERIOD_CLOSED"
+    again = api.graphql(CLOSE, {"i": {"throughDate": DISBURSED_ON, "reason": "twice"}}, token=finance)["data"]["closePeriod"]
+    assert again["__typename"] == "InvalidPeriodCloseError"
+    assert error_codes(api.graphql(REOPEN, {"i": {"reason": "mine"}}, token=finance)) == ["FORBIDDEN"]
+    reopened = api.graphql(REOPEN, {"i": {"reason": "bank fee found"}}, token=admin)["data"]["reopenPeriod"]
+    assert reopened["closure"] == {"seq": 1, "reopenReason": "bank fee found"}
+    expect(api, finance, "recordRepayment", {"loanId": loan_id, "amount": "10.00", "currency": "CNY", "effectiveDate": DISBURSED_ON})
