@@ -69,6 +69,7 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "portfolio": every_role,
         "auditEvents": auditors,
         "verifyAudit": auditors,
+        "auditDigest": auditors,
         "journalEntryRequests": journal_request_readers,
         "journalEntryRequest": journal_request_readers,
         "postJournalEntry": journal_writers,

@@ -29,3 +29,30 @@ def test_finance_closes_the_books_and_a_backdated_repayment_is_refused_until_an_
     reopened = api.graphql(REOPEN, {"i": {"reason": "bank fee found"}}, token=admin)["data"]["reopenPeriod"]
     assert reopened["closure"] == {"seq": 1, "reopenReason": "bank fee found"}
     expect(api, finance, "recordRepayment", {"loanId": loan_id, "amount": "10.00", "currency": "CNY", "effectiveDate": DISBURSED_ON})
+
+
+DIGEST = "{ auditDigest { seq hash digest sealedAt } }"
+VERIFY = "query($d: String) { verifyAudit(digest: $d) { ok discrepancies { source message } } }"
+EVENTS = ("query($a: String, $from: DateTime, $before: DateTime) { auditEvents(first: 20, action: $a, occurredFrom: $from,"
+          " occurredBefore: $before) { edges { node { action actor reason before after occurredAt } } } }")
+
+
+def test_an_auditor_takes_a_digest_proves_it_and_filters_the_trail_by_time(api):
+    desk = Desk(api)
+    auditor, finance = desk.tokens[Role.AUDITOR], desk.tokens[Role.FINANCE]
+    closing = {"i": {"throughDate": "2026-01-31", "reason": "January closed"}}
+    assert api.graphql(CLOSE, closing, token=finance)["data"]["closePeriod"]["__typename"] == "PeriodClosurePayload"
+    head = api.graphql(DIGEST, token=auditor)["data"]["auditDigest"]
+    assert head["digest"] == f"{head['seq']}:{head['hash']}" and head["seq"] > 0 and head["sealedAt"]
+    proved = api.graphql(VERIFY, {"d": head["digest"]}, token=auditor)["data"]["verifyAudit"]
+    assert proved == {"ok": True, "discrepancies": []}
+    wrong = head["digest"][:-4] + ("0000" if not head["digest"].endswith("0000") else "1111")
+    refuted = api.graphql(VERIFY, {"d": wrong}, token=auditor)["data"]["verifyAudit"]
+    assert refuted["ok"] is False and refuted["discrepancies"][0]["source"] == "DIGEST"
+    assert error_codes(api.graphql(VERIFY, {"d": "nonsense"}, token=auditor)) == ["BAD_USER_INPUT"]
+    (event,) = [e["node"] for e in api.graphql(EVENTS, {"a": "period.closed"}, token=auditor)["data"]["auditEvents"]["edges"]]
+    assert (event["reason"], event["before"], event["after"]) == ("January closed", {"closed_through": None},
+                                                                 {"closed_through": "2026-01-31", "seq": 1})
+    at = event["occurredAt"]
+    assert len(api.graphql(EVENTS, {"a": "period.closed", "from": at}, token=auditor)["data"]["auditEvents"]["edges"]) == 1
+    assert api.graphql(EVENTS, {"a": "period.closed", "before": at}, token=auditor)["data"]["auditEvents"]["edges"] == []

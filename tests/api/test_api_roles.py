@@ -136,6 +136,7 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
+        "auditDigest": ("{ auditDigest { digest seq } }", {}),
         "closedThrough": ("{ closedThrough }", {}),
         "periodClosures": ("{ periodClosures { seq } }", {}),
         # Each allowed role closes later than the one before (roles come in enum order).
