@@ -164,6 +164,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digest", metavar="SEQ:HASH", help="also prove the history up to this digest (loanbook audit digest) unchanged")
     p.set_defaults(handler=cmd_verify)
 
+    from loanbook.cli_reports import add_commands as add_report_commands
+
+    add_report_commands(sub)
+
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command")
     p = audit.add_parser("digest", help="print the audit chain head as SEQ:HASH (then its time and tenant) for an auditor")
     p.add_argument("--tenant", help="only this tenant (slug); default every tenant, one block each")
