@@ -25,6 +25,7 @@ from graphql_api.core.scalars import DecimalScalar
 from graphql_api.identity import IdentityMutation, IdentityQuery
 from graphql_api.ledger import LedgerMutation, LedgerQuery
 from graphql_api.loans import LoansMutation, LoansQuery
+from graphql_api.reports import ReportsQuery
 from graphql_api.schedules import ScheduleQuery
 
 log = logging.getLogger("loanbook.graphql")
@@ -38,7 +39,7 @@ tokens_max = 3000
 
 # Root fields appear in the SDL in this order: the domains' own, each in its modules' order.
 @strawberry.type
-class Query(CoreQuery, LedgerQuery, ScheduleQuery, LoansQuery, IdentityQuery):
+class Query(CoreQuery, LedgerQuery, ScheduleQuery, LoansQuery, IdentityQuery, ReportsQuery):
     pass
 
 

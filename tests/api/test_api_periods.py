@@ -56,3 +56,27 @@ def test_an_auditor_takes_a_digest_proves_it_and_filters_the_trail_by_time(api):
     at = event["occurredAt"]
     assert len(api.graphql(EVENTS, {"a": "period.closed", "from": at}, token=auditor)["data"]["auditEvents"]["edges"]) == 1
     assert api.graphql(EVENTS, {"a": "period.closed", "before": at}, token=auditor)["data"]["auditEvents"]["edges"] == []
+
+
+REPORTS = """query($known: DateTime) {
+  balanceSheet(asOf: "2026-01-31", knownOn: $known) { balanced assets { totals { amount currency } } currentEarnings { amount } }
+  incomeStatement(dateFrom: "2026-01-01", dateTo: "2026-01-31") { netIncome { amount currency } }
+  generalLedgerDetail(accountCode: "1200", currency: "CNY", dateFrom: "2026-01-01", dateTo: "2026-01-31", first: 1) {
+    openingBalance { amount } lines { amount { amount } runningBalance { amount } } closingBalance { amount } endCursor }
+}"""
+
+
+def test_finance_reads_the_statements_over_the_api(api):
+    desk = Desk(api)
+    desk.active()  # disbursed 10,000.00 on 15 January with a 2 % fee deducted
+    body = api.graphql(REPORTS, {"known": None}, token=desk.tokens[Role.AUDITOR])
+    assert "errors" not in body, body
+    data = body["data"]
+    assert data["balanceSheet"]["balanced"] is True
+    assert data["incomeStatement"]["netIncome"] == [{"amount": "200.00", "currency": "CNY"}]
+    assert data["balanceSheet"]["currentEarnings"] == [{"amount": "200.00"}]
+    gl = data["generalLedgerDetail"]
+    assert gl["openingBalance"] == {"amount": "0.00"} and gl["lines"][0]["runningBalance"] == {"amount": "10000.00"}
+    before = api.graphql(REPORTS, {"known": "2000-01-01T00:00:00Z"}, token=desk.tokens[Role.FINANCE])["data"]
+    assert before["balanceSheet"]["assets"]["totals"] == [] and before["balanceSheet"]["balanced"] is True
+    assert set(error_codes(api.graphql(REPORTS, {"known": None}, token=desk.tokens[Role.COLLECTOR]))) == {"FORBIDDEN"}

@@ -137,6 +137,12 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
         "auditDigest": ("{ auditDigest { digest seq } }", {}),
+        "balanceSheet": ('{ balanceSheet(asOf: "2026-01-31") { balanced } }', {}),
+        "incomeStatement": ('{ incomeStatement(dateFrom: "2026-01-01", dateTo: "2026-01-31") { netIncome { amount } } }', {}),
+        "generalLedgerDetail": ('{ generalLedgerDetail(accountCode: "1100", currency: "CNY", dateFrom: "2026-01-01",'
+                                ' dateTo: "2026-01-31") { openingBalance { amount } } }', {}),
+        "loanTape": ('{ loanTape(asOf: "2026-01-31") { loanId } }', {}),
+        "classificationSummary": ('{ classificationSummary(asOf: "2026-01-31") { loanClass } }', {}),
         "closedThrough": ("{ closedThrough }", {}),
         "periodClosures": ("{ periodClosures { seq } }", {}),
         # Each allowed role closes later than the one before (roles come in enum order).
