@@ -129,3 +129,30 @@ def stream_postings(
     if date_to is not None:
         query = query.where(e.c.effective_date <= date_to)
     yield from conn.execution_options(yield_per=5000, stream_results=True).execute(query)
+
+
+def first_and_last_dates(conn: Connection, tenant_id: int) -> tuple[dt.date | None, dt.date | None, list[str]]:
+    """The earliest and latest effective dates of the tenant's postings, and its currencies."""
+    from ledger.store.tables import account_balances
+
+    e = journal_entries
+    first, last = conn.execute(
+        sa.select(sa.func.min(e.c.effective_date), sa.func.max(e.c.effective_date)).where(e.c.tenant_id == tenant_id)
+    ).one()
+    currencies = sorted(conn.execute(
+        sa.select(account_balances.c.currency).where(account_balances.c.tenant_id == tenant_id).distinct()
+    ).scalars())
+    return first, last, currencies
+
+
+def reversal_links(conn: Connection, tenant_id: int) -> dict[uuid.UUID, uuid.UUID]:
+    """Every reversed entry's id -> the id of the entry reversing it."""
+    e = journal_entries
+    rows = conn.execute(sa.select(e.c.reverses_entry_id, e.c.id).where(e.c.tenant_id == tenant_id, e.c.reverses_entry_id.is_not(None)))
+    return {r[0]: r[1] for r in rows}
+
+
+def tenant_slug(conn: Connection, tenant_id: int) -> str:
+    from ledger.store.tables import tenants
+
+    return conn.execute(sa.select(tenants.c.slug).where(tenants.c.id == tenant_id)).scalar_one()

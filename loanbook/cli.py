@@ -165,8 +165,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_verify)
 
     from loanbook.cli_reports import add_commands as add_report_commands
+    from loanbook.cli_reports import add_export_commands
 
     add_report_commands(sub)
+    add_export_commands(sub)
 
     audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command")
     p = audit.add_parser("digest", help="print the audit chain head as SEQ:HASH (then its time and tenant) for an auditor")

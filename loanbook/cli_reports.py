@@ -52,3 +52,56 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
             for row in rows:  # JSON Lines: one object per row, streamed
                 sys.stdout.write(json.dumps(dict(zip(columns, row)), ensure_ascii=False) + "\n")
     return 0
+
+
+def add_export_commands(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export-beancount", help="write a tenant's books as a Beancount file (bean-check proves the balances)")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help="first day (opening balances brought in)")
+    p.add_argument("--to", dest="date_to", type=dt.date.fromisoformat, help="last day")
+    p.add_argument("--out", help="file to write (default standard output)")
+    p.set_defaults(handler=cmd_export_beancount)
+
+    p = sub.add_parser("fava", help="export a tenant's books and serve them with Fava on loopback (pip install 'loanbook[fava]')")
+    p.add_argument("--tenant", required=True)
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(handler=cmd_fava)
+
+
+def _export(args: argparse.Namespace, settings: Settings, out) -> int:  # type: ignore[no-untyped-def]
+    from reports.beancount import export_beancount
+
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        tenant_id = service.tenant_id_for(conn, args.tenant)
+    return export_beancount(engine, tenant_id, out, date_from=getattr(args, "date_from", None), date_to=getattr(args, "date_to", None))
+
+
+def cmd_export_beancount(args: argparse.Namespace, settings: Settings) -> int:
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as out:
+            count = _export(args, settings, out)
+        print(f"wrote {count} transaction(s) of {args.tenant} to {args.out}", file=sys.stderr)
+    else:
+        _export(args, settings, sys.stdout)
+    return 0
+
+
+def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
+    import shutil
+    import subprocess
+    import tempfile
+
+    fava = shutil.which("fava")
+    if fava is None:
+        print("error: Fava is not installed: pip install 'loanbook[fava]'", file=sys.stderr)
+        return 2
+    with tempfile.TemporaryDirectory(prefix="loanbook-fava-") as folder:
+        path = f"{folder}/{args.tenant}.beancount"
+        with open(path, "w", encoding="utf-8") as out:
+            _export(args, settings, out)
+        print(f"serving {args.tenant} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+        try:
+            return subprocess.call([fava, "--host", "127.0.0.1", "--port", str(args.port), path])
+        except KeyboardInterrupt:
+            return 0
