@@ -20,9 +20,9 @@ from sqlalchemy.engine import Connection
 
 from ledger.store.tables import period_closures
 
-# The second key of the tenant's period lock (two-key advisory locks never meet the one-key ones
-# accounts use); the first key is the tenant id. The SQL function spells the same number.
-period_lock_key = 1349281353
+# The first key of the tenant's period lock, "LP" (two-key advisory locks never meet the one-key ones
+# accounts use; the sealer's class is "LB"); the second is the tenant id. The SQL function spells it.
+period_lock_class = 0x4C50
 
 period_open_function = """
 CREATE OR REPLACE FUNCTION ledger_period_open(p_tenant bigint, p_earliest date) RETURNS boolean
@@ -33,7 +33,7 @@ BEGIN
     IF p_earliest IS NULL THEN
         RETURN true;
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(p_tenant::integer, 1349281353);
+    PERFORM pg_advisory_xact_lock_shared(19536, p_tenant::integer);
     SELECT c.through_date INTO closed FROM period_closures AS c
     WHERE c.tenant_id = p_tenant AND c.reopened_at IS NULL ORDER BY c.seq DESC LIMIT 1;
     RETURN closed IS NULL OR p_earliest > closed;
@@ -47,7 +47,7 @@ period_open_sql = "ledger_period_open(%(tenant)s::bigint, %(earliest)s::date)"
 def lock_for_close(conn: Connection, tenant_id: int) -> None:
     """On PostgreSQL, wait for the tenant's postings in flight and keep new ones out until commit."""
     if conn.dialect.name == "postgresql":
-        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:tenant, :key)"), {"tenant": tenant_id, "key": period_lock_key})
+        conn.execute(sa.text("SELECT pg_advisory_xact_lock(:class, :tenant)"), {"class": period_lock_class, "tenant": tenant_id})
 
 
 def closed_through(conn: Connection, tenant_id: int) -> dt.date | None:

@@ -30,7 +30,7 @@ BEGIN
     IF p_earliest IS NULL THEN
         RETURN true;
     END IF;
-    PERFORM pg_advisory_xact_lock_shared(p_tenant::integer, 1349281353);
+    PERFORM pg_advisory_xact_lock_shared(19536, p_tenant::integer);
     SELECT c.through_date INTO closed FROM period_closures AS c
     WHERE c.tenant_id = p_tenant AND c.reopened_at IS NULL ORDER BY c.seq DESC LIMIT 1;
     RETURN closed IS NULL OR p_earliest > closed;
