@@ -80,3 +80,13 @@ def test_finance_reads_the_statements_over_the_api(api):
     before = api.graphql(REPORTS, {"known": "2000-01-01T00:00:00Z"}, token=desk.tokens[Role.FINANCE])["data"]
     assert before["balanceSheet"]["assets"]["totals"] == [] and before["balanceSheet"]["balanced"] is True
     assert set(error_codes(api.graphql(REPORTS, {"known": None}, token=desk.tokens[Role.COLLECTOR]))) == {"FORBIDDEN"}
+
+
+def test_the_trial_balance_as_known_on_a_moment_leaves_out_later_entries(api):
+    desk = Desk(api)
+    desk.active()
+    query = 'query($k: DateTime) { trialBalance(asOf: "2026-01-31", knownOn: $k) { balanced lines { account { code } } } }'
+    now = api.graphql(query, {"k": "2999-01-01T00:00:00Z"}, token=desk.tokens[Role.FINANCE])["data"]["trialBalance"]
+    then = api.graphql(query, {"k": "2000-01-01T00:00:00Z"}, token=desk.tokens[Role.FINANCE])["data"]["trialBalance"]
+    assert now["balanced"] and {"1100", "1200"} <= {line["account"]["code"] for line in now["lines"]}
+    assert then == {"balanced": True, "lines": []}
