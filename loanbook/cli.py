@@ -23,6 +23,10 @@ from ledger.store.tables import tenants
 from ledger.unit_of_work import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
+from loanbook.cli_books import add_book_commands
+from loanbook.cli_books import tenant_ids as all_tenant_ids
+from loanbook.cli_reports import add_commands as add_report_commands
+from loanbook.cli_reports import add_export_commands
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings
@@ -132,26 +136,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="processes closing batches at once (PostgreSQL)")
     p.set_defaults(handler=cmd_cob)
 
-    p = sub.add_parser("close-period", help="close a tenant's books through a date: no entry dated on or before it posts")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--through", type=dt.date.fromisoformat, required=True, help="the last closed day (YYYY-MM-DD)")
-    p.add_argument("--reason", required=True)
-    p.add_argument("--actor", default="cli")
-    p.set_defaults(handler=cmd_close_period)
-
-    p = sub.add_parser("reopen-period", help="reopen the latest closure of a tenant's books (audited)")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--reason", required=True)
-    p.add_argument("--actor", default="cli")
-    p.set_defaults(handler=cmd_reopen_period)
-
-    p = sub.add_parser("close-fiscal-year", help="move a year's income and expense to retained earnings and close the year")
-    p.add_argument("--tenant", required=True)
-    p.add_argument("--year", type=int, required=True)
-    p.add_argument("--reason", required=True)
-    p.add_argument("--actor", default="cli")
-    p.set_defaults(handler=cmd_close_fiscal_year)
-
     p = sub.add_parser("seal", help="seal pending audit events into each tenant's hash chain")
     p.add_argument("--follow", action="store_true", help="keep sealing as events commit, until interrupted (a sidecar sealer)")
     p.add_argument("--interval", type=_seconds, default=default_interval,
@@ -164,17 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--digest", metavar="SEQ:HASH", help="also prove the history up to this digest (loanbook audit digest) unchanged")
     p.set_defaults(handler=cmd_verify)
 
-    from loanbook.cli_reports import add_commands as add_report_commands
-    from loanbook.cli_reports import add_export_commands
-
     add_report_commands(sub)
     add_export_commands(sub)
 
-    audit = sub.add_parser("audit", help="the audit trail").add_subparsers(dest="audit_command")
-    p = audit.add_parser("digest", help="print the audit chain head as SEQ:HASH (then its time and tenant) for an auditor")
-    p.add_argument("--tenant", help="only this tenant (slug); default every tenant, one block each")
-    p.add_argument("--no-seal", action="store_true", help="do not seal pending events first")
-    p.set_defaults(handler=cmd_audit_digest)
+    add_book_commands(sub)
     return parser
 
 
@@ -385,41 +362,6 @@ def _worker_engine(url: str) -> sa.Engine:
     return make_engine(url, pool_size=1)
 
 
-def _period_command(args: argparse.Namespace, settings: Settings, command):  # type: ignore[no-untyped-def]
-    engine = make_engine(settings.database_url)
-
-    def work(conn: sa.Connection):  # type: ignore[no-untyped-def]
-        actor = Actor(service.tenant_id_for(conn, args.tenant), args.actor, utc_now(), reason=args.reason)
-        return command(conn, actor)
-
-    return run_in_transaction(engine, work)
-
-
-def cmd_close_period(args: argparse.Namespace, settings: Settings) -> int:
-    from ledger import periods
-
-    closure = _period_command(args, settings, lambda conn, actor: periods.close_period(conn, actor, args.through, args.reason))
-    print(f"closed the books of {args.tenant} through {closure.through_date} (closure {closure.seq})")
-    return 0
-
-
-def cmd_reopen_period(args: argparse.Namespace, settings: Settings) -> int:
-    from ledger import periods
-
-    closure = _period_command(args, settings, lambda conn, actor: periods.reopen_period(conn, actor, args.reason))
-    print(f"reopened closure {closure.seq} (through {closure.through_date}) of {args.tenant}")
-    return 0
-
-
-def cmd_close_fiscal_year(args: argparse.Namespace, settings: Settings) -> int:
-    from ledger import periods
-
-    done = _period_command(args, settings, lambda conn, actor: periods.close_fiscal_year(conn, actor, args.year, args.reason))
-    print(f"closed fiscal year {done.year} of {args.tenant}: closing entry {done.entry_id or '(nothing to move)'}, "
-          f"books closed through {done.closure.through_date}")
-    return 0
-
-
 def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     if args.follow:
@@ -437,31 +379,6 @@ def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _tenant_ids(engine: sa.Engine, slug: str | None) -> list[int]:
-    with engine.connect() as conn:
-        return [service.tenant_id_for(conn, slug)] if slug else list(
-            conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id)).scalars()
-        )
-
-
-def cmd_audit_digest(args: argparse.Namespace, settings: Settings) -> int:
-    from ledger.digest import audit_digest
-
-    engine = make_engine(settings.database_url)
-    tenant_ids = _tenant_ids(engine, args.tenant)
-    for n, tenant_id in enumerate(tenant_ids):
-        if not args.no_seal:
-            seal_pending(engine, tenant_id)
-        with engine.connect() as conn:
-            digest = audit_digest(conn, tenant_id)
-        if n:
-            print()
-        print(digest.text)
-        print(f"sealed at {digest.sealed_at.isoformat() if digest.sealed_at else '(no events yet)'}")
-        print(f"tenant {digest.tenant_slug}")
-    return 0
-
-
 def _check_digest(conn: sa.Connection, tenant_ids: list[int], text: str) -> list[str]:
     """verify --digest: the digest names its tenant by --tenant, or by being the only tenant's."""
     from ledger.digest import parse_digest, verify_digest
@@ -474,7 +391,7 @@ def _check_digest(conn: sa.Connection, tenant_ids: list[int], text: str) -> list
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
-    tenant_ids = _tenant_ids(engine, args.tenant)
+    tenant_ids = all_tenant_ids(engine, args.tenant)
     if not args.no_seal:
         for tenant_id in tenant_ids:
             seal_pending(engine, tenant_id)
