@@ -26,6 +26,7 @@ from graphql_api.identity import IdentityMutation, IdentityQuery
 from graphql_api.ledger import LedgerMutation, LedgerQuery
 from graphql_api.loans import LoansMutation, LoansQuery
 from graphql_api.reconciliation import ReconciliationMutation, ReconciliationQuery
+from graphql_api.reports import ReportsQuery
 from graphql_api.schedules import ScheduleQuery
 
 log = logging.getLogger("loanbook.graphql")
@@ -39,7 +40,7 @@ tokens_max = 3000
 
 # Root fields appear in the SDL in this order: the domains' own, each in its modules' order.
 @strawberry.type
-class Query(CoreQuery, LedgerQuery, ScheduleQuery, LoansQuery, IdentityQuery, ReconciliationQuery):
+class Query(CoreQuery, LedgerQuery, ScheduleQuery, LoansQuery, IdentityQuery, ReconciliationQuery, ReportsQuery):
     pass
 
 

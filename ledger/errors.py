@@ -114,3 +114,15 @@ class BatchTooLarge(LedgerError):
 
 class TransactionRetriesExhausted(LedgerError):
     code = "TRANSACTION_RETRIES_EXHAUSTED"
+
+
+class PeriodClosed(LedgerError):
+    """An entry is dated on or before the date the books are closed through; details: closed_through."""
+
+    code = "PERIOD_CLOSED"
+
+
+class InvalidPeriodClose(LedgerError):
+    """A close, reopen or year-end close that cannot be done as asked (the message says why)."""
+
+    code = "INVALID_PERIOD_CLOSE"

@@ -364,6 +364,8 @@ class AuditFilter:
     actor: str | None = None
     date_from: dt.date | None = None
     date_to: dt.date | None = None
+    occurred_from: dt.datetime | None = None  # inclusive
+    occurred_before: dt.datetime | None = None  # exclusive
 
 
 def audit_events_page(
@@ -388,6 +390,10 @@ def audit_events_page(
         query = query.where(e.c.occurred_at >= _utc_midnight(where.date_from))
     if where.date_to is not None:
         query = query.where(e.c.occurred_at < _utc_midnight(where.date_to + dt.timedelta(days=1)))
+    if where.occurred_from is not None:
+        query = query.where(e.c.occurred_at >= where.occurred_from)
+    if where.occurred_before is not None:
+        query = query.where(e.c.occurred_at < where.occurred_before)
     if after is not None:
         query = query.where(sa.tuple_(e.c.occurred_at, e.c.id) < sa.tuple_(*after))
     return list(conn.execute(query.order_by(e.c.occurred_at.desc(), e.c.id.desc()).limit(limit)).all())

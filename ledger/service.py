@@ -49,8 +49,10 @@ from ledger.store.journal import (
     accounts_for_posting,
     lock_account_for_close,
     locked_accounts,
+    raise_period_closed,
     write_entries,
 )
+from ledger.store.periods import check_open
 from ledger.store.tables import (
     account_balances,
     accounts,
@@ -437,6 +439,9 @@ def _import_entries(
 
     slots = {code: account.balance_slots for code, account in chart.items()}
     if conn.dialect.name == "postgresql":
+        earliest = min(d.effective_date for d in drafts)
+        if not check_open(conn, tenant_id, earliest):  # the posting statement's check, for the COPY road
+            raise_period_closed(conn, tenant_id, earliest)
         copy_rows(conn, posting_rows(), entry_rows)
         # The server adds to the counters while the answer and the batch's audit event are made.
         answer, event = move_counters(conn, tenant_id, day_totals.rows(slots), lambda: (posted(), import_event()))

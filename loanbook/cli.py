@@ -24,6 +24,10 @@ from ledger.unit_of_work import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
 from loanbook import reconciliation_cli
+from loanbook.cli_books import add_book_commands
+from loanbook.cli_books import tenant_ids as all_tenant_ids
+from loanbook.cli_reports import add_commands as add_report_commands
+from loanbook.cli_reports import add_export_commands
 from loanbook.db import make_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings
@@ -154,9 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("verify", help="recompute the audit chain, entry balances and stored balances; exit 1 on any discrepancy")
     p.add_argument("--tenant", help="only this tenant (slug)")
     p.add_argument("--no-seal", action="store_true", help="do not seal pending events first")
+    p.add_argument("--digest", metavar="SEQ:HASH", help="also prove the history up to this digest (loanbook audit digest) unchanged")
     p.set_defaults(handler=cmd_verify)
 
     reconciliation_cli.add_commands(sub)
+    add_report_commands(sub)
+    add_export_commands(sub)
+
+    add_book_commands(sub)
     return parser
 
 
@@ -441,12 +450,19 @@ def cmd_seal(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _check_digest(conn: sa.Connection, tenant_ids: list[int], text: str) -> list[str]:
+    """verify --digest: the digest names its tenant by --tenant, or by being the only tenant's."""
+    from ledger.digest import parse_digest, verify_digest
+
+    seq, digest_hash = parse_digest(text)
+    if len(tenant_ids) != 1:
+        raise errors.InvalidInput("--digest needs --tenant when the database holds more than one tenant", field="tenant")
+    return [f"digest {seq}:{digest_hash[:12]}...: {p}" for p in verify_digest(conn, tenant_ids[0], seq, digest_hash)]
+
+
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
-    with engine.connect() as conn:
-        tenant_ids = [service.tenant_id_for(conn, args.tenant)] if args.tenant else list(
-            conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id)).scalars()
-        )
+    tenant_ids = all_tenant_ids(engine, args.tenant)
     if not args.no_seal:
         for tenant_id in tenant_ids:
             seal_pending(engine, tenant_id)
@@ -456,6 +472,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         report = verify_books(conn, tenant_ids)
         for tenant_id in tenant_ids:
             report.discrepancies += verify_subledger(conn, tenant_id)
+        digest_problems = _check_digest(conn, tenant_ids, args.digest) if args.digest else []
+        report.discrepancies = digest_problems + report.discrepancies
     print(
         f"verified {report.tenants} tenant(s): {report.entries} entries, {report.postings} postings, "
         f"{report.audit_events} audit events ({report.chained_events} chained), {report.balance_rows} balance rows"
@@ -464,6 +482,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         print(f"DISCREPANCY: {problem}")
     if len(report.discrepancies) > discrepancies_shown_max:
         print(f"... and {len(report.discrepancies) - discrepancies_shown_max} more")
+    if args.digest and not digest_problems:
+        print(f"digest {args.digest.strip()}: the history up to it is unchanged")
     print("clean" if report.clean else f"{len(report.discrepancies)} discrepancy(ies) found")
     return 0 if report.clean else 1
 

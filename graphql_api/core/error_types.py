@@ -214,6 +214,16 @@ class ReconciliationMatchError(Error):
     pass
 
 
+@strawberry.type(description="PERIOD_CLOSED: the entry's date is on or before the date the books are closed through; post in the open period.")
+class PeriodClosedError(Error):
+    closed_through: str | None = strawberry.field(default=None, description="The date (YYYY-MM-DD) the books are closed through.")
+
+
+@strawberry.type(description="INVALID_PERIOD_CLOSE: the close, reopen or year-end close cannot be done so; the message says why.")
+class InvalidPeriodCloseError(Error):
+    field: str | None = None
+
+
 # Every LedgerError code and the type it maps to; a test checks this covers every subclass.
 error_type_by_code: dict[str, type] = {
     ledger_errors.LedgerError.code: GenericError,
@@ -241,6 +251,8 @@ error_type_by_code: dict[str, type] = {
     ledger_errors.CrossTenantReference.code: CrossTenantReferenceError,
     ledger_errors.BatchTooLarge.code: BatchTooLargeError,
     ledger_errors.TransactionRetriesExhausted.code: TransactionRetriesExhaustedError,
+    ledger_errors.PeriodClosed.code: PeriodClosedError,
+    ledger_errors.InvalidPeriodClose.code: InvalidPeriodCloseError,
     loan_errors.LoanError.code: GenericError,
     loan_errors.InvalidProduct.code: InvalidProductError,
     loan_errors.UnknownProduct.code: UnknownProductError,

@@ -38,6 +38,8 @@ servicers = frozenset({Role.ADMIN, Role.FINANCE})
 # Cash a collector brings in: a repayment, or a recovery on a written-off loan. Reversing one is finance's.
 collectors = frozenset({Role.ADMIN, Role.FINANCE, Role.COLLECTOR})
 auditors = frozenset({Role.ADMIN, Role.AUDITOR})
+# Financial statements, GL detail and the loan tape are finance's and the examiners'.
+report_readers = frozenset({Role.ADMIN, Role.FINANCE, Role.AUDITOR})
 # Who works here: issuing and revoking API tokens (people's access) is the administrator's alone.
 admins = frozenset({Role.ADMIN})
 # Bank reconciliation is the finance desk's: it imports statements, matches and books bank items; auditors
@@ -73,6 +75,7 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "portfolio": every_role,
         "auditEvents": auditors,
         "verifyAudit": auditors,
+        "auditDigest": auditors,
         "journalEntryRequests": journal_request_readers,
         "journalEntryRequest": journal_request_readers,
         "postJournalEntry": journal_writers,
@@ -100,6 +103,16 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "setClassificationPolicy": servicers,
         "openAccount": journal_writers,
         "closeAccount": journal_writers,
+        "closedThrough": every_role,
+        "balanceSheet": report_readers,
+        "incomeStatement": report_readers,
+        "generalLedgerDetail": report_readers,
+        "loanTape": report_readers,
+        "classificationSummary": report_readers,
+        "periodClosures": every_role,
+        "closePeriod": journal_writers,
+        "closeFiscalYear": journal_writers,
+        "reopenPeriod": admins,
         "apiTokens": admins,
         "createApiToken": admins,
         "revokeApiToken": admins,

@@ -1,6 +1,7 @@
 """The audit log and its verification: auditEvents (a filtered connection) and verifyAudit. Auditors and admins."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import enum
 import json
@@ -17,7 +18,10 @@ from graphql_api.core.scalars import check_page_size
 from graphql_api.core.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.core.threads import read
 from graphql_api.core.types import Connection, connection
+from ledger.digest import audit_digest, parse_digest, verify_digest
+from ledger.errors import LedgerError
 from ledger.queries import AuditFilter, audit_events_page
+from ledger.sealing import seal_pending
 from ledger.verify import verify_books
 from loans.verify import verify_subledger
 
@@ -108,6 +112,7 @@ def entity_filter(entity_id: str) -> tuple[str, str]:
 class DiscrepancySource(enum.Enum):
     LEDGER = "LEDGER"
     SUBLEDGER = "SUBLEDGER"
+    DIGEST = "DIGEST"
 
 
 @strawberry.type
@@ -127,8 +132,30 @@ class AuditVerification:
     balance_rows: int
 
 
+@strawberry.type(description="The head of your audit hash chain: hand `digest` to an auditor; verifyAudit(digest:) proves the history up to it.")
+class AuditDigest:
+    seq: int = strawberry.field(description="The number of sealed events (the head's position).")
+    hash: str
+    digest: str = strawberry.field(description="SEQ:HASH, as `loanbook audit digest` prints it.")
+    sealed_at: dt.datetime | None
+
+
 @strawberry.type
 class AuditQuery:
+    @strawberry.field(description="The audit chain head as SEQ:HASH, pending events sealed first. Roles: ADMIN, AUDITOR.")
+    async def audit_digest(self, info: Info) -> AuditDigest:
+        ctx = info.context
+        session = await ctx.authorize("auditDigest")
+        tenant_id = session.principal.tenant_id
+
+        def head(conn: sa.Connection) -> AuditDigest:
+            found = audit_digest(conn, tenant_id)
+            return AuditDigest(seq=found.seq, hash=found.hash, digest=found.text,
+                               sealed_at=None if found.sealed_at is None else utc(found.sealed_at))
+
+        await asyncio.to_thread(seal_pending, ctx.engine, tenant_id)
+        return await read(ctx.engine, head)
+
     @strawberry.field(description="The audit log, newest first, filtered by entity, action, actor and date (UTC). Roles: ADMIN, AUDITOR.")
     async def audit_events(
         self,
@@ -141,6 +168,8 @@ class AuditQuery:
         actor: str | None = None,
         date_from: dt.date | None = None,
         date_to: dt.date | None = None,
+        occurred_from: Annotated[dt.datetime | None, strawberry.argument(description="At or after this moment.")] = None,
+        occurred_before: Annotated[dt.datetime | None, strawberry.argument(description="Before this moment.")] = None,
     ) -> Connection[AuditEvent]:
         ctx = info.context
         session = await ctx.authorize("auditEvents")
@@ -154,7 +183,10 @@ class AuditQuery:
             if entity_type is not None and entity_type != implied_type:
                 raise BadUserInput(f"entityId is a {implied_type} id but entityType is {entity_type!r}")
             entity_type = implied_type
-        where = AuditFilter(entity_type, key, action, actor, date_from, date_to)
+        for name, moment in (("occurredFrom", occurred_from), ("occurredBefore", occurred_before)):
+            if moment is not None and moment.tzinfo is None:
+                raise BadUserInput(f"{name} needs a time zone (e.g. 2026-01-31T00:00:00Z)")
+        where = AuditFilter(entity_type, key, action, actor, date_from, date_to, occurred_from, occurred_before)
         position = decode_time_cursor("AuditEvent", after)
         rows = await read(
             ctx.engine, lambda conn: audit_events_page(conn, session.principal.tenant_id, where, after=position, limit=first + 1)
@@ -165,14 +197,26 @@ class AuditQuery:
     @strawberry.field(
         description="Recompute your books from stored rows: audit hash chain, entries, balances, loan sub-ledger = GL. Roles: ADMIN, AUDITOR."
     )
-    async def verify_audit(self, info: Info) -> AuditVerification:
+    async def verify_audit(
+        self, info: Info,
+        digest: Annotated[str | None, strawberry.argument(
+            description="SEQ:HASH from auditDigest: also prove the history up to it unchanged (source DIGEST names the first event that differs).")] = None,
+    ) -> AuditVerification:
         ctx = info.context
         session = await ctx.authorize("verifyAudit")
         tenant_id = session.principal.tenant_id
+        if digest is not None:
+            try:
+                seq, digest_hash = parse_digest(digest)
+            except LedgerError as exc:
+                raise BadUserInput(exc.message) from None
 
         def verify(conn: sa.Connection) -> AuditVerification:
             report = verify_books(conn, [tenant_id])
-            found = [Discrepancy(source=DiscrepancySource.LEDGER, message=m) for m in report.discrepancies]
+            found = []
+            if digest is not None:
+                found += [Discrepancy(source=DiscrepancySource.DIGEST, message=m) for m in verify_digest(conn, tenant_id, seq, digest_hash)]
+            found += [Discrepancy(source=DiscrepancySource.LEDGER, message=m) for m in report.discrepancies]
             found += [Discrepancy(source=DiscrepancySource.SUBLEDGER, message=m) for m in verify_subledger(conn, tenant_id)]
             return AuditVerification(
                 ok=not found, discrepancies=found[:discrepancies_shown_max], entries=report.entries, postings=report.postings,

@@ -23,7 +23,9 @@ from graphql_api.ledger.types import Account, JournalEntry, Side, TrialBalance, 
 from ledger import errors as ledger_errors
 from ledger import service as ledger_service
 from ledger.model import EntryDraft, canonical_metadata, credit, debit
-from ledger.queries import accounts_page, get_entry, list_entries, trial_balance
+from ledger.queries import TrialBalance as LedgerTrialBalance
+from ledger.queries import TrialBalanceLine, accounts_page, get_entry, list_entries, trial_balance
+from reports.statements import trial_balance as report_trial_balance
 from manual_entries import service as requests_service
 
 entries_page_size_default = 50
@@ -78,12 +80,13 @@ post_errors = (
     e.InvalidInputError, e.InvalidAmountError, e.FloatAmountRefusedError, e.AmountTooPreciseError,
     e.AmountOutOfRangeError, e.UnknownCurrencyError, e.UnbalancedEntryError, e.TooFewPostingsError,
     e.TooManyPostingsError, e.InvalidEntryError, e.UnknownAccountError, e.AccountClosedError,
-    e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.GenericError,
+    e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.PeriodClosedError,
+    e.GenericError,
 )
 reverse_errors = (
     e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.AccountClosedError,
     e.CurrencyNotAllowedError, e.InvalidEntryError, e.IdempotencyConflictError,
-    e.TransactionRetriesExhaustedError, e.GenericError,
+    e.TransactionRetriesExhaustedError, e.PeriodClosedError, e.GenericError,
 )
 PostJournalEntryResult = Annotated[
     Union[(PostJournalEntryPayload, *post_errors)], strawberry.union("PostJournalEntryResult")  # noqa: UP007
@@ -135,12 +138,19 @@ class JournalQuery:
         found = await session.loaders.account.load(code)
         return None if found is None else Account(account=found)
 
-    @strawberry.field(description="Balances of every account per currency; current, or as of a business date.")
-    async def trial_balance(self, info: Info, as_of: dt.date | None = None) -> TrialBalance:
+    @strawberry.field(description="Balances of every account per currency; current, or as of a business date, "
+                      "optionally as known on a moment (entries recorded after it left out; asOf then defaults to today, UTC).")
+    async def trial_balance(self, info: Info, as_of: dt.date | None = None, known_on: dt.datetime | None = None) -> TrialBalance:
         ctx = info.context
         session = await ctx.authorize("trialBalance")
-        tb = await read(ctx.engine, trial_balance, session.principal.tenant_id, as_of)
-        return trial_balance_type(tb)
+        if known_on is None:
+            tb = await read(ctx.engine, trial_balance, session.principal.tenant_id, as_of)
+            return trial_balance_type(tb)
+        if known_on.tzinfo is None:
+            raise BadUserInput("knownOn needs a time zone (e.g. 2026-01-31T23:59:59Z)")
+        day = as_of or ctx.clock().date()
+        report = await read(ctx.engine, report_trial_balance, session.principal.tenant_id, day, known_on)
+        return trial_balance_type(LedgerTrialBalance(day, tuple(TrialBalanceLine(a, c, d, k) for a, c, d, k in report.lines)))
 
     @strawberry.field(description="Journal entries, newest recorded first. `first` is at most 100.")
     async def journal_entries(

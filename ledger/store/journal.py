@@ -21,10 +21,12 @@ import sqlalchemy as sa
 from psycopg.rows import namedtuple_row
 from sqlalchemy.engine import Connection, Engine
 
+from ledger import errors
 from ledger.actor import Actor
 from ledger.model import Account, AccountStatus
 from ledger.queries import account_from_row, currencies_to_text, load_accounts
 from ledger.store.balances import BalanceRows, Movement, apply_movements, balance_rows
+from ledger.store.periods import check_open, closed_through, period_open_sql
 from ledger.store.sealer import seal_in_transaction, try_lock_sql
 from ledger.store.tables import audit_events, audit_unsealed, journal_entries, postings
 from ledger.unit_of_work import current
@@ -93,8 +95,13 @@ WITH checks AS MATERIALIZED (
           AND a.currencies IS NOT DISTINCT FROM c.currencies AND a.balance_slots = c.slots
     ) AS open
     FROM json_to_recordset(%(chart)s::json) AS c(code text, currencies text, slots int)
+), period AS MATERIALIZED (
+    -- The entries' earliest date against the tenant's closed periods (ledger.store.periods).
+    SELECT {period_open_sql} AS open
 ), guard AS MATERIALIZED (
-    SELECT coalesce(bool_and(free AND open), true) AS ok, coalesce(bool_and(free), true) AS free FROM checks
+    SELECT coalesce(bool_and(free AND open), true) AND (SELECT open FROM period) AS ok,
+           coalesce(bool_and(free), true) AS free, (SELECT open FROM period) AS period_open
+    FROM checks
 ), entry_rows AS (
     INSERT INTO journal_entries (tenant_id, id, effective_date, recorded_at, description, metadata, actor,
                                  idempotency_key, request_hash, reverses_entry_id, content_hash)
@@ -118,7 +125,7 @@ WITH checks AS MATERIALIZED (
 ), unsealed_rows AS (
     INSERT INTO audit_unsealed (tenant_id, event_id, occurred_at) SELECT %(tenant)s, id, %(now)s FROM event_rows
 )
-SELECT g.ok, {seal}, g.free FROM guard AS g
+SELECT g.ok, {seal}, g.free, g.period_open FROM guard AS g
 """
 
 
@@ -280,6 +287,8 @@ def write_entries(
     if conn.dialect.name == "postgresql":
         _write_postgresql(conn, actor, accounts, entry_rows, posting_rows, movements, events)
         return
+    if not check_open(conn, actor.tenant_id, _earliest(entry_rows)):
+        raise_period_closed(conn, actor.tenant_id, _earliest(entry_rows))
     slots = {code: account.balance_slots for code, account in accounts.items()}
     current(conn).audited(actor.tenant_id, [e["id"] for e in events])
     conn.execute(sa.insert(journal_entries), list(entry_rows))
@@ -308,7 +317,9 @@ def _write_postgresql(
     with _as_sqlalchemy_errors(conn, journal_sql, None):
         # Prepared at its first use on each connection (psycopg keeps it, and prepares it again
         # after a rollback deallocated its statements): the text never changes, whatever the batch.
-        written, is_sealer, free = raw.execute(journal_sql, params, prepare=True).fetchone()
+        written, is_sealer, free, period_open = raw.execute(journal_sql, params, prepare=True).fetchone()
+        if not period_open:
+            raise_period_closed(conn, actor.tenant_id, params["earliest"])
         if not written:
             _stale(conn.engine, raw, actor.tenant_id, accounts, free)
     unit.audited(actor.tenant_id, [e["id"] for e in events])
@@ -316,6 +327,20 @@ def _write_postgresql(
         # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
         # so they commit already sealed and the unit of work has nothing left to do for them.
         unit.sealed(actor.tenant_id, set(seal_in_transaction(conn, actor.tenant_id)))
+
+
+def _earliest(entry_rows: Sequence[dict]) -> object:
+    return min((r["effective_date"] for r in entry_rows), default=None)
+
+
+def raise_period_closed(conn: Connection, tenant_id: int, earliest: object) -> NoReturn:
+    """Nothing was written: an entry is dated in a closed period."""
+    through = closed_through(conn, tenant_id)
+    raise errors.PeriodClosed(
+        f"the books are closed through {through}; an entry dated {earliest} cannot be posted"
+        " (post it, or its correction, in the open period)",
+        closed_through=str(through), effective_date=str(earliest),
+    )
 
 
 def _stale(engine: Engine, driver, tenant_id: int, accounts: Mapping[str, Account], free: bool) -> NoReturn:  # type: ignore[no-untyped-def]
@@ -343,6 +368,7 @@ def _posting_params(
     counters = balance_rows(movements, slots, backend_pid)
     return {
         "tenant": actor.tenant_id, "now": actor.now, "actor": actor.name, "request_id": actor.request_id,
+        "earliest": _earliest(entry_rows),
         "chart": orjson.dumps(
             [{"code": a.code, "currencies": currencies_to_text(a.currencies), "slots": a.balance_slots}
              for a in accounts.values()]

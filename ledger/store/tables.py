@@ -194,3 +194,33 @@ audit_chain_heads = sa.Table(
 # Rows of these tables are posted history: no code path updates or deletes them, and triggers
 # refuse it on both databases (see migrations).
 immutable_tables = ("journal_entries", "postings", "audit_events", "audit_chain")
+
+# Closures of a tenant's books (ledger.periods): every closure stays, a reopened one with who
+# reopened it and why; the books are closed through the latest closure not reopened.
+period_closures = sa.Table(
+    "period_closures",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("through_date", sa.Date(), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("closed_by", sa.String(200), nullable=False),
+    sa.Column("closed_at", Timestamp, nullable=False),
+    sa.Column("reopened_by", sa.String(200), nullable=True),
+    sa.Column("reopened_at", Timestamp, nullable=True),
+    sa.Column("reopen_reason", sa.String(500), nullable=True),
+)
+
+# Year-end closes: the closing entry (income and expense to retained earnings; none when there was
+# nothing to close) and the period closure the close made.
+fiscal_year_closes = sa.Table(
+    "fiscal_year_closes",
+    metadata,
+    sa.Column("tenant_id", Id, sa.ForeignKey("tenants.id"), primary_key=True),
+    sa.Column("year", sa.Integer(), primary_key=True, autoincrement=False),
+    sa.Column("entry_id", sa.Uuid(), nullable=True),
+    sa.Column("closure_seq", sa.Integer(), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("closed_by", sa.String(200), nullable=False),
+    sa.Column("closed_at", Timestamp, nullable=False),
+)

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0017_bank_reconciliation"
-down_revision = "0013_idempotency_keys"
+down_revision = "0016_period_close"
 branch_labels = None
 depends_on = None
 

@@ -100,6 +100,11 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         return document, variables if variables is not None else {"id": encode_id("BankStatement", uuid.uuid4())}
     if name in DECIDE:
         return journal_decision(name, desk, role)
+    if name == "reopenPeriod":
+        closing = {"i": {"throughDate": "2025-06-30", "reason": "to reopen"}}
+        closed = api.graphql("mutation($i: ClosePeriodInput!) { closePeriod(input: $i) { __typename } }", closing, token=admin)
+        assert closed["data"]["closePeriod"]["__typename"] == "PeriodClosurePayload", closed
+        return "mutation($i: ReopenPeriodInput!) { reopenPeriod(input: $i) { __typename } }", {"i": {"reason": "matrix"}}
     if name == "reverseJournalEntry":
         approved = api.graphql(APPROVE, {"i": {"requestId": pending_request(desk, Role.FINANCE)}}, token=admin)
         entry_id = approved["data"]["approveJournalEntry"]["entry"]["id"]
@@ -137,6 +142,20 @@ def operation(name: str, desk: Desk, role: Role) -> tuple[str, dict]:
         "closeOfBusinessRun": ("query($id: ID!) { closeOfBusinessRun(id: $id) { id } }", {"id": encode_id("CloseOfBusinessRun", uuid.uuid4())}),
         "auditEvents": ("{ auditEvents(first: 1) { edges { node { action } } } }", {}),
         "verifyAudit": ("{ verifyAudit { ok } }", {}),
+        "auditDigest": ("{ auditDigest { digest seq } }", {}),
+        "balanceSheet": ('{ balanceSheet(asOf: "2026-01-31") { balanced } }', {}),
+        "incomeStatement": ('{ incomeStatement(dateFrom: "2026-01-01", dateTo: "2026-01-31") { netIncome { amount } } }', {}),
+        "generalLedgerDetail": ('{ generalLedgerDetail(accountCode: "1100", currency: "CNY", dateFrom: "2026-01-01",'
+                                ' dateTo: "2026-01-31") { openingBalance { amount } } }', {}),
+        "loanTape": ('{ loanTape(asOf: "2026-01-31") { loanId } }', {}),
+        "classificationSummary": ('{ classificationSummary(asOf: "2026-01-31") { loanClass } }', {}),
+        "closedThrough": ("{ closedThrough }", {}),
+        "periodClosures": ("{ periodClosures { seq } }", {}),
+        # Each allowed role closes later than the one before (roles come in enum order).
+        "closePeriod": ("mutation($i: ClosePeriodInput!) { closePeriod(input: $i) { __typename } }",
+                        {"i": {"throughDate": f"2025-{list(Role).index(role) + 1:02d}-28", "reason": "matrix"}}),
+        "closeFiscalYear": ("mutation($i: CloseFiscalYearInput!) { closeFiscalYear(input: $i) { __typename } }",
+                            {"i": {"year": 2020 + list(Role).index(role), "reason": "matrix"}}),
     }
     return documents[name]
 
