@@ -37,6 +37,11 @@ class_chinese_names = {
 }
 
 
+restructure_observation_months_max = 120
+restructure_observation_periods_max = 120
+class_order = tuple(LoanClass)  # best to worst
+
+
 @dataclass(frozen=True, slots=True)
 class ClassificationPolicy:
     # The lowest DPD at which a loan falls into each class below NORMAL.
@@ -44,6 +49,11 @@ class ClassificationPolicy:
     substandard_from_dpd: int = 91
     doubtful_from_dpd: int = 271
     loss_from_dpd: int = 361
+    # A restructured loan is at least special mention (and no better than before) through an
+    # observation period from its first repayment date after the change: at least this many
+    # months and at least this many repayment periods, restarted by a missed payment.
+    restructure_observation_months: int = 12
+    restructure_observation_periods: int = 2
     provision_rates: dict[LoanClass, Decimal] = field(
         default_factory=lambda: {
             LoanClass.NORMAL: Decimal("0.01"),
@@ -58,6 +68,10 @@ class ClassificationPolicy:
         bounds = (self.special_mention_from_dpd, self.substandard_from_dpd, self.doubtful_from_dpd, self.loss_from_dpd)
         if not 1 <= bounds[0] < bounds[1] < bounds[2] < bounds[3]:
             raise ValueError("classification boundaries must increase: special mention < substandard < doubtful < loss")
+        if not 0 <= self.restructure_observation_months <= restructure_observation_months_max:
+            raise ValueError(f"the restructure observation period is 0 to {restructure_observation_months_max} months")
+        if not 0 <= self.restructure_observation_periods <= restructure_observation_periods_max:
+            raise ValueError(f"the restructure observation period is 0 to {restructure_observation_periods_max} repayment periods")
 
 
 default_policy = ClassificationPolicy()
@@ -75,7 +89,19 @@ def bucket_for(dpd: int) -> Bucket:
     return Bucket.DPD_90_PLUS
 
 
-def class_for(dpd: int, policy: ClassificationPolicy = default_policy) -> LoanClass:
+def class_for(dpd: int, policy: ClassificationPolicy = default_policy, floor: str | None = None) -> LoanClass:
+    """The class days past due give, never better than `floor` (a restructured loan's, while observed)."""
+    by_dpd = _class_by_dpd(dpd, policy)
+    if floor is None:
+        return by_dpd
+    return max(by_dpd, LoanClass(floor), key=class_order.index)
+
+
+def worse_class(a: LoanClass, b: LoanClass) -> LoanClass:
+    return max(a, b, key=class_order.index)
+
+
+def _class_by_dpd(dpd: int, policy: ClassificationPolicy) -> LoanClass:
     if dpd >= policy.loss_from_dpd:
         return LoanClass.LOSS
     if dpd >= policy.doubtful_from_dpd:
@@ -99,6 +125,8 @@ def policy_to_json(policy: ClassificationPolicy) -> dict[str, object]:
         "substandard_from_dpd": policy.substandard_from_dpd,
         "doubtful_from_dpd": policy.doubtful_from_dpd,
         "loss_from_dpd": policy.loss_from_dpd,
+        "restructure_observation_months": policy.restructure_observation_months,
+        "restructure_observation_periods": policy.restructure_observation_periods,
         "provision_rates": {k.value: str(v) for k, v in policy.provision_rates.items()},
     }
 
@@ -117,5 +145,7 @@ def policy_from_json(data: dict) -> ClassificationPolicy:
         substandard_from_dpd=int(data.get("substandard_from_dpd", 91)),
         doubtful_from_dpd=int(data.get("doubtful_from_dpd", 271)),
         loss_from_dpd=int(data.get("loss_from_dpd", 361)),
+        restructure_observation_months=int(data.get("restructure_observation_months", 12)),
+        restructure_observation_periods=int(data.get("restructure_observation_periods", 2)),
         provision_rates=rates,
     )

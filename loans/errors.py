@@ -82,6 +82,12 @@ class ReceiptAlreadyApplied(AlreadyReversed):
     code = "RECEIPT_ALREADY_APPLIED"
 
 
+class RecoveryExceedsWrittenOff(LoanError):
+    """A recovery larger than what was written off and not yet recovered: refused, nothing booked."""
+
+    code = "RECOVERY_EXCEEDS_WRITTEN_OFF"
+
+
 class NothingToWaive(LoanError):
     code = "NOTHING_TO_WAIVE"
 

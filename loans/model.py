@@ -39,10 +39,19 @@ class TransactionKind(str, enum.Enum):
     RECEIPT_APPLIED = "RECEIPT_APPLIED"
 
 
-# What a reversal or a backdated transaction replays; the others are bookings of the schedule itself.
+# What a reversal can undo (the loan is replayed without it).
 replayable_kinds = frozenset({
     TransactionKind.REPAYMENT, TransactionKind.SUSPENSE_REPAYMENT, TransactionKind.PAYOFF, TransactionKind.FEE_CHARGE,
     TransactionKind.FEE_WAIVER, TransactionKind.PENALTY_WAIVER, TransactionKind.WRITE_OFF, TransactionKind.RECOVERY,
+    TransactionKind.PREPAYMENT,
+})
+# What a replay applies: the reversible kinds and restructures (an agreement, not reversed but re-applied
+# on the history as it now stands). Disbursement, close of business and markers are the replay's frame.
+replayed_kinds = replayable_kinds | {TransactionKind.RESTRUCTURE}
+# Kinds that move money between the borrower and the lender (the `moneyOnly` filter of a loan's history).
+money_movement_kinds = frozenset({
+    TransactionKind.DISBURSEMENT, TransactionKind.REPAYMENT, TransactionKind.SUSPENSE_REPAYMENT, TransactionKind.PAYOFF,
+    TransactionKind.PREPAYMENT, TransactionKind.RECOVERY, TransactionKind.REVERSAL,
 })
 
 
@@ -104,6 +113,12 @@ class Loan:
     allowance: int
     written_off: int
     recovered: int
+    written_off_interest: int
+    written_off_fee: int
+    written_off_penalty: int
+    restructured_on: dt.date | None
+    observation_ends_on: dt.date | None
+    class_floor: str | None
     non_accrual: bool
     dpd: int
     bucket: str

@@ -18,15 +18,14 @@ from ledger import errors as ledger_errors
 from ledger.actor import Actor
 from ledger.model import canonical_json
 from ledger.money import parse_decimal, to_minor
-from loans import restructuring, servicing
+from loans import history, restructuring, servicing, write_offs
 from loans.booking import Application, installments_from, schedule_for, terms_for, terms_to_json
 from loans.catalogue import get_product
-from loans.delinquency import ClassificationPolicy
 from loans.errors import DateBeforeDisbursement, IllegalTransition, InvalidProduct, LoanClosed, UnknownTransaction
 from loans.model import Loan, TransactionKind, replayable_kinds
 from loans.products import Product
 from loans.recording import Booking, MoneyResult, book, booked_application, check_date, current_terms, loan_amount, once
-from loans.replay import Event, ReplayConflict, ReplayMismatch, difference, replay
+from loans.replay import Event
 from loans.servicing import Allocation, Movement
 from loans.state import LoanState, LoanStatus, check_transition
 from loans.store.repository import insert_installments, load_loan, load_state, save_installment_changes, update_loan
@@ -112,8 +111,8 @@ def waive_charge(conn: Connection, actor: Actor, loan_id: uuid.UUID, kind: str, 
 def write_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date, amount: object | None = None,
                    currency: str | None = None, idempotency_key: str | None = None) -> MoneyResult:
     def apply(state: LoanState, product: Product, minor: int | None):
-        new, moves = servicing.write_off(state, minor)
-        return new, moves, Allocation(principal=state.principal - new.principal)
+        new, moves, written = write_offs.write_off(state, minor)
+        return new, moves, written.allocation, written.details()
 
     return money_command(
         conn, actor, loan_id, TransactionKind.WRITE_OFF, amount, currency, day, idempotency_key, apply, optional_amount=True
@@ -123,8 +122,7 @@ def write_off_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.d
 def record_recovery(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: object, currency: str, day: dt.date,
                     idempotency_key: str | None = None) -> MoneyResult:
     def apply(state: LoanState, product: Product, minor: int):
-        new, moves = servicing.recovery(state, minor)
-        return new, moves, Allocation()
+        return write_offs.recovery(state, minor)
 
     return money_command(
         conn, actor, loan_id, TransactionKind.RECOVERY, amount, currency, day, idempotency_key, apply, any_status=True
@@ -132,9 +130,14 @@ def record_recovery(conn: Connection, actor: Actor, loan_id: uuid.UUID, amount: 
 
 
 def payoff_quote(conn: Connection, tenant_id: int, loan_id: uuid.UUID, day: dt.date) -> Allocation:
-    loan, state = load_state(conn, tenant_id, loan_id)
-    check_date(loan, day)
+    """What a payOffLoan effective `day` must pay: on a backdated date, what the loan owed then
+    (its history replayed to that day: principal, interest earned to it, fees and penalties
+    charged by then, less what was paid by then); nothing is written."""
+    loan, state = load_state(conn, tenant_id, loan_id, loan=load_loan(conn, tenant_id, loan_id, lock=False))
+    backdated = check_date(loan, day)
     product = get_product(conn, tenant_id, loan.product_code, loan.product_version)
+    if backdated:
+        state = history.state_on(conn, loan, state, product, day, closed=False)
     return servicing.payoff_quote(state, product, day)
 
 
@@ -164,23 +167,38 @@ def apply_amount(
         raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)
     backdated = check_date(loan, day)
     product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
+    recorded: dict | None = None
     if backdated:
         # Replay the loan with the new event in its place; post only what changes.
         events = load_events(conn, actor.tenant_id, loan.id)
-        added = Event("new", kind.value, day, minor)
-        new_state, moves, allocations = _replayed_change(
-            loan, state, product, events, [*events, added], loan.classification_policy
-        )
-        allocation = allocations["new"]
+        added = Event("new", kind.value, day, minor, added=True)
+        change = history.replayed_change(loan, state, product, events, [*events, added])
+        save_replayed_schedule(conn, actor, loan, state, change)
+        new_state, moves, allocation, recorded = change.state, change.moves, change.allocations["new"], change.details.get("new")
     else:
-        new_state, moves, allocation = apply(state, product, minor)  # type: ignore[arg-type]
-    save_installment_changes(conn, actor.tenant_id, loan, state, new_state)  # the loan's own row: book
-    details = {"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else None
+        new_state, moves, allocation, *more = apply(state, product, minor)  # type: ignore[arg-type]
+        recorded = more[0] if more else None
+        save_installment_changes(conn, actor.tenant_id, loan, state, new_state)  # the loan's own row: book
+    details = {**(recorded or {}), **({"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else {})}
     return book(conn, actor, Booking(
-        loan=loan, product=product, kind=kind, day=day, amount=minor or allocation.principal, allocation=allocation,
+        loan=loan, product=product, kind=kind, day=day, amount=minor or allocation.total, allocation=allocation,
         moves=moves, state=new_state, status_before=state.status, idempotency_key=idempotency_key, request=request,
-        details=details, backdated=backdated,
+        details=details or None, backdated=backdated,
     ))
+
+
+def save_replayed_schedule(conn: Connection, actor: Actor, loan: Loan, before: LoanState, change: history.Change) -> None:
+    """The installments a replay changed; when it re-scheduled differently (a change before a prepayment
+    or restructure), its schedule is written as the loan's next schedule version."""
+    if not change.rescheduled:
+        save_installment_changes(conn, actor.tenant_id, loan, before, change.state)
+        return
+    version = loan.schedule_version + 1
+    insert_installments(conn, actor.tenant_id, loan.id, version, change.state.installments)
+    terms = change.replay.terms
+    update_loan(conn, actor.tenant_id, loan.id, {
+        "schedule_version": version, "schedule_terms": None if terms is None else canonical_json(terms_to_json(terms)),
+    })
 
 
 def reverse_transaction(
@@ -210,32 +228,17 @@ def reverse_transaction(
             )
         product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
         events = load_events(conn, actor.tenant_id, loan_id)
-        new_state, moves, _ = _replayed_change(
-            loan, state, product, events, [e for e in events if e.key != transaction_id], loan.classification_policy
-        )
-        save_installment_changes(conn, actor.tenant_id, loan, state, new_state)  # the loan's own row: book
+        change = history.replayed_change(loan, state, product, events, [e for e in events if e.key != transaction_id])
+        save_replayed_schedule(conn, actor, loan, state, change)
+        # The allocation is what the reversal undid: the reversed transaction's own.
+        undone = Allocation(target.penalty, target.fee, target.interest, target.principal, target.overpayment)
         return book(conn, actor, Booking(
-            loan=loan, product=product, kind=kind, day=day, amount=target.amount, allocation=Allocation(), moves=moves,
-            state=new_state, status_before=state.status, idempotency_key=idempotency_key, request=request,
-            reverses=transaction_id,
+            loan=loan, product=product, kind=kind, day=day, amount=target.amount, allocation=undone, moves=change.moves,
+            state=change.state, status_before=state.status, idempotency_key=idempotency_key, request=request,
+            reverses=transaction_id, details={"rescheduled": True} if change.rescheduled else None,
         ))
 
     return once(conn, actor, idempotency_key, kind, request, command)
-
-
-def _replayed_change(
-    loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event],
-    policy: ClassificationPolicy,
-) -> tuple[LoanState, list[Movement], dict]:
-    if loan.schedule_version != 1:
-        raise ReplayConflict("loans with a regenerated schedule cannot be replayed yet")
-    installments = installments_from(schedule_for(product, booked_application(loan)))
-    through = loan.last_cob_date
-    old = replay(product, installments, loan.disbursed_on, old_events, through, policy)
-    if old.state != state:
-        raise ReplayMismatch("the loan's stored state differs from a replay of its history; run loanbook verify")
-    new = replay(product, installments, loan.disbursed_on, new_events, through, policy)
-    return new.state, difference(old.movements, new.movements), new.allocations
 
 
 # ---------------------------------------------------------------- commands that re-schedule
@@ -254,16 +257,22 @@ def prepay_loan(
     request = {"type": kind.value, "loan": str(loan_id), "amount": minor, "currency": currency, "date": day.isoformat(), "mode": mode}
 
     def command() -> MoneyResult:
-        loan, state, product = _active_loan(conn, actor, loan_id, day)
+        loan, state, product, backdated = _active_loan(conn, actor, loan_id, day)
         chosen = product.prepayment_mode if mode is None else _prepayment_mode(mode)
-        new_state, moves, allocation, schedule = restructuring.prepay(
-            state, product, current_terms(loan, product), minor, day, chosen
-        )
-        _save_schedule(conn, actor, loan, state, new_state, schedule)
+        if backdated:
+            change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, minor, {"mode": chosen.value}, added=True))
+            new_state, moves, allocation = change.state, change.moves, change.allocations["new"]
+            rescheduled = any(key == "new" for key, _ in change.replay.reschedules)
+        else:
+            new_state, moves, allocation, schedule = restructuring.prepay(
+                state, product, current_terms(loan, product), minor, day, chosen
+            )
+            _save_schedule(conn, actor, loan, state, new_state, schedule)
+            rescheduled = schedule is not None
         return book(conn, actor, Booking(
             loan=loan, product=product, kind=kind, day=day, amount=minor, allocation=allocation, moves=moves, state=new_state,
             status_before=state.status, idempotency_key=idempotency_key, request=request,
-            details={"mode": chosen.value, "rescheduled": schedule is not None},
+            details={"mode": chosen.value, "rescheduled": rescheduled}, backdated=backdated,
         ))
 
     return once(conn, actor, idempotency_key, kind, request, command)
@@ -296,30 +305,45 @@ def restructure_loan(
                "term": term_periods, "capitalise": capitalise_arrears}
 
     def command() -> MoneyResult:
-        loan, state, product = _active_loan(conn, actor, loan_id, day)
-        new_state, moves, schedule, capitalised = restructuring.restructure_loan(
-            state, product, current_terms(loan, product), day, annual_rate=rate, term_periods=term_periods,
-            capitalise_arrears=capitalise_arrears,
-        )
-        _save_schedule(conn, actor, loan, state, new_state, schedule)
-        details = {"capitalised": capitalised, "annual_rate": str(schedule.terms.annual_rate),
+        loan, state, product, backdated = _active_loan(conn, actor, loan_id, day)
+        if backdated:
+            asked = {"annual_rate": None if rate is None else str(rate), "term_periods": term_periods, "capitalise": capitalise_arrears}
+            change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, None, asked, added=True))
+            new_state, moves = change.state, change.moves
+            capitalised = change.allocations["new"].principal
+            schedule = next(found for key, found in change.replay.reschedules if key == "new")
+        else:
+            new_state, moves, schedule, capitalised = restructuring.restructure_loan(
+                state, product, current_terms(loan, product), day, annual_rate=rate, term_periods=term_periods,
+                capitalise_arrears=capitalise_arrears, policy=loan.classification_policy,
+            )
+            _save_schedule(conn, actor, loan, state, new_state, schedule)
+        details = {"capitalised": capitalised, "annual_rate": str(schedule.terms.annual_rate), "capitalise": capitalise_arrears,
                    "term_periods": schedule.terms.term_periods, "annualized_rate": str(schedule.annualized_rate)}
         return book(conn, actor, Booking(
             loan=loan, product=product, kind=kind, day=day, amount=capitalised, allocation=Allocation(principal=capitalised),
             moves=moves, state=new_state, status_before=state.status, idempotency_key=idempotency_key, request=request,
-            details=details,
+            details=details, backdated=backdated,
         ))
 
     return once(conn, actor, idempotency_key, kind, request, command)
 
 
-def _active_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date) -> tuple[Loan, LoanState, Product]:
+def _active_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date) -> tuple[Loan, LoanState, Product, bool]:
+    """The loan (locked), its state, its product, and whether `day` is backdated."""
     loan, state = load_state(conn, actor.tenant_id, loan_id)
     if state.status is not LoanStatus.ACTIVE:
         raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)
-    if check_date(loan, day):
-        raise ReplayConflict("prepayments and restructures take effect on the open business date; they cannot be backdated")
-    return loan, state, get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
+    backdated = check_date(loan, day)
+    return loan, state, get_product(conn, actor.tenant_id, loan.product_code, loan.product_version), backdated
+
+
+def _backdated(conn: Connection, actor: Actor, loan: Loan, state: LoanState, product: Product, added: Event) -> history.Change:
+    """A re-scheduling command dated in the past: the loan replayed with it in place, its schedules rebuilt."""
+    events = load_events(conn, actor.tenant_id, loan.id)
+    change = history.replayed_change(loan, state, product, events, [*events, added])
+    save_replayed_schedule(conn, actor, loan, state, change)
+    return change
 
 
 def _prepayment_mode(mode: str) -> PrepaymentMode:

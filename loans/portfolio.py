@@ -9,8 +9,11 @@ from decimal import ROUND_HALF_UP, Decimal
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from loans import history
+from loans.catalogue import get_product
 from loans.delinquency import Bucket, LoanClass
 from loans.model import Loan
+from loans.state import LoanState
 from loans.store.repository import load_installments, load_loan, state_from_rows
 from loans.store.tables import cob_runs, loan_snapshots, loan_transactions
 
@@ -109,7 +112,13 @@ class InstallmentLine:
     fee: int
     paid: int
     outstanding: int
-    status: str  # PAID, DUE (falls due today or later), OVERDUE
+    status: str  # PAID, DUE (falls due on `as_of` or later), OVERDUE
+
+
+# A statement lists at most this many transactions a page; `after` reads the next page.
+statement_transactions_max = 200
+
+StatementCursor = tuple[dt.date, dt.datetime, uuid.UUID]
 
 
 @dataclass(frozen=True)
@@ -117,24 +126,41 @@ class Statement:
     loan: Loan
     as_of: dt.date
     installments: tuple[InstallmentLine, ...]
-    transactions: tuple[sa.Row, ...]
+    transactions: tuple[sa.Row, ...]  # effective on or before `as_of`, oldest first; one page
+    transactions_total: int  # all of them, on every page
+    next_page: StatementCursor | None  # where the next page starts; None on the last page
+    state: LoanState | None = None  # the loan's pools as of `as_of` (None before its disbursement)
 
 
-def statement(conn: Connection, tenant_id: int, loan_id: uuid.UUID, as_of: dt.date, transactions_max: int = 200) -> Statement:
+def statement(
+    conn: Connection, tenant_id: int, loan_id: uuid.UUID, as_of: dt.date,
+    transactions_max: int = statement_transactions_max, after: StatementCursor | None = None,
+) -> Statement:
+    """The loan as of the end of `as_of`: each installment's paid / due / overdue state then (its
+    history replayed to that date when it is before the open business date) and the transactions
+    effective on or before it, a page at a time."""
     row = load_loan(conn, tenant_id, loan_id, lock=False)
-    grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
-    state = state_from_rows(row, grouped[loan_id])
+    state = None
+    if row.disbursed_on is not None and as_of >= row.disbursed_on:
+        grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
+        state = state_from_rows(row, grouped[loan_id])
+        if row.last_cob_date is not None and as_of <= row.last_cob_date:
+            product = get_product(conn, tenant_id, row.product_code, row.product_version)
+            state = history.state_on(conn, row, state, product, as_of, closed=True)
     lines = tuple(
         InstallmentLine(
             i.number, i.due_date, i.principal, i.interest, i.fee, i.principal_paid + i.interest_paid + i.fee_paid,
             i.outstanding, "PAID" if i.settled else ("OVERDUE" if i.due_date < as_of else "DUE"),
         )
-        for i in state.installments
+        for i in (state.installments if state is not None else ())
     )
-    history = conn.execute(
-        sa.select(loan_transactions)
-        .where(loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.loan_id == loan_id)
-        .order_by(loan_transactions.c.effective_date, loan_transactions.c.recorded_at)
-        .limit(transactions_max)
-    ).all()
-    return Statement(row, as_of, lines, tuple(history))
+    t = loan_transactions
+    scope = (t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.effective_date <= as_of)
+    total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*scope)).scalar() or 0
+    query = sa.select(t).where(*scope)
+    if after is not None:
+        query = query.where(sa.tuple_(t.c.effective_date, t.c.recorded_at, t.c.id) > sa.tuple_(*after))
+    rows = conn.execute(query.order_by(t.c.effective_date, t.c.recorded_at, t.c.id).limit(transactions_max + 1)).all()
+    page = tuple(rows[:transactions_max])
+    next_page = (page[-1].effective_date, page[-1].recorded_at, page[-1].id) if len(rows) > transactions_max else None
+    return Statement(row, as_of, lines, page, total, next_page, state)

@@ -164,21 +164,29 @@ def installments_by_schedule(
 
 
 @functools.cache
-def _latest_transactions_query() -> sa.Select:
+def _latest_transactions_query(filtered: bool) -> sa.Select:
     t = loan_transactions
     rank = sa.func.row_number().over(partition_by=t.c.loan_id, order_by=(t.c.recorded_at.desc(), t.c.id.desc()))
     ranked = (
         sa.select(t, rank.label("recency"))
         .where(t.c.tenant_id == sa.bindparam("tenant_id"), t.c.loan_id.in_(sa.bindparam("loan_ids", expanding=True)))
-        .subquery()
     )
+    if filtered:
+        ranked = ranked.where(t.c.type.in_(sa.bindparam("types", expanding=True)))
+    ranked = ranked.subquery()
     return sa.select(ranked).where(ranked.c.recency <= sa.bindparam("last")).order_by(ranked.c.loan_id, ranked.c.recency)
 
 
-def transactions_by_loan(conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], last: int) -> dict[uuid.UUID, list[sa.Row]]:
-    """The `last` most recently recorded transactions of each loan, newest first, in one statement."""
-    query = _latest_transactions_query()
-    rows = records(conn.execute(query, {"tenant_id": tenant_id, "loan_ids": list(loan_ids), "last": last}))
+def transactions_by_loan(
+    conn: Connection, tenant_id: int, loan_ids: Sequence[uuid.UUID], last: int, types: Sequence[str] | None = None
+) -> dict[uuid.UUID, list[sa.Row]]:
+    """The `last` most recently recorded transactions of each loan (of `types` only, if given), newest
+    first, in one statement."""
+    query = _latest_transactions_query(types is not None)
+    params = {"tenant_id": tenant_id, "loan_ids": list(loan_ids), "last": last}
+    if types is not None:
+        params["types"] = list(types)
+    rows = records(conn.execute(query, params))
     grouped: dict[uuid.UUID, list[sa.Row]] = {loan_id: [] for loan_id in loan_ids}
     for row in rows:
         grouped[row.loan_id].append(row)

@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from ledger.money import from_minor
 from loans import servicing
+from loans.delinquency import ClassificationPolicy, LoanClass, class_for, default_policy, worse_class
 from loans.servicing import Allocation, Movement
 from loans.errors import AmountNotPositive, LoanError
 from loans.products import Product
@@ -123,9 +124,12 @@ def _current_level(future: tuple[InstallmentState, ...], terms: ScheduleTerms):
 def restructure_loan(
     state: LoanState, product: Product, terms: ScheduleTerms, day: dt.date, *,
     annual_rate=None, term_periods: int | None = None, capitalise_arrears: bool = True,
+    policy: ClassificationPolicy = default_policy,
 ) -> tuple[LoanState, list[Movement], Schedule, int]:
     """A new schedule from `day` for the outstanding principal, with arrears capitalised if asked.
 
+    The loan enters an observation period (loans.servicing.observation_end) during which it is
+    classified at least SPECIAL_MENTION and no better than it was before the restructure.
     Returns (state, movements, the new schedule, the amount capitalised)."""
     if state.status is not LoanStatus.ACTIVE:
         raise RestructureNotAllowed(f"the loan is {state.status.value}")
@@ -159,5 +163,10 @@ def restructure_loan(
     except ScheduleError as exc:
         raise RestructureNotAllowed(str(exc)) from exc
     del overdue_principal  # folded into the new schedule's principal with the rest
-    state = state._replace(installments=renumbered(kept, schedule, state.currency), principal=principal, dpd=0)
+    before = class_for(state.dpd, policy, state.class_floor)
+    installments = renumbered(kept, schedule, state.currency)
+    state = state._replace(installments=installments, principal=principal, dpd=0, restructured_on=day,
+        observation_ends_on=servicing.observation_end(installments, day, policy),
+        class_floor=worse_class(before, LoanClass.SPECIAL_MENTION).value,
+    )
     return state, moves, schedule, capitalised

@@ -10,6 +10,7 @@ business date is an argument. Every function keeps the sub-ledger invariants:
 """
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 from typing import NamedTuple
 from decimal import ROUND_HALF_UP, Decimal
@@ -266,6 +267,7 @@ def close_day(
     moves += fee_moves + penalty_moves
     state, status_moves, entered, cured = _non_accrual(state, product, dpd)
     moves += status_moves
+    state = _observe(state, day, dpd, policy)
     state, provision_moves, provision_change = _provision(state, dpd, policy)
     moves += provision_moves
     facts = DayFacts(accrued, suspended, penalty, late_fees, fees, credit_applied, provision_change, entered, cured)
@@ -321,8 +323,40 @@ def _non_accrual(state: LoanState, product: Product, dpd: int) -> tuple[LoanStat
     return state, [], False, False
 
 
+def _observe(state: LoanState, day: dt.date, dpd: int, policy: ClassificationPolicy) -> LoanState:
+    """A restructured loan under observation: a missed payment restarts the period; once it has
+    passed with the loan current, the classification floor lifts."""
+    if state.class_floor is None:
+        return state
+    if dpd > 0:
+        restarted = observation_end(state.installments, day, policy)
+        if restarted > state.observation_ends_on:
+            return state._replace(observation_ends_on=restarted)
+        return state
+    if day > state.observation_ends_on:
+        return state._replace(class_floor=None)
+    return state
+
+
+def observation_end(installments: tuple, after: dt.date, policy: ClassificationPolicy) -> dt.date:
+    """The end of an observation period that starts at the first repayment date after `after`:
+    at least the policy's months and at least its repayment periods from that date."""
+    due = [i.due_date for i in installments if i.due_date > after]
+    if not due:
+        return after
+    start = due[0]
+    by_periods = due[min(policy.restructure_observation_periods, len(due) - 1)]
+    return max(_add_months(start, policy.restructure_observation_months), by_periods)
+
+
+def _add_months(day: dt.date, months: int) -> dt.date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return dt.date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
 def _provision(state: LoanState, dpd: int, policy: ClassificationPolicy) -> tuple[LoanState, list[Movement], int]:
-    target = provision_for(state.principal, class_for(dpd, policy), policy)
+    target = provision_for(state.principal, class_for(dpd, policy, state.class_floor), policy)
     change = target - state.allowance
     if change == 0:
         return state, [], 0
@@ -340,7 +374,7 @@ def _minor(amount: Decimal, product: Product) -> int:
 def charge_fee(state: LoanState, amount: int) -> tuple[LoanState, list[Movement]]:
     if amount <= 0:
         raise AmountNotPositive("a fee must be a positive amount")
-    _require_active(state)
+    require_active(state)
     return state._replace(fee=state.fee + amount, charges=state.charges + amount), [("fee_receivable", "fee_income", amount)]
 
 
@@ -348,7 +382,7 @@ def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Mov
     """Waive fees (charges first, then fallen-due installment fees) or penalties, reversing their income."""
     if amount <= 0:
         raise AmountNotPositive("a waiver must be a positive amount")
-    _require_active(state)
+    require_active(state)
     if kind == "PENALTY":
         available = state.penalty + state.penalty_suspended
         if amount > available:
@@ -376,7 +410,7 @@ def waive(state: LoanState, kind: str, amount: int) -> tuple[LoanState, list[Mov
 
 def payoff_quote(state: LoanState, product: Product, day: dt.date) -> Allocation:
     """What settles the loan on `day`: all principal, interest earned to date, fees and penalties, less credit."""
-    _require_active(state)
+    require_active(state)
     interest = 0
     for inst in state.installments:
         earned = inst.interest if inst.due_date <= day else max(inst.interest_accrued, _accrual_target(inst, day))
@@ -431,46 +465,6 @@ def _fund_from_credit(moves: list[Movement], credit: int) -> list[Movement]:
     return out
 
 
-def write_off(state: LoanState, principal: int | None = None) -> tuple[LoanState, list[Movement]]:
-    """Write off all (default) or part of the principal; a full write-off also clears the other receivables."""
-    _require_active(state)
-    amount = state.principal if principal is None else principal
-    if amount <= 0 or amount > state.principal:
-        raise AmountNotPositive(f"a write-off must be between 0 and the outstanding principal {state.principal}")
-    from_allowance = min(state.allowance, amount)
-    moves = [("allowance", "loans_receivable", from_allowance), ("write_off_expense", "loans_receivable", amount - from_allowance)]
-    changed, left = list(state.installments), amount
-    for index in range(len(changed) - 1, -1, -1):  # the latest principal goes first
-        inst = changed[index]
-        take = min(left, inst.principal_due)
-        if take:
-            changed[index] = inst._replace(principal=inst.principal - take)
-            left -= take
-    state = state._replace(installments=tuple(changed), principal=state.principal - amount,
-        allowance=state.allowance - from_allowance, written_off=state.written_off + amount,
-    )
-    if state.principal == 0:
-        moves += [
-            ("write_off_expense", "interest_receivable", state.interest),
-            ("write_off_expense", "fee_receivable", state.fee),
-            ("write_off_expense", "penalty_receivable", state.penalty),
-            ("allowance", "write_off_expense", state.allowance),
-        ]
-        state = state._replace(status=LoanStatus.WRITTEN_OFF, interest=0, interest_suspended=0, fee=0, charges=0,
-            penalty=0, penalty_suspended=0, allowance=0,
-            installments=tuple(i._replace(interest=i.interest_paid, interest_accrued=i.interest_paid, fee=i.fee_paid) for i in state.installments),
-        )
-    return state, [m for m in moves if m[2]]
-
-
-def recovery(state: LoanState, amount: int) -> tuple[LoanState, list[Movement]]:
-    if amount <= 0:
-        raise AmountNotPositive("a recovery must be a positive amount")
-    if state.written_off == 0:
-        raise LoanClosed("only a written-off loan can have recoveries; record a repayment instead")
-    return state._replace(recovered=state.recovered + amount), [("bank", "recoveries", amount)]
-
-
-def _require_active(state: LoanState) -> None:
+def require_active(state: LoanState) -> None:
     if state.status is not LoanStatus.ACTIVE:
         raise LoanClosed(f"the loan is {state.status.value}", status=state.status.value)

@@ -94,4 +94,17 @@ class LoanState(NamedTuple):
     dpd: int = 0
     last_cob_date: dt.date | None = None
     written_off: int = 0  # principal written off so far
-    recovered: int = 0
+    recovered: int = 0  # cash recovered after write-off, of all the components written off
+    # What a write-off took beside principal, suspended (non-accrual) amounts included.
+    written_off_interest: int = 0
+    written_off_fee: int = 0
+    written_off_penalty: int = 0
+    # A restructured loan: the date, the end of its observation period (the classification floor
+    # holds through it) and the floor itself (a LoanClass value; None once the period has passed).
+    restructured_on: dt.date | None = None
+    observation_ends_on: dt.date | None = None
+    class_floor: str | None = None
+
+    @property
+    def written_off_total(self) -> int:
+        return self.written_off + self.written_off_interest + self.written_off_fee + self.written_off_penalty

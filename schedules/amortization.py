@@ -179,7 +179,19 @@ def _flat(terms: ScheduleTerms, balance: Decimal, factors: tuple[Factor, ...],
         total -= interest
         interests.append(interest)
     interests.append(total)
-    return _level_principal_parts(terms, balance, count, quantum, rounding), interests, None
+    multiple = terms.installment_multiple
+    if multiple is None:
+        return _level_principal_parts(terms, balance, count, quantum, rounding), interests, None
+    # A flat installment is level: round it to the multiple (as Apache Fineract does) and let the
+    # principal part take the rounding; the last installment carries the remainder.
+    level = round_to_multiple((balance + sum(interests, ZERO)) / count, multiple, rounding) or multiple
+    principals = []
+    for interest in interests[:-1]:
+        principal = min(max(level - interest, quantum * 0), balance)
+        balance -= principal
+        principals.append(principal)
+    principals.append(balance)
+    return principals, interests, None
 
 
 def _parts(terms: ScheduleTerms, balance: Decimal, factors: tuple[Factor, ...],

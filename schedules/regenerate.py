@@ -202,7 +202,7 @@ def restructure(terms: ScheduleTerms, *, as_of: date, outstanding_principal: Dec
         if term_periods is None:
             term_periods = _remaining_periods(terms, as_of)[1]
         new_method = terms.method if method is None else method
-        multiple = terms.installment_multiple if new_method == Method.EQUAL_INSTALLMENT else None
+        multiple = terms.installment_multiple if new_method in (Method.EQUAL_INSTALLMENT, Method.FLAT) else None
         return build_schedule(replace(
             terms, principal=outstanding_principal, disbursement_date=as_of,
             first_due_date=first_due_date, due_day_of_month=None, term_periods=term_periods,

@@ -201,10 +201,11 @@ def _check_first_due_and_maturity(terms: ScheduleTerms) -> list[InputProblem]:
 def _check_options(terms: ScheduleTerms) -> list[InputProblem]:
     problems = []
     if terms.installment_multiple is not None and (
-            terms.method != Method.EQUAL_INSTALLMENT or terms.fixed_level_amount is not None):
+            terms.method not in (Method.EQUAL_INSTALLMENT, Method.FLAT) or terms.fixed_level_amount is not None):
         problems.append(InputProblem(
             "installment_multiple", E.MULTIPLE_NOT_APPLICABLE,
-            "only an EQUAL_INSTALLMENT schedule with a solved installment rounds to a multiple"))
+            "only a level installment (EQUAL_INSTALLMENT solved, or FLAT) rounds to a multiple; "
+            f"a {terms.method} installment is not level"))
     if terms.fixed_level_amount is not None and terms.method not in _LEVEL_METHODS:
         problems.append(InputProblem(
             "fixed_level_amount", E.LEVEL_AMOUNT_NOT_APPLICABLE,

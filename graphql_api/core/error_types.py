@@ -189,6 +189,10 @@ DateBeforeDisbursementError = _field_error("DateBeforeDisbursementError", "DATE_
 DateAfterBusinessDateError = _field_error(
     "DateAfterBusinessDateError", "DATE_AFTER_BUSINESS_DATE: the date is after the loan's open business date; run close of business first."
 )
+RecoveryExceedsWrittenOffError = _field_error(
+    "RecoveryExceedsWrittenOffError",
+    "RECOVERY_EXCEEDS_WRITTEN_OFF: a recovery may not exceed what was written off and is not yet recovered; nothing was booked.",
+)
 NothingToWaiveError = _plain_error("NothingToWaiveError", "NOTHING_TO_WAIVE: less is outstanding than the waiver asks for.")
 CobOutOfOrderError = _plain_error("CobOutOfOrderError", "COB_OUT_OF_ORDER: business dates close in order, one day after the last.")
 
@@ -273,6 +277,7 @@ error_type_by_code: dict[str, type] = {
     loan_errors.InvalidReceipt.code: InvalidReceiptError,
     loan_errors.InvalidClassificationPolicy.code: InvalidClassificationPolicyError,
     loan_errors.NothingToWaive.code: NothingToWaiveError,
+    loan_errors.RecoveryExceedsWrittenOff.code: RecoveryExceedsWrittenOffError,
     loan_errors.CobOutOfOrder.code: CobOutOfOrderError,
     loan_errors.CobAlreadyRunning.code: CobAlreadyRunningError,
     loan_errors.InvalidSchedule.code: InvalidScheduleTermsError,

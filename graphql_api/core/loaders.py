@@ -30,7 +30,7 @@ from loans.queries import ProductRecord
 batch_size_max = 500
 BalanceKey = tuple[str, "dt.date | None"]
 ScheduleKey = tuple[uuid.UUID, int]  # (loan id, schedule version)
-HistoryKey = tuple[uuid.UUID, int]  # (loan id, how many of its latest transactions)
+HistoryKey = tuple[uuid.UUID, int, "tuple[str, ...] | None"]  # (loan id, how many of its latest, of which types)
 
 
 @dataclass(frozen=True)
@@ -90,13 +90,15 @@ def build_loaders(engine: Engine, tenant_id: int, cipher: FieldCipher, reader: E
 
     async def load_history_batch(keys: Sequence[HistoryKey]) -> list[list[sa.Row]]:
         # One statement per distinct `last` in the request (in practice one).
-        loans_by_last: dict[int, list[uuid.UUID]] = defaultdict(list)
-        for loan_id, last in keys:
-            loans_by_last[last].append(loan_id)
+        loans_by_last: dict[tuple, list[uuid.UUID]] = defaultdict(list)
+        for loan_id, last, kinds in keys:
+            loans_by_last[(last, kinds)].append(loan_id)
         found: dict[HistoryKey, list[sa.Row]] = {}
-        for last, loan_ids in loans_by_last.items():
-            by_loan = await read_statement(reader, loan_queries.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last)
-            found.update({(loan_id, last): rows for loan_id, rows in by_loan.items()})
+        for (last, kinds), loan_ids in loans_by_last.items():
+            by_loan = await read_statement(
+                reader, loan_queries.transactions_by_loan, tenant_id, sorted(set(loan_ids)), last, kinds
+            )
+            found.update({(loan_id, last, kinds): rows for loan_id, rows in by_loan.items()})
         return [found[key] for key in keys]
 
     def loader(load_fn) -> DataLoader:  # noqa: ANN001

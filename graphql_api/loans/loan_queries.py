@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from decimal import Decimal
 from typing import Annotated, Union
 
@@ -18,12 +19,15 @@ from graphql_api.loans.types import (
     Loan,
     LoanClassEnum,
     LoanStatusEnum,
+    LoanBalances,
     LoanTransaction,
     domain_allocation,
+    loan_balances_type,
     loan_transaction_type,
     loan_type,
 )
-from graphql_api.core.scalars import decode_id, decode_time_cursor, encode_id, encode_time_cursor
+from graphql_api.core.errors import BadUserInput
+from graphql_api.core.scalars import decode_cursor, decode_id, decode_time_cursor, encode_cursor, encode_id, encode_time_cursor, utc
 from graphql_api.schedules.preview import Schedule, schedule_type
 from graphql_api.core.threads import read
 from graphql_api.core.types import Connection, Money, as_mirror, connection, money
@@ -32,6 +36,7 @@ from loans import portfolio as loan_portfolio
 from loans import money as money_commands
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
 from loans.errors import UnknownLoan
+from loans.portfolio import statement_transactions_max
 from loans.queries import loan_row, loans_page
 from loans.state import LoanStatus
 
@@ -55,10 +60,31 @@ class StatementLine:
 
 @strawberry.type(description="A loan's statement as of a date: its schedule with paid and outstanding amounts, and its history.")
 class LoanStatement:
-    loan: Loan
+    loan: Loan = strawberry.field(description="The loan as it is now.")
     as_of: dt.date
-    lines: list[StatementLine]
-    transactions: list[LoanTransaction] = strawberry.field(description="Oldest first, by effective date.")
+    lines: list[StatementLine] = strawberry.field(
+        description="The schedule in force on `asOf`, each installment as paid, due or overdue then (empty before disbursement)."
+    )
+    balances: LoanBalances | None = strawberry.field(description="The loan's pools at the end of `asOf` (null before disbursement).")
+    transactions: list[LoanTransaction] = strawberry.field(
+        description=f"Transactions effective on or before `asOf`, oldest first by effective date; at most "
+        f"`transactionsFirst` (<= {statement_transactions_max}) a page: see `transactionsTruncated`."
+    )
+    transactions_total: int = strawberry.field(description="How many transactions are effective on or before `asOf`, on all pages.")
+    transactions_truncated: bool = strawberry.field(
+        description="True when more transactions follow this page: pass `transactionsEndCursor` as `transactionsAfter`."
+    )
+    transactions_end_cursor: str | None = strawberry.field(description="Where the next page starts; null on the last page.")
+
+
+def _statement_cursor(text: str | None) -> loan_portfolio.StatementCursor | None:
+    if text is None:
+        return None
+    day, at, row_id = decode_cursor("LoanStatement", text, 3)
+    try:
+        return dt.date.fromisoformat(day), utc(dt.datetime.fromisoformat(at)), uuid.UUID(row_id)
+    except ValueError:
+        raise BadUserInput("`transactionsAfter` is not a cursor this statement returned; start again without it") from None
 
 
 # ---------------------------------------------------------------- payoff quote and restructure preview
@@ -191,13 +217,21 @@ class LoanQuery:
         row = await session.loaders.loan.load(decode_id("Loan", id))
         return None if row is None else loan_type(row)
 
-    @strawberry.field(description="A loan's statement as of a date: each installment paid, outstanding or overdue, and its history.")
-    async def loan_statement(self, info: Info, loan_id: strawberry.ID, as_of: dt.date) -> LoanStatement | None:
+    @strawberry.field(description="A loan's statement as of a date: each installment paid, outstanding or overdue then, "
+                      "and the transactions effective by then, a page at a time.")
+    async def loan_statement(
+        self, info: Info, loan_id: strawberry.ID, as_of: dt.date,
+        transactions_first: int = statement_transactions_max, transactions_after: str | None = None,
+    ) -> LoanStatement | None:
         ctx = info.context
         session = await ctx.authorize("loanStatement")
         found_id = decode_id("Loan", loan_id)
+        check_page_size(transactions_first, statement_transactions_max)
+        after = _statement_cursor(transactions_after)
         try:
-            found = await read(ctx.engine, loan_portfolio.statement, session.principal.tenant_id, found_id, as_of)
+            found = await read(
+                ctx.engine, loan_portfolio.statement, session.principal.tenant_id, found_id, as_of, transactions_first, after
+            )
         except UnknownLoan:
             return None
         currency = found.loan.currency
@@ -209,8 +243,14 @@ class LoanQuery:
             )
             for line in found.installments
         ]
+        end = None if found.next_page is None else encode_cursor(
+            "LoanStatement", found.next_page[0].isoformat(), utc(found.next_page[1]).isoformat(), str(found.next_page[2])
+        )
         return LoanStatement(
-            loan=loan_type(found.loan), as_of=found.as_of, lines=lines, transactions=[loan_transaction_type(t) for t in found.transactions]
+            loan=loan_type(found.loan), as_of=found.as_of, lines=lines,
+            balances=None if found.state is None else loan_balances_type(found.state),
+            transactions=[loan_transaction_type(t) for t in found.transactions], transactions_total=found.transactions_total,
+            transactions_truncated=found.next_page is not None, transactions_end_cursor=end,
         )
 
     @strawberry.field(description="What settles a loan on a date (at most its open business date). Nothing is written.")

@@ -83,12 +83,13 @@ class WaiveFeePayload(LoanMoneyPayload):
     pass
 
 
-@strawberry.type(description="Principal written off against the allowance (and expense beyond it).")
+@strawberry.type(description="Written off against the allowance (and expense beyond it); the allocation lists each receivable "
+                 "written off and the transaction's details add the suspended interest and penalties.")
 class WriteOffLoanPayload(LoanMoneyPayload):
     pass
 
 
-@strawberry.type(description="Cash recovered on a written-off loan.")
+@strawberry.type(description="Cash recovered on a written-off loan, allocated to what was written off (principal first).")
 class RecordRecoveryPayload(LoanMoneyPayload):
     pass
 
@@ -108,6 +109,7 @@ _amount_errors = (e.WrongCurrencyError, e.AmountNotPositiveError, e.InvalidAmoun
 money_errors = (*_common_errors, *_amount_errors, e.GenericError)
 disburse_errors = (*_common_errors, e.OutsideProductRangeError, e.InvalidScheduleTermsError, e.GenericError)
 waive_errors = (*_common_errors, *_amount_errors, e.NothingToWaiveError, e.GenericError)
+recovery_errors = (*_common_errors, *_amount_errors, e.RecoveryExceedsWrittenOffError, e.GenericError)
 reverse_errors = (*_common_errors, e.UnknownTransactionError, e.AlreadyReversedError, e.GenericError)
 prepay_errors = (*_common_errors, *_amount_errors, e.RestructureNotAllowedError, e.GenericError)
 restructure_errors = (
@@ -122,7 +124,7 @@ PrepayLoanResult = e.result_union("PrepayLoanResult", PrepayLoanPayload, prepay_
 ChargeFeeResult = e.result_union("ChargeFeeResult", ChargeFeePayload, money_errors)
 WaiveFeeResult = e.result_union("WaiveFeeResult", WaiveFeePayload, waive_errors)
 WriteOffLoanResult = e.result_union("WriteOffLoanResult", WriteOffLoanPayload, money_errors)
-RecordRecoveryResult = e.result_union("RecordRecoveryResult", RecordRecoveryPayload, money_errors)
+RecordRecoveryResult = e.result_union("RecordRecoveryResult", RecordRecoveryPayload, recovery_errors)
 ReverseRepaymentResult = e.result_union("ReverseRepaymentResult", ReverseRepaymentPayload, reverse_errors)
 RestructureLoanResult = e.result_union("RestructureLoanResult", RestructureLoanPayload, restructure_errors)
 
@@ -213,7 +215,7 @@ class WriteOffLoanInput:
     idempotency_key: str | None = _key()
 
 
-@strawberry.input(description="Cash received on a written-off loan.")
+@strawberry.input(description="Cash received on a written-off loan: at most what was written off and not yet recovered.")
 class RecordRecoveryInput:
     loan_id: strawberry.ID = _loan_id()
     amount: Decimal
@@ -362,7 +364,7 @@ class MoneyMutation:
         return await run_money_command(
             info, "recordRecovery", input.loan_id, input.idempotency_key,
             lambda conn, actor, loan_id, key: money.record_recovery(conn, actor, loan_id, input.amount, input.currency, input.effective_date, key),
-            RecordRecoveryPayload, money_errors,
+            RecordRecoveryPayload, recovery_errors,
         )
 
     @strawberry.mutation(description="Restructure a loan onto a new schedule (展期 / 分期重组). Roles: ADMIN, FINANCE.")

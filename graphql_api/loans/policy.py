@@ -46,6 +46,16 @@ class ClassificationPolicyType:
     def loss_from_dpd(self) -> int:
         return self.policy.loss_from_dpd
 
+    @strawberry.field(description="A restructured loan's observation period lasts at least this many months from its first "
+                      "repayment date after the restructure; through it the loan is at least SPECIAL_MENTION (关注) "
+                      "and no better than before the restructure. Default 12.")
+    def restructure_observation_months(self) -> int:
+        return self.policy.restructure_observation_months
+
+    @strawberry.field(description="... and at least this many repayment periods (default 2); a missed payment restarts it.")
+    def restructure_observation_periods(self) -> int:
+        return self.policy.restructure_observation_periods
+
     @strawberry.field
     def provision_rates(self) -> list[ProvisionRate]:
         return [ProvisionRate(loan_class=LoanClassEnum[c.name], rate=self.policy.provision_rates[c]) for c in LoanClass]
@@ -63,6 +73,8 @@ class SetClassificationPolicyInput:
     substandard_from_dpd: int | None = None
     doubtful_from_dpd: int | None = None
     loss_from_dpd: int | None = None
+    restructure_observation_months: int | None = None
+    restructure_observation_periods: int | None = None
     provision_rates: list[ProvisionRateInput] | None = None
     reason: str | None = strawberry.field(default=None, description="Why; kept in the audit trail.")
     idempotency_key: str | None = None
@@ -115,6 +127,8 @@ class PolicyMutation:
         bounds = {
             "special_mention_from_dpd": input.special_mention_from_dpd, "substandard_from_dpd": input.substandard_from_dpd,
             "doubtful_from_dpd": input.doubtful_from_dpd, "loss_from_dpd": input.loss_from_dpd,
+            "restructure_observation_months": input.restructure_observation_months,
+            "restructure_observation_periods": input.restructure_observation_periods,
         }
         request = {**{k: v for k, v in bounds.items() if v is not None}, "provision_rates": rates}
 

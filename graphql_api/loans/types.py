@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import json
 from decimal import Decimal
+from typing import Annotated
 
 import sqlalchemy as sa
 import strawberry
@@ -25,6 +26,7 @@ from graphql_api.core.scalars import encode_id, utc
 from graphql_api.core.types import Money, as_mirror, mirror_enum, money, money_from_decimal
 from graphql_api.ledger.types import JournalEntry
 from loans.delinquency import Bucket, LoanClass, bucket_short_names
+from loans.model import TransactionKind, money_movement_kinds
 from loans.servicing import Allocation as DomainAllocation
 from loans.state import LoanStatus
 
@@ -122,19 +124,24 @@ class LoanBalances:
     penalty_suspended: Money
     overpayment: Money = strawberry.field(description="The borrower's credit balance (money received beyond what was owed).")
     allowance: Money = strawberry.field(description="Provision held against the loan.")
-    written_off: Money
-    recovered: Money
+    written_off: Money = strawberry.field(
+        description="Everything written off: principal, interest, fees and penalties (suspended amounts included)."
+    )
+    written_off_principal: Money = strawberry.field(description="The principal part of `writtenOff`.")
+    recovered: Money = strawberry.field(description="Cash recovered after the write-off (at most `writtenOff`).")
     total_outstanding: Money = strawberry.field(description="Principal + interest + fee + penalty (recognised and suspended).")
 
 
 def loan_balances_type(row: sa.Row) -> LoanBalances:
+    """From a loan row or a servicing state (loans.state.LoanState): both name the pools alike."""
     c = row.currency
     total = row.principal + row.interest + row.interest_suspended + row.fee + row.penalty + row.penalty_suspended
+    written_off = row.written_off + row.written_off_interest + row.written_off_fee + row.written_off_penalty
     return LoanBalances(
         principal=money(row.principal, c), interest=money(row.interest, c), interest_suspended=money(row.interest_suspended, c),
         fee=money(row.fee, c), penalty=money(row.penalty, c), penalty_suspended=money(row.penalty_suspended, c),
-        overpayment=money(row.overpayment, c), allowance=money(row.allowance, c), written_off=money(row.written_off, c),
-        recovered=money(row.recovered, c), total_outstanding=money(total, c),
+        overpayment=money(row.overpayment, c), allowance=money(row.allowance, c), written_off=money(written_off, c),
+        written_off_principal=money(row.written_off, c), recovered=money(row.recovered, c), total_outstanding=money(total, c),
     )
 
 
@@ -225,11 +232,34 @@ async def loan_schedule(root: Loan, info: Info, version: int | None = None) -> l
     return [installment_type(r, row.currency, row.last_cob_date) for r in rows]
 
 
-async def loan_transactions(root: Loan, info: Info, last: int = 10) -> list[LoanTransaction]:
+LoanTransactionTypeEnum = mirror_enum(TransactionKind, "The kind of a loan transaction.", name="LoanTransactionType")
+
+
+async def loan_transactions(
+    root: Loan, info: Info, last: int = 10,
+    types: Annotated[
+        list[LoanTransactionTypeEnum] | None, strawberry.argument(description="Only transactions of these types.")  # type: ignore[valid-type]
+    ] = None,
+    money_movements_only: Annotated[bool, strawberry.argument(
+        description="Only money moving between borrower and lender (no daily close-of-business rows, fee charges, "
+        "waivers or write-offs): DISBURSEMENT, REPAYMENT, SUSPENSE_REPAYMENT, PAYOFF, PREPAYMENT, RECOVERY, REVERSAL.",
+    )] = False,
+) -> list[LoanTransaction]:
     if not 1 <= last <= transactions_last_max:
         raise BadUserInput(f"`last` must be between 1 and {transactions_last_max}, got {last}")
-    rows = await info.context.session.loaders.loan_history.load((root.row.id, last))
+    kinds = None if types is None else {TransactionKind[t.name].value for t in types}
+    if money_movements_only:
+        moving = {k.value for k in money_movement_kinds}
+        kinds = moving if kinds is None else kinds & moving
+    rows = await info.context.session.loaders.loan_history.load((root.row.id, last, None if kinds is None else tuple(sorted(kinds))))
     return [loan_transaction_type(r) for r in rows]
+
+
+async def loan_first_due_date(root: Loan, info: Info) -> dt.date | None:
+    if root.row.first_due_date is not None or root.row.schedule_version < 1:
+        return root.row.first_due_date
+    rows = await info.context.session.loaders.installments.load((root.row.id, 1))
+    return rows[0].due_date if rows else None
 
 
 @strawberry.type(description="A loan: its application, terms, servicing state, schedule and history.")
@@ -247,7 +277,9 @@ class Loan:
     annualized_rate: Decimal | None = strawberry.field(description="All-in annualised rate (IRR with fees) of the current schedule.")
     term_periods: int
     expected_disbursement_date: dt.date
-    first_due_date: dt.date | None
+    first_due_date: dt.date | None = strawberry.field(
+        resolver=loan_first_due_date, description="The first due date: the application's, else the booked schedule's."
+    )
     disbursed_on: dt.date | None
     closed_on: dt.date | None
     submitted_by: str
@@ -261,6 +293,15 @@ class Loan:
     bucket_short_name: str = strawberry.field(description="The bucket's short name: M0, M1, M2, M3, M3+.")
     loan_class: LoanClassEnum = strawberry.field(name="class", description="Five-tier classification (五级分类).")  # type: ignore[valid-type]
     non_accrual: bool = strawberry.field(description="True while interest is suspended (past the product's non-accrual threshold).")
+    restructured: bool = strawberry.field(description="True once the loan has been restructured (it stays ACTIVE and is serviced on).")
+    restructured_on: dt.date | None = strawberry.field(description="The date of its latest restructure.")
+    observation_ends_on: dt.date | None = strawberry.field(
+        description="The end of the latest restructure's observation period (restarted by a missed payment)."
+    )
+    class_floor: LoanClassEnum | None = strawberry.field(  # type: ignore[valid-type]
+        description="While under observation: the class the loan cannot be better than (at least SPECIAL_MENTION 关注, "
+        "and no better than before the restructure); null once the period has passed with timely payments."
+    )
     balances: LoanBalances
     schedule_version: int = strawberry.field(
         description="Version of the current schedule: 1 at disbursement, +1 for each prepayment or restructure that re-schedules."
@@ -283,11 +324,14 @@ def loan_type(row: sa.Row) -> Loan:
         row=row, id=encode_id("Loan", row.id), status=as_mirror(LoanStatusEnum, LoanStatus(row.status)), currency=row.currency,
         principal=money_from_decimal(Decimal(row.principal_requested), row.currency), annual_rate=Decimal(row.annual_rate),
         annualized_rate=None if row.annualized_rate is None else Decimal(row.annualized_rate), term_periods=row.term_periods,
-        expected_disbursement_date=row.expected_disbursement_date, first_due_date=row.first_due_date,
+        expected_disbursement_date=row.expected_disbursement_date,
         disbursed_on=row.disbursed_on, closed_on=row.closed_on, submitted_by=row.submitted_by, decided_by=row.decided_by,
         decision_reason=row.decision_reason, business_date=row.last_cob_date, days_past_due=row.dpd,
         bucket=as_mirror(BucketEnum, bucket), bucket_short_name=bucket_short_names[bucket],
         loan_class=as_mirror(LoanClassEnum, LoanClass(row.loan_class)), non_accrual=row.non_accrual,
+        restructured=row.restructured_on is not None, restructured_on=row.restructured_on,
+        observation_ends_on=row.observation_ends_on,
+        class_floor=None if row.class_floor is None else as_mirror(LoanClassEnum, LoanClass(row.class_floor)),
         balances=loan_balances_type(row), schedule_version=row.schedule_version,
         created_at=utc(row.created_at), updated_at=utc(row.updated_at),
     )

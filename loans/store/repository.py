@@ -22,8 +22,11 @@ from loans.store.tables import loan_installments, loan_policies, loans
 
 pool_columns = (
     "principal", "interest", "interest_suspended", "fee", "charges", "penalty", "penalty_suspended",
-    "overpayment", "allowance", "written_off", "recovered",
+    "overpayment", "allowance", "written_off", "recovered", "written_off_interest", "written_off_fee",
+    "written_off_penalty",
 )
+# The restructure's observation columns, carried like the pools.
+observation_columns = ("restructured_on", "observation_ends_on", "class_floor")
 installment_mutable = (
     "principal", "interest", "fee", "principal_paid", "interest_paid", "fee_paid", "interest_accrued",
     "fee_recognised", "late_fee_charged",
@@ -81,6 +84,7 @@ def state_from_rows(row: Loan | sa.Row, installment_rows: Sequence[sa.Row]) -> L
         dpd=row.dpd,
         last_cob_date=row.last_cob_date,
         **{name: getattr(row, name) for name in pool_columns},
+        **{name: getattr(row, name) for name in observation_columns},
     )
 
 
@@ -146,11 +150,12 @@ def insert_installments(conn: Connection, tenant_id: int, loan_id: uuid.UUID, ve
 def loan_values(state: LoanState, policy: ClassificationPolicy = default_policy) -> dict:
     return {
         **{name: getattr(state, name) for name in pool_columns},
+        **{name: getattr(state, name) for name in observation_columns},
         "status": state.status.value,
         "non_accrual": state.non_accrual,
         "dpd": state.dpd,
         "bucket": bucket_for(state.dpd).value,
-        "loan_class": class_for(state.dpd, policy).value,
+        "loan_class": class_for(state.dpd, policy, state.class_floor).value,
         "last_cob_date": state.last_cob_date,
     }
 

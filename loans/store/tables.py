@@ -79,6 +79,14 @@ loans = sa.Table(
     _minor("allowance"),
     _minor("written_off"),
     _minor("recovered"),
+    # A full write-off's other components (suspended amounts included): what recoveries may recover.
+    _minor("written_off_interest"),
+    _minor("written_off_fee"),
+    _minor("written_off_penalty"),
+    # A restructured loan's observation period and the classification floor that holds during it.
+    sa.Column("restructured_on", sa.Date(), nullable=True),
+    sa.Column("observation_ends_on", sa.Date(), nullable=True),
+    sa.Column("class_floor", sa.String(16), nullable=True),
     sa.Column("non_accrual", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.Column("dpd", sa.Integer(), nullable=False, server_default="0"),
     sa.Column("bucket", sa.String(12), nullable=False, server_default="CURRENT"),

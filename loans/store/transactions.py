@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger.model import canonical_json
-from loans.model import LoanTransaction, TransactionKind, replayable_kinds
+from loans.model import LoanTransaction, TransactionKind, replayed_kinds
 from loans.replay import Event
 from loans.store.tables import loan_transactions
 
@@ -61,6 +61,7 @@ def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Ev
     """The loan's replayable money events in the order they happened, without reversed ones.
 
     A write-off of everything is recorded with the principal it took; replayed, it takes all again.
+    A prepayment carries its mode and a restructure its new terms (its details).
     """
     t = loan_transactions
     rows = conn.execute(
@@ -71,10 +72,15 @@ def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Ev
     reversed_ids = {r.reverses_transaction_id for r in rows if r.reverses_transaction_id}
     events = []
     for r in rows:
-        if r.type not in replayable_kinds or r.id in reversed_ids:
+        if r.type not in replayed_kinds or r.id in reversed_ids:
             continue
-        full = r.type == TransactionKind.WRITE_OFF and r.details and json.loads(r.details).get("full")
-        events.append(Event(r.id, r.type, r.effective_date, None if full else r.amount))
+        details = json.loads(r.details) if r.details else {}
+        full = r.type == TransactionKind.WRITE_OFF and details.get("full")
+        if r.type == TransactionKind.RESTRUCTURE and "capitalise" not in details:
+            # Recorded before the flag was: it capitalised iff it capitalised something (with no
+            # arrears both ways give the same schedule).
+            details["capitalise"] = int(details.get("capitalised", 0)) > 0
+        events.append(Event(r.id, r.type, r.effective_date, None if full else r.amount, details or None))
     return events
 
 

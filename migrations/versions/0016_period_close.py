@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016_period_close"
-down_revision = "0013_idempotency_keys"
+down_revision = "0015_loan_servicing_parts"
 branch_labels = None
 depends_on = None
 

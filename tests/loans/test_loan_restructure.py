@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from ledger.unit_of_work import run_in_transaction
 from loans import errors, money
-from loans.replay import ReplayConflict
 from loans.store.tables import loan_installments, loans
 from tests.loans.conftest import apply, check_books, cob, lines
 
@@ -79,8 +78,10 @@ def test_restructure_capitalises_arrears_into_a_new_schedule(book):
         assert conn.execute(sa.select(loans.c.dpd).where(loans.c.id == loan_id)).scalar() == 0
     cob(engine, tenant_id, D(2026, 3, 2), D(2026, 4, 5))
     check_books(engine, tenant_id)
-    with pytest.raises(ReplayConflict):
-        run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 3, 10)))
+    # A repayment backdated across the new schedule replays the restructure and posts the difference.
+    late = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 3, 10)))
+    assert late.allocation.total == 1000
+    check_books(engine, tenant_id)
     with pytest.raises(errors.DateAfterBusinessDate):
         run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "10", "CNY", D(2026, 4, 30)))
 

@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 
-from loans import servicing
+from loans import servicing, write_offs
 from loans.booking import Application, installments_from, schedule_for
 from loans.errors import AmountNotPositive, LoanClosed, NothingToWaive, OutsideProductRange
 from loans.products import AccountingBasis, AllocationOrder, parse_product
+from loans.servicing import Allocation
 from loans.state import LoanStatus
 
 D = dt.date
@@ -153,7 +154,8 @@ def test_write_off_uses_the_allowance_then_recovery_is_income():
     _, state = booked(p)
     state, _ = run_cob(state, p, D(2026, 5, 17))
     interest = state.interest
-    state, moves = servicing.write_off(state)
+    state, moves, written = write_offs.write_off(state)
+    assert written.allocation == Allocation(interest=interest, principal=1000000) and written.from_allowance == 250000
     assert moves == [
         ("allowance", "loans_receivable", 250000),
         ("write_off_expense", "loans_receivable", 750000),
@@ -162,8 +164,8 @@ def test_write_off_uses_the_allowance_then_recovery_is_income():
     assert state.status is LoanStatus.WRITTEN_OFF and state.principal == 0 and state.written_off == 1000000
     with pytest.raises(LoanClosed):
         servicing.apply_payment(state, p, 100, D(2026, 5, 18))
-    state, moves = servicing.recovery(state, 100000)
-    assert moves == [("bank", "recoveries", 100000)] and state.recovered == 100000
+    state, moves, allocation = write_offs.recovery(state, 100000)
+    assert moves == [("bank", "recoveries", 100000)] and state.recovered == 100000 and allocation == Allocation(principal=100000)
 
 
 def test_payoff_stops_interest_at_today_and_closes_the_loan():

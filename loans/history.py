@@ -1,0 +1,67 @@
+"""A loan's history replayed from its booking: the state on any date, and what a change would do.
+
+The read side (a statement or a payoff quote as of a date) and the backdating commands share it, so
+a figure quoted for a date is the figure a command dated then would book.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy.engine import Connection
+
+from ledger.model import canonical_json
+from loans.booking import installments_from, schedule_for, terms_to_json
+from loans.model import Loan
+from loans.products import Product
+from loans.recording import booked_application
+from loans.replay import Event, Replay, ReplayMismatch, difference, replay
+from loans.servicing import Movement
+from loans.state import LoanState
+from loans.store.transactions import load_events
+
+
+def replay_loan(loan: Loan, product: Product, events: list[Event], *, snapshot_on: dt.date | None = None) -> Replay:
+    """Replay `events` on the loan as booked, through its last closed business date."""
+    schedule = schedule_for(product, booked_application(loan))
+    return replay(
+        product, installments_from(schedule), loan.disbursed_on, events, loan.last_cob_date, loan.classification_policy,
+        terms=schedule.terms, snapshot_on=snapshot_on,
+    )
+
+
+def check_replay(loan: Loan, state: LoanState, old: Replay) -> None:
+    """The stored loan must be what its history replays to, or nothing replayed can be trusted."""
+    same_terms = loan.schedule_terms is None or old.terms is None or canonical_json(terms_to_json(old.terms)) == loan.schedule_terms
+    if old.state != state or not same_terms:
+        raise ReplayMismatch("the loan's stored state differs from a replay of its history; run loanbook verify")
+
+
+def state_on(conn: Connection, loan: Loan, state: LoanState, product: Product, day: dt.date, *, closed: bool) -> LoanState:
+    """The loan on `day` (on or before its last closed business date): after that day's transactions,
+    and, with `closed`, after that day's close of business too."""
+    found = replay_loan(loan, product, load_events(conn, loan.tenant_id, loan.id), snapshot_on=day)
+    check_replay(loan, state, found)
+    snapshot = found.closed if closed else found.opened
+    assert snapshot is not None, (day, loan.disbursed_on, loan.last_cob_date)
+    return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What replaying the loan with a changed history gives, against its history as it stands."""
+
+    state: LoanState
+    moves: list[Movement]
+    allocations: dict
+    details: dict
+    rescheduled: bool  # the schedules after the change differ: they are written as a new version
+    replay: Replay
+
+
+def replayed_change(loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event]) -> Change:
+    old = replay_loan(loan, product, old_events)
+    check_replay(loan, state, old)
+    new = replay_loan(loan, product, new_events)
+    return Change(new.state, difference(old.movements, new.movements), new.allocations, new.details,
+                  old.reschedules != new.reschedules, new)
