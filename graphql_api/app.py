@@ -27,6 +27,7 @@ from strawberry.asgi import GraphQL
 
 from graphql_api.context import ApiContext, request_id_for
 from graphql_api.core.root import database_reachable, package_version
+from graphql_api.core.strings import unstorable_character
 from graphql_api.core.threads import read
 from graphql_api import graphiql as graphiql_page
 from graphql_api.loans.cob_runner import CobRunner
@@ -77,16 +78,19 @@ class LoanbookGraphQL(GraphQL):
         )
 
     async def parse_http_body(self, request):  # type: ignore[no-untyped-def]  # noqa: ANN001, ANN201
-        """strawberry's parsing, then refuse NUL characters in variables (400, like other malformed bodies).
+        """strawberry's parsing, then refuse NUL characters and lone surrogates in variables (400, like other malformed bodies).
 
-        No field accepts them and PostgreSQL cannot store them in text: left in, a NUL in any string argument
-        failed its statement and surfaced as an unexpected error. NUL in the document's own string literals is
-        a validation error (graphql_api.core.errors.RefuseNulCharacters); a raw one is a syntax error.
+        No field accepts them and no text column can store them (PostgreSQL refuses NUL, no encoding
+        has a lone surrogate): left in, one in any string argument failed its statement and surfaced
+        as an unexpected error. In the document's own string literals they are a validation error
+        (graphql_api.core.errors.RefuseNulCharacters); graphql_api.core.strings checks every argument too.
         """
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
-            if any(contains_nul(part) for part in (item.variables, item.operation_name, item.extensions)):
-                raise HTTPException(400, "The request contains a NUL character (U+0000), which no field accepts.")
+            for part in (item.variables, item.operation_name, item.extensions):
+                bad = unstorable_in(part)
+                if bad is not None:
+                    raise HTTPException(400, f"The request contains {bad}, which no field accepts.")
         return data
 
 
@@ -103,17 +107,23 @@ def refused_request(status: int, reason: str) -> JSONResponse:
     return JSONResponse({"errors": [{"message": reason + hint, "extensions": {"code": code}}]}, status_code=status)
 
 
-def contains_nul(value: object, depth: int = 0) -> bool:
-    """True when a string anywhere in this parsed JSON value (keys included) holds a NUL character."""
+def unstorable_in(value: object, depth: int = 0) -> str | None:
+    """What a string anywhere in this parsed JSON value (keys included) holds that no field accepts, or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return unstorable_character(value)
     if depth > 100:  # the JSON parser bounds nesting anyway; do not recurse without limit
-        return True
+        return "values nested too deep"
     if isinstance(value, dict):
-        return any(contains_nul(k, depth + 1) or contains_nul(v, depth + 1) for k, v in value.items())
-    if isinstance(value, list):
-        return any(contains_nul(v, depth + 1) for v in value)
-    return False
+        for k, v in value.items():
+            bad = unstorable_in(k, depth + 1) or unstorable_in(v, depth + 1)
+            if bad:
+                return bad
+    elif isinstance(value, list):
+        for v in value:
+            bad = unstorable_in(v, depth + 1)
+            if bad:
+                return bad
+    return None
 
 
 class BodySizeLimit:

@@ -22,6 +22,7 @@ from graphql_api.core.errors import MaskUnexpectedErrors, RefuseNulCharacters, s
 from graphql_api.core.execution import PlainFieldExecutor
 from graphql_api.core.root import CoreQuery
 from graphql_api.core.scalars import DecimalScalar
+from graphql_api.core.strings import install_string_checks
 from graphql_api.identity import IdentityMutation, IdentityQuery
 from graphql_api.ledger import LedgerMutation, LedgerQuery
 from graphql_api.loans import LoansMutation, LoansQuery
@@ -76,3 +77,6 @@ schema = LoanbookSchema(
         MaskUnexpectedErrors,
     ],
 )
+# Every String and ID argument, at any depth of its input, is checked (length, NUL, lone surrogates)
+# before its resolver runs: fields added to any domain are covered as they are merged in.
+install_string_checks(schema._schema)

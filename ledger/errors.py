@@ -92,6 +92,12 @@ class AlreadyReversed(LedgerError):
     code = "ALREADY_REVERSED"
 
 
+class EntryOwnedByWorkflow(LedgerError):
+    """The entry belongs to a domain workflow (details: `workflow`, `entry`); only that workflow corrects it."""
+
+    code = "ENTRY_OWNED_BY_WORKFLOW"
+
+
 class IdempotencyConflict(LedgerError):
     code = "IDEMPOTENCY_CONFLICT"
 

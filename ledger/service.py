@@ -38,6 +38,7 @@ from ledger.model import (
     validate_draft,
 )
 from ledger.money import currency_exponent
+from ledger.ownership import owning_workflow
 from ledger.queries import account_from_row, currencies_to_text, entries_from_rows, get_entry, load_accounts
 from ledger.store.audit_log import event_rows
 from ledger.store.balances import DayTotals
@@ -304,10 +305,21 @@ def reverse_entry(
     description: str | None = None,
     idempotency_key: str | None = None,
 ) -> PostedEntry:
-    """Post the exact mirror of an entry, linked to it. An entry can be reversed once."""
+    """Post the exact mirror of an entry, linked to it. An entry can be reversed once.
+
+    An entry a domain workflow owns (ledger.ownership) is refused with EntryOwnedByWorkflow: the
+    mirror would move the GL and leave the workflow's own state (a loan, a receipt) as it was.
+    """
     original = get_entry(conn, actor.tenant_id, entry_id)
     if original is None:
         _raise_unknown_entry(conn, actor, entry_id)
+    workflow = owning_workflow(original.metadata)
+    if workflow is not None:
+        raise errors.EntryOwnedByWorkflow(
+            f"entry {original.id} belongs to the {workflow.replace('_', ' ')} workflow; correct it through that workflow, "
+            "not with a journal reversal",
+            workflow=workflow, entry=str(original.id),
+        )
     draft = EntryDraft(
         effective_date=effective_date,
         postings=reversal_postings(original.postings),

@@ -22,6 +22,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger import service as ledger
 from ledger.actor import Actor
 from ledger.ids import uuid7s
+from ledger.ownership import workflow_key
 from ledger.unit_of_work import run_in_transaction
 from loans import servicing
 from loans.delinquency import ClassificationPolicy
@@ -34,6 +35,7 @@ from loans.store.repository import installment_mutable, load_installments, loan_
 from loans.store.tables import cob_runs, loan_installments, loan_products, loan_snapshots, loan_transactions, loans
 
 batch_size_default = 2000
+cob_workflow = "close_of_business"  # the marker in the metadata of its entries (ledger.ownership)
 batch_size_max = 5000
 
 
@@ -312,7 +314,7 @@ def _post_batch(conn: Connection, actor: Actor, day: dt.date, nets: dict, loan_c
         draft = entry_for(
             {code: amount for code, amount in net.items() if amount}, currency, day,
             f"close of business {day}: accruals, penalties, fees and provisions of {loan_count} loans",
-            {"cob_date": day.isoformat(), "loans": loan_count},
+            {"cob_date": day.isoformat(), "loans": loan_count, workflow_key: cob_workflow},
         )
         if draft is not None:
             entry_ids[currency] = ledger.post_entry(conn, actor, draft).id

@@ -24,7 +24,9 @@ from loans.catalogue import get_product
 from loans.errors import DateBeforeDisbursement, IllegalTransition, InvalidProduct, LoanClosed, UnknownTransaction
 from loans.model import Loan, TransactionKind, replayable_kinds
 from loans.products import Product
-from loans.recording import Booking, MoneyResult, book, booked_application, check_date, current_terms, loan_amount, once
+from loans.recording import (
+    Booking, MoneyResult, book, booked_application, check_date, check_disbursement_date, current_terms, loan_amount, once,
+)
 from loans.replay import Event
 from loans.servicing import Allocation, Movement
 from loans.state import LoanState, LoanStatus, check_transition
@@ -45,6 +47,7 @@ def disburse_loan(
     def command() -> MoneyResult:
         loan = load_loan(conn, actor.tenant_id, loan_id)
         check_transition(loan.status, LoanStatus.ACTIVE)
+        check_disbursement_date(conn, actor.tenant_id, day)
         product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
         app = Application(parse_decimal(loan.principal_requested), parse_decimal(loan.annual_rate), loan.term_periods, day,
                           loan.first_due_date if loan.first_due_date and loan.first_due_date > day else None)
@@ -226,6 +229,7 @@ def reverse_transaction(
             raise DateBeforeDisbursement(
                 f"a reversal cannot be dated before the transaction it reverses ({target.effective_date})", field="date"
             )
+        check_date(loan, day)  # the rule of every loan command: not after the loan's open business date
         product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
         events = load_events(conn, actor.tenant_id, loan_id)
         change = history.replayed_change(loan, state, product, events, [e for e in events if e.key != transaction_id])

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from ledger import service as ledger
@@ -20,6 +21,7 @@ from ledger.ids import uuid7
 from ledger.idempotency import request_hash, run_once
 from ledger.model import canonical_json
 from ledger.money import parse_decimal, to_minor
+from ledger.ownership import workflow_key
 from ledger.unit_of_work import record_events
 from loans.booking import Application, terms_for, terms_from_json
 from loans.errors import AmountNotPositive, DateAfterBusinessDate, DateBeforeDisbursement, IllegalTransition, WrongCurrency
@@ -29,8 +31,11 @@ from loans.products import Product
 from loans.servicing import Allocation, Movement
 from loans.state import LoanState, LoanStatus
 from loans.store.repository import load_loan, save_loan_state
+from loans.store.tables import cob_runs
 from loans.store.transactions import insert_transaction, load_transaction
 from schedules import ScheduleTerms
+
+loans_workflow = "loans"  # the marker in the metadata of every entry loan servicing posts
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +79,8 @@ def book(conn: Connection, actor: Actor, booking: Booking) -> MoneyResult:
     """Write the loan's new state, its journal entry, the transaction and the audit event."""
     b = booking
     loan_id, kind = b.loan.id, b.kind.value
-    metadata: dict[str, object] = {"loan_id": str(loan_id), "type": kind}
+    # Marked as the loans workflow's: reverseRepayment corrects it, a journal reversal is refused (ledger.ownership).
+    metadata: dict[str, object] = {"loan_id": str(loan_id), "type": kind, workflow_key: loans_workflow}
     if b.backdated:
         metadata["backdated"] = True
     if b.reverses:
@@ -167,6 +173,22 @@ def check_date(loan: Loan, day: dt.date) -> bool:
             f"{day} is after the loan's open business date {business_date}; run close of business first", field="date"
         )
     return day <= loan.last_cob_date and loan.last_cob_date > loan.disbursed_on
+
+
+def check_disbursement_date(conn: Connection, tenant_id: int, day: dt.date) -> None:
+    """A disbursement, which has no loan business date yet, obeys the tenant's: not after its open business date.
+
+    The open business date is the day after the last date close of business finished for the tenant;
+    a tenant that never ran it has none yet, and any date is accepted.
+    """
+    last_closed = conn.execute(
+        sa.select(sa.func.max(cob_runs.c.business_date)).where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE")
+    ).scalar()
+    if last_closed is not None and day > last_closed + dt.timedelta(days=1):
+        business_date = last_closed + dt.timedelta(days=1)
+        raise DateAfterBusinessDate(
+            f"{day} is after the open business date {business_date}; run close of business first", field="date"
+        )
 
 
 def booked_application(loan: Loan) -> Application:

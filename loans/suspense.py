@@ -16,6 +16,7 @@ from ledger.ids import uuid7
 from ledger.idempotency import run_once
 from ledger.model import EntryDraft, credit, debit
 from ledger.money import from_minor, to_minor
+from ledger.ownership import workflow_key
 from ledger.queries import account_roles
 from ledger.unit_of_work import record_event
 from loans import servicing
@@ -23,7 +24,7 @@ from loans.errors import AmountNotPositive, InvalidReceipt, ReceiptAlreadyApplie
 from loans.model import GlRole, TransactionKind
 from loans.money import apply_amount
 from loans.receipts import standing_applications
-from loans.recording import MoneyResult, loan_amount, once
+from loans.recording import MoneyResult, loan_amount, loans_workflow, once
 from loans.store.receipts import insert_receipt, lock_receipt
 from loans.store.repository import load_loan
 from loans.store.transactions import insert_receipt_marker, receipt_applied_by
@@ -47,7 +48,7 @@ def receive_unidentified(
         roles = account_roles(conn, actor.tenant_id)
         draft = EntryDraft(
             day, (debit(roles[GlRole.BANK.value], amount, currency), credit(roles[GlRole.SUSPENSE.value], amount, currency)),
-            f"unidentified receipt: {reference}"[:500], {"type": receipt_operation},
+            f"unidentified receipt: {reference}"[:500], {"type": receipt_operation, workflow_key: loans_workflow},
         )
         entry = ledger.post_entry(conn, actor, draft)
         receipt_id = uuid7()

@@ -101,6 +101,19 @@ CurrencyNotAllowedError = _account_error("CurrencyNotAllowedError", "CURRENCY_NO
 UnknownEntryError = _entry_error("UnknownEntryError", "UNKNOWN_ENTRY: no journal entry with this id in your books.")
 AlreadyReversedError = _entry_error("AlreadyReversedError", "ALREADY_REVERSED: an entry can be reversed once.")
 CrossTenantReferenceError = _entry_error("CrossTenantReferenceError", "CROSS_TENANT_REFERENCE: refers to another tenant's data (the API reports such ids as unknown).")
+
+
+@strawberry.type(
+    description="ENTRY_OWNED_BY_WORKFLOW: a domain workflow (loans, close of business, reconciliation) posted this entry and "
+    "only it can correct it: a journal reversal would move the GL and leave the workflow's own records as they were. "
+    "`operation` names the operation that corrects it, when there is one."
+)
+class EntryOwnedByWorkflowError(Error):
+    entry_id: strawberry.ID | None = None
+    workflow: str | None = None
+    operation: str | None = None
+
+
 IdempotencyConflictError = _plain_error("IdempotencyConflictError", "IDEMPOTENCY_CONFLICT: the key was already used for a different request.")
 UnknownTenantError = _plain_error("UnknownTenantError", "UNKNOWN_TENANT: no such tenant.")
 TenantExistsError = _plain_error("TenantExistsError", "TENANT_EXISTS: a tenant with this slug exists.")
@@ -250,6 +263,7 @@ error_type_by_code: dict[str, type] = {
     ledger_errors.UnknownEntry.code: UnknownEntryError,
     ledger_errors.AlreadyReversed.code: AlreadyReversedError,
     ledger_errors.IdempotencyConflict.code: IdempotencyConflictError,
+    ledger_errors.EntryOwnedByWorkflow.code: EntryOwnedByWorkflowError,
     ledger_errors.UnknownTenant.code: UnknownTenantError,
     ledger_errors.TenantExists.code: TenantExistsError,
     ledger_errors.CrossTenantReference.code: CrossTenantReferenceError,
@@ -360,6 +374,10 @@ def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
         values["loan_id"] = encode_id("Loan", uuid.UUID(str(details["loan"])))
     if isinstance(details.get("line"), int):
         values["line"] = details["line"]
+    if "workflow" in details:
+        values["workflow"] = str(details["workflow"])
+    if "operation" in details:
+        values["operation"] = str(details["operation"])
     if "status" in details:
         values["status"] = str(details["status"])
     if isinstance(details.get("imbalance"), dict):

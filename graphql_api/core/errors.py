@@ -90,12 +90,15 @@ class MaskUnexpectedErrors(MaskErrors):
 
 
 class RefuseNulCharacters(ValidationRule):
-    """A document error for a string literal holding NUL (U+0000, e.g. written "\\u0000").
+    """A document error for a string literal holding NUL (U+0000, e.g. written "\\u0000") or a lone surrogate.
 
-    No field accepts it and PostgreSQL cannot store it in text: left in, it failed the statement that
-    received it and came back as an unexpected error. (NUL in variables is refused at the HTTP layer.)
+    No field accepts them and no text column can store them (PostgreSQL refuses NUL in text; a lone
+    UTF-16 surrogate is no character at all): left in, one failed the statement that received it and
+    came back as an unexpected error. (In variables the HTTP layer refuses them.)
     """
 
     def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
         if "\x00" in node.value:
             self.report_error(GraphQLError("String values may not contain NUL characters (U+0000).", node))
+        elif not node.value.isascii() and any("\ud800" <= ch <= "\udfff" for ch in node.value):
+            self.report_error(GraphQLError("String values may not contain lone UTF-16 surrogates (U+D800 to U+DFFF).", node))

@@ -84,7 +84,7 @@ post_errors = (
     e.GenericError,
 )
 reverse_errors = (
-    e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.AccountClosedError,
+    e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.EntryOwnedByWorkflowError, e.AccountClosedError,
     e.CurrencyNotAllowedError, e.InvalidEntryError, e.IdempotencyConflictError,
     e.TransactionRetriesExhaustedError, e.PeriodClosedError, e.GenericError,
 )
@@ -94,6 +94,27 @@ PostJournalEntryResult = Annotated[
 ReverseJournalEntryResult = Annotated[
     Union[(ReverseJournalEntryPayload, *reverse_errors)], strawberry.union("ReverseJournalEntryResult")  # noqa: UP007
 ]
+
+
+# The operation of this API that corrects an entry of each workflow (ledger.ownership); a workflow
+# without one (close of business: its postings follow from the loans' state) is named by its guidance.
+correcting_operations = {"loans": "reverseRepayment"}
+workflow_guidance = {
+    "loans": "reverse the loan transaction with reverseRepayment, which corrects the loan and the GL together",
+    "close_of_business": "its postings follow from the loans' state: correct the loan (reverseRepayment, waiveFee, a "
+                         "backdated repayment) and the loan's replay posts the difference",
+}
+
+
+def workflow_refusal(exc: ledger_errors.EntryOwnedByWorkflow) -> ledger_errors.EntryOwnedByWorkflow:
+    """The refusal, with the operation (and the way) that corrects an entry of its workflow."""
+    workflow = str(exc.details.get("workflow"))
+    operation = correcting_operations.get(workflow)
+    guidance = workflow_guidance.get(workflow, f"correct it through the {workflow.replace('_', ' ')} workflow's own operations")
+    message = f"entry {exc.details.get('entry')} was posted by the {workflow.replace('_', ' ')} workflow and cannot be " \
+              f"reversed on its own; {guidance}"
+    details = {**exc.details, **({"operation": operation} if operation else {})}
+    return ledger_errors.EntryOwnedByWorkflow(message, **details)
 
 
 def draft_from_input(data: PostJournalEntryInput) -> EntryDraft:
@@ -227,6 +248,8 @@ class JournalMutation:
 
         try:
             reversal, original = await write(ctx.engine, work)
+        except ledger_errors.EntryOwnedByWorkflow as exc:
+            return e.error_result(workflow_refusal(exc), reverse_errors)
         except ledger_errors.LedgerError as exc:
             return e.error_result(exc, reverse_errors)
         return ReverseJournalEntryPayload(entry=JournalEntry(entry=reversal), reversed_entry=JournalEntry(entry=original))
