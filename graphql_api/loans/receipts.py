@@ -20,6 +20,7 @@ from graphql_api.core.inputs import RefusedInput, input_id, input_key
 from graphql_api.loans.money import LoanMoneyPayload, money_errors, run_money_command
 from graphql_api.loans.types import LoanTransaction, loan_transaction_type
 from graphql_api.core.scalars import check_page_size, decode_id, decode_time_cursor, encode_id, encode_time_cursor, utc
+from graphql_api.core.strings import length_max_key
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, Money, connection, mirror_enum, money
 from graphql_api.ledger.types import JournalEntry
@@ -94,7 +95,11 @@ class ReceiveUnidentifiedReceiptInput:
     amount: Decimal
     currency: str
     received_on: dt.date = strawberry.field(description="The business date the money arrived.")
-    reference: str = strawberry.field(description="The bank's narrative or the payer (1-200 characters), to find the loan by later.")
+    # Its own rule (1-200 characters, INVALID_RECEIPT) answers first; the API's string check is the backstop.
+    reference: str = strawberry.field(
+        description="The bank's narrative or the payer (1-200 characters), to find the loan by later.",
+        metadata={length_max_key: 1000},
+    )
     idempotency_key: str | None = strawberry.field(default=None, description="Sending the same key again returns the same receipt.")
 
 

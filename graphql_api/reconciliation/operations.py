@@ -17,6 +17,7 @@ from strawberry.types import Info
 from graphql_api.core import error_types as e
 from graphql_api.core.inputs import RefusedInput, input_id, input_key, input_reason
 from graphql_api.core.scalars import check_page_size, decode_cursor, decode_id, encode_cursor, encode_id
+from graphql_api.core.strings import length_max_key
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, Money, connection, money
 from graphql_api.reconciliation.types import (
@@ -36,7 +37,7 @@ from reconciliation.report import reconciliation_report
 
 lines_page_size_default = 100
 lines_page_size_max = queries.page_size_max
-content_characters_max = 64 * 1024 * 1024  # a statement sent through the API; larger files go through the CLI
+content_characters_max = 1_000_000  # a statement sent through the API (within its 1 MiB request body); larger files go through the CLI
 
 
 @strawberry.input(description="A bank statement to import: its text (camt.053 XML, MT940, CSV) or, with contentBase64 or for "
@@ -44,7 +45,9 @@ content_characters_max = 64 * 1024 * 1024  # a statement sent through the API; l
 class ImportBankStatementInput:
     bank_account_code: str = strawberry.field(description="The ledger account the statement is for (e.g. 1100).")
     format: StatementFormat
-    content: str
+    content: str = strawberry.field(
+        description="The file's text, or its bytes in base64.", metadata={length_max_key: content_characters_max}
+    )
     filename: str | None = None
     mapping_name: str | None = strawberry.field(default=None, description="The saved column mapping for CSV and .xlsx exports.")
     idempotency_key: str | None = None
