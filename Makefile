@@ -36,6 +36,9 @@ bench: install
 	$(BIN)/python benchmarks/bench_schedules.py
 	$(BIN)/python benchmarks/bench_cob.py
 	$(BIN)/python benchmarks/bench_api.py
+	$(BIN)/python benchmarks/bench_reconciliation.py
+	$(BIN)/python benchmarks/bench_reports.py
+	$(BIN)/python benchmarks/bench_demo.py
 
 sdl: install
 	$(BIN)/python -m graphql_api.print_schema > graphql_api/schema.graphql
