@@ -57,7 +57,7 @@ def decide_application(conn: Connection, actor: Actor, loan_id: uuid.UUID, decis
     check_transition(loan.status, decision)
     if decision is LoanStatus.APPROVED and loan.submitted_by == actor.name:
         raise MakerChecker("the person who submitted an application cannot approve it")
-    update_loan(conn, actor.tenant_id, loan_id, {
+    update_loan(conn, loan, {
         "status": decision.value, "decided_by": actor.name, "decision_reason": reason, "updated_at": actor.now,
     })
     record_event(conn, actor, f"loan.{decision.value.lower()}", "loan", loan_id,

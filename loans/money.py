@@ -60,7 +60,7 @@ def disburse_loan(
         state = servicing.book(installments, currency)._replace(last_cob_date=day)
         moves = servicing.disbursement_movements(financed, disbursed, fee)
         version = loan.schedule_version + 1
-        update_loan(conn, actor.tenant_id, loan_id, {
+        loan = update_loan(conn, loan, {
             "schedule_version": version, "disbursed_on": day, "annualized_rate": str(schedule.annualized_rate),
             "schedule_terms": canonical_json(terms_to_json(schedule.terms)),
         })
@@ -176,7 +176,7 @@ def apply_amount(
         events = load_events(conn, actor.tenant_id, loan.id)
         added = Event("new", kind.value, day, minor, added=True)
         change = history.replayed_change(loan, state, product, events, [*events, added])
-        save_replayed_schedule(conn, actor, loan, state, change)
+        loan = save_replayed_schedule(conn, actor, loan, state, change)
         new_state, moves, allocation, recorded = change.state, change.moves, change.allocations["new"], change.details.get("new")
     else:
         new_state, moves, allocation, *more = apply(state, product, minor)  # type: ignore[arg-type]
@@ -190,16 +190,16 @@ def apply_amount(
     ))
 
 
-def save_replayed_schedule(conn: Connection, actor: Actor, loan: Loan, before: LoanState, change: history.Change) -> None:
+def save_replayed_schedule(conn: Connection, actor: Actor, loan: Loan, before: LoanState, change: history.Change) -> Loan:
     """The installments a replay changed; when it re-scheduled differently (a change before a prepayment
-    or restructure), its schedule is written as the loan's next schedule version."""
+    or restructure), its schedule is written as the loan's next schedule version. Returns the loan as written."""
     if not change.rescheduled:
         save_installment_changes(conn, actor.tenant_id, loan, before, change.state)
-        return
+        return loan
     version = loan.schedule_version + 1
     insert_installments(conn, actor.tenant_id, loan.id, version, change.state.installments)
     terms = change.replay.terms
-    update_loan(conn, actor.tenant_id, loan.id, {
+    return update_loan(conn, loan, {
         "schedule_version": version, "schedule_terms": None if terms is None else canonical_json(terms_to_json(terms)),
     })
 
@@ -233,7 +233,7 @@ def reverse_transaction(
         product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
         events = load_events(conn, actor.tenant_id, loan_id)
         change = history.replayed_change(loan, state, product, events, [e for e in events if e.key != transaction_id])
-        save_replayed_schedule(conn, actor, loan, state, change)
+        loan = save_replayed_schedule(conn, actor, loan, state, change)
         # The allocation is what the reversal undid: the reversed transaction's own.
         undone = Allocation(target.penalty, target.fee, target.interest, target.principal, target.overpayment)
         return book(conn, actor, Booking(
@@ -264,14 +264,14 @@ def prepay_loan(
         loan, state, product, backdated = _active_loan(conn, actor, loan_id, day)
         chosen = product.prepayment_mode if mode is None else _prepayment_mode(mode)
         if backdated:
-            change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, minor, {"mode": chosen.value}, added=True))
+            loan, change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, minor, {"mode": chosen.value}, added=True))
             new_state, moves, allocation = change.state, change.moves, change.allocations["new"]
             rescheduled = any(key == "new" for key, _ in change.replay.reschedules)
         else:
             new_state, moves, allocation, schedule = restructuring.prepay(
                 state, product, current_terms(loan, product), minor, day, chosen
             )
-            _save_schedule(conn, actor, loan, state, new_state, schedule)
+            loan = _save_schedule(conn, actor, loan, state, new_state, schedule)
             rescheduled = schedule is not None
         return book(conn, actor, Booking(
             loan=loan, product=product, kind=kind, day=day, amount=minor, allocation=allocation, moves=moves, state=new_state,
@@ -312,7 +312,7 @@ def restructure_loan(
         loan, state, product, backdated = _active_loan(conn, actor, loan_id, day)
         if backdated:
             asked = {"annual_rate": None if rate is None else str(rate), "term_periods": term_periods, "capitalise": capitalise_arrears}
-            change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, None, asked, added=True))
+            loan, change = _backdated(conn, actor, loan, state, product, Event("new", kind.value, day, None, asked, added=True))
             new_state, moves = change.state, change.moves
             capitalised = change.allocations["new"].principal
             schedule = next(found for key, found in change.replay.reschedules if key == "new")
@@ -321,7 +321,7 @@ def restructure_loan(
                 state, product, current_terms(loan, product), day, annual_rate=rate, term_periods=term_periods,
                 capitalise_arrears=capitalise_arrears, policy=loan.classification_policy,
             )
-            _save_schedule(conn, actor, loan, state, new_state, schedule)
+            loan = _save_schedule(conn, actor, loan, state, new_state, schedule)
         details = {"capitalised": capitalised, "annual_rate": str(schedule.terms.annual_rate), "capitalise": capitalise_arrears,
                    "term_periods": schedule.terms.term_periods, "annualized_rate": str(schedule.annualized_rate)}
         return book(conn, actor, Booking(
@@ -342,12 +342,14 @@ def _active_loan(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.dat
     return loan, state, get_product(conn, actor.tenant_id, loan.product_code, loan.product_version), backdated
 
 
-def _backdated(conn: Connection, actor: Actor, loan: Loan, state: LoanState, product: Product, added: Event) -> history.Change:
-    """A re-scheduling command dated in the past: the loan replayed with it in place, its schedules rebuilt."""
+def _backdated(
+    conn: Connection, actor: Actor, loan: Loan, state: LoanState, product: Product, added: Event
+) -> tuple[Loan, history.Change]:
+    """A re-scheduling command dated in the past: the loan replayed with it in place, its schedules rebuilt
+    (the loan as written, and the change)."""
     events = load_events(conn, actor.tenant_id, loan.id)
     change = history.replayed_change(loan, state, product, events, [*events, added])
-    save_replayed_schedule(conn, actor, loan, state, change)
-    return change
+    return save_replayed_schedule(conn, actor, loan, state, change), change
 
 
 def _prepayment_mode(mode: str) -> PrepaymentMode:
@@ -359,16 +361,16 @@ def _prepayment_mode(mode: str) -> PrepaymentMode:
 
 def _save_schedule(
     conn: Connection, actor: Actor, loan: Loan, before: LoanState, after: LoanState, schedule: Schedule | None
-) -> None:
+) -> Loan:
     """Write the installments; with a new schedule, all of them under the next schedule version.
 
-    The loan's state is written by book.
+    Returns the loan as written; its state is written by book.
     """
     if schedule is None:
         save_installment_changes(conn, actor.tenant_id, loan, before, after)
-        return
+        return loan
     version = loan.schedule_version + 1
     insert_installments(conn, actor.tenant_id, loan.id, version, after.installments)
-    update_loan(conn, actor.tenant_id, loan.id, {
+    return update_loan(conn, loan, {
         "schedule_version": version, "schedule_terms": canonical_json(terms_to_json(schedule.terms)),
     })

@@ -4,6 +4,7 @@ Every function returns loans.model values, never a row: what leaves the store is
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -167,7 +168,6 @@ def _save_loan_state() -> sa.Update:
         sa.update(loans)
         .where(loans.c.tenant_id == sa.bindparam("b_tenant_id"), loans.c.id == sa.bindparam("b_loan_id"))
         .values(transactions_recorded=loans.c.transactions_recorded + 1)
-        .returning(loans)
     )
 
 
@@ -177,9 +177,12 @@ def save_loan_state(conn: Connection, actor: Actor, loan: Loan, after: LoanState
     `loan` is as load_loan read it (locked): its policy classifies the loan. Returns the loan as
     written; its `transactions_recorded` is the recorded transaction's sequence.
     """
-    params = {**loan_values(after, loan.classification_policy), "closed_on": closed_on, "updated_at": actor.now,
-              "b_tenant_id": actor.tenant_id, "b_loan_id": loan.id}
-    return loan_from_row(conn.execute(_save_loan_state(), params).one(), loan.classification_policy)
+    values = {**loan_values(after, loan.classification_policy), "closed_on": closed_on, "updated_at": actor.now}
+    conn.execute(_save_loan_state(), {**values, "b_tenant_id": actor.tenant_id, "b_loan_id": loan.id})
+    # The row is locked by this transaction, so what was written is the read row with these values:
+    # built here rather than read back (RETURNING every column costs more than the update itself).
+    values["status"] = after.status
+    return dataclasses.replace(loan, **values, transactions_recorded=loan.transactions_recorded + 1)
 
 
 def save_installment_changes(conn: Connection, tenant_id: int, loan: Loan, before: LoanState, after: LoanState) -> None:
@@ -233,9 +236,14 @@ def insert_loan(conn: Connection, actor: Actor, values: Mapping[str, object]) ->
     conn.execute(sa.insert(loans).values(tenant_id=actor.tenant_id, **values))
 
 
-def update_loan(conn: Connection, tenant_id: int, loan_id: uuid.UUID, values: Mapping[str, object]) -> None:
-    """Set lifecycle and schedule columns (a decision, a disbursement, a new schedule version).
+def update_loan(conn: Connection, loan: Loan, values: Mapping[str, object]) -> Loan:
+    """Set lifecycle and schedule columns (a decision, a disbursement, a new schedule version) of a loan
+    this transaction read locked; returns it as written.
 
     The servicing state is written by save_loan_state, with the number of the transaction it records.
     """
-    conn.execute(sa.update(loans).where(loans.c.tenant_id == tenant_id, loans.c.id == loan_id).values(**values))
+    conn.execute(sa.update(loans).where(loans.c.tenant_id == loan.tenant_id, loans.c.id == loan.id).values(**values))
+    written = dict(values)
+    if "status" in written:
+        written["status"] = LoanStatus(written["status"])
+    return dataclasses.replace(loan, **written)

@@ -15,6 +15,8 @@ from loans.replay import Event
 from loans.store.tables import loan_transactions
 
 _columns = tuple(loan_transactions.c.keys())
+# The server-side defaults (amounts default to zero), as Python values.
+_defaults = {c.name: int(c.server_default.arg) for c in loan_transactions.c if c.server_default is not None}
 
 
 def transaction_from_row(row: sa.Row) -> LoanTransaction:
@@ -26,12 +28,19 @@ def transaction_from_row(row: sa.Row) -> LoanTransaction:
 @functools.cache
 def _insert_transaction() -> sa.Insert:
     # Built once: composing the expression per call cost more CPU than running it.
-    return sa.insert(loan_transactions).returning(loan_transactions)
+    return sa.insert(loan_transactions)
 
 
 def insert_transaction(conn: Connection, values: Mapping[str, object]) -> LoanTransaction:
-    """Record a transaction (`values` name every column) and return it as stored."""
-    return transaction_from_row(conn.execute(_insert_transaction(), dict(values)).one())
+    """Record a transaction and return it as stored: the columns `values` leave out take their defaults
+    (zero for an amount, else null).
+
+    The row is insert-only, so what is stored is what was sent: the value is built here, not read back.
+    """
+    conn.execute(_insert_transaction(), dict(values))
+    row = {name: values.get(name, _defaults.get(name)) for name in _columns}
+    row["type"] = TransactionKind(row["type"])
+    return LoanTransaction(**row)
 
 
 @functools.cache

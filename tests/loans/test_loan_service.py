@@ -205,6 +205,12 @@ def test_a_product_version_from_a_rolled_back_transaction_is_not_remembered(engi
         assert run_in_transaction(engine, lambda c: catalogue.get_product(c, officer.tenant_id, "FLEX", 1)).late_fee == 80
 
 
+def as_utc(row):
+    """A row's values with its timestamps as UTC instants (SQLite keeps them as naive UTC text)."""
+    return {k: v.replace(tzinfo=dt.timezone.utc) if isinstance(v, dt.datetime) and v.tzinfo is None else v
+            for k, v in row.items()}
+
+
 def test_money_commands_hand_back_what_they_stored_and_audit_with_the_entry(book):
     """The API shows a command's loan and transaction without reading them again: they must be what is stored."""
     engine, tenant_id, officer, _, _ = book
@@ -217,8 +223,8 @@ def test_money_commands_hand_back_what_they_stored_and_audit_with_the_entry(book
                 loan_transactions.c.tenant_id == tenant_id, loan_transactions.c.id == result.transaction_id)).one()
             events = conn.execute(sa.select(audit_events.c.action, audit_events.c.after).where(
                 audit_events.c.tenant_id == tenant_id, audit_events.c.entity_id == str(loan_id))).all()
-        assert {k: getattr(result.loan, k) for k in loans.c.keys()} == dict(loan._mapping)
-        assert {k: getattr(result.transaction, k) for k in loan_transactions.c.keys()} == dict(transaction._mapping)
+        assert as_utc({k: getattr(result.loan, k) for k in loans.c.keys()}) == as_utc(loan._mapping)
+        assert as_utc({k: getattr(result.transaction, k) for k in loan_transactions.c.keys()}) == as_utc(transaction._mapping)
         return [(action, json.loads(after)["transaction"]) for action, after in events if "transaction" in json.loads(after)]
 
     def run(command):
