@@ -104,12 +104,21 @@ def cmd_export_beancount(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
+def fava_program() -> str | None:
+    """Fava's program: the one installed beside loanbook's Python (the extra), else one on PATH."""
     import shutil
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("fava")
+    return str(beside) if beside.exists() else shutil.which("fava")
+
+
+def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
     import subprocess
     import tempfile
 
-    fava = shutil.which("fava")
+    fava = fava_program()
     if fava is None:
         print("error: Fava is not installed: pip install 'loanbook[fava]'", file=sys.stderr)
         return 2
@@ -118,7 +127,21 @@ def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
         with open(path, "w", encoding="utf-8") as out:
             _export(args, settings, out)
         print(f"serving {args.tenant} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+        process = subprocess.Popen([fava, "--host", "127.0.0.1", "--port", str(args.port), path])
+        stopped = []
+
+        def stop(signum, frame):  # type: ignore[no-untyped-def]
+            # Stopped by a signal: stop Fava too, so no server outlives the export it serves.
+            stopped.append(signum)
+            process.terminate()
+
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
-            return subprocess.call([fava, "--host", "127.0.0.1", "--port", str(args.port), path])
+            code = process.wait()
         except KeyboardInterrupt:
-            return 0
+            stopped.append(signal.SIGINT)
+            process.terminate()
+            code = process.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return 0 if stopped else code
