@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import json
 import sys
+import uuid
 
 from ledger import service
 from loanbook.db import make_engine
@@ -21,6 +22,21 @@ def _moment(text: str) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
+def _loan_id(text: str) -> uuid.UUID:
+    """A loan's UUID, or the opaque Loan id the API shows."""
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        pass
+    from graphql_api.core.errors import BadUserInput
+    from graphql_api.core.scalars import decode_id
+
+    try:
+        return decode_id("Loan", text)
+    except BadUserInput:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a loan id") from None
+
+
 def add_commands(sub: argparse._SubParsersAction) -> None:
     from reports.tables import report_names
 
@@ -32,6 +48,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--from", dest="date_from", type=dt.date.fromisoformat, help="income-statement, gl-detail: first day")
     p.add_argument("--account", help="gl-detail: the account code")
     p.add_argument("--currency", help="gl-detail: the currency")
+    p.add_argument("--loan", type=_loan_id, help="loan-statement: the loan (its id, or the API's Loan id)")
     p.add_argument("--format", choices=("csv", "json"), default="csv")
     p.set_defaults(handler=cmd_report)
 
@@ -43,7 +60,7 @@ def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
     with engine.connect() as conn:
         tenant_id = service.tenant_id_for(conn, args.tenant)
         columns, rows = build(conn, tenant_id, args.name, args.as_of, known_on=args.known_on, date_from=args.date_from,
-                              account=args.account, currency=args.currency)
+                              account=args.account, currency=args.currency, loan_id=args.loan)
         if args.format == "csv":
             writer = csv.writer(sys.stdout, lineterminator="\n")
             writer.writerow(columns)
@@ -87,12 +104,21 @@ def cmd_export_beancount(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
+def fava_program() -> str | None:
+    """Fava's program: the one installed beside loanbook's Python (the extra), else one on PATH."""
     import shutil
+    from pathlib import Path
+
+    beside = Path(sys.executable).with_name("fava")
+    return str(beside) if beside.exists() else shutil.which("fava")
+
+
+def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
     import subprocess
     import tempfile
 
-    fava = shutil.which("fava")
+    fava = fava_program()
     if fava is None:
         print("error: Fava is not installed: pip install 'loanbook[fava]'", file=sys.stderr)
         return 2
@@ -101,7 +127,21 @@ def cmd_fava(args: argparse.Namespace, settings: Settings) -> int:
         with open(path, "w", encoding="utf-8") as out:
             _export(args, settings, out)
         print(f"serving {args.tenant} on http://127.0.0.1:{args.port}/ (Ctrl-C stops)", file=sys.stderr)
+        process = subprocess.Popen([fava, "--host", "127.0.0.1", "--port", str(args.port), path])
+        stopped = []
+
+        def stop(signum, frame):  # type: ignore[no-untyped-def]
+            # Stopped by a signal: stop Fava too, so no server outlives the export it serves.
+            stopped.append(signum)
+            process.terminate()
+
+        previous = signal.signal(signal.SIGTERM, stop)
         try:
-            return subprocess.call([fava, "--host", "127.0.0.1", "--port", str(args.port), path])
+            code = process.wait()
         except KeyboardInterrupt:
-            return 0
+            stopped.append(signal.SIGINT)
+            process.terminate()
+            code = process.wait()
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+        return 0 if stopped else code

@@ -18,15 +18,17 @@ from loans.recording import booked_application
 from loans.replay import Event, Replay, ReplayMismatch, difference, replay
 from loans.servicing import Movement
 from loans.state import LoanState
-from loans.store.transactions import load_events
+from loans.store.transactions import disbursement_known, last_closed_known, load_events
 
 
-def replay_loan(loan: Loan, product: Product, events: list[Event], *, snapshot_on: dt.date | None = None) -> Replay:
-    """Replay `events` on the loan as booked, through its last closed business date."""
+def replay_loan(
+    loan: Loan, product: Product, events: list[Event], *, snapshot_on: dt.date | None = None, through: dt.date | None = None,
+) -> Replay:
+    """Replay `events` on the loan as booked, through its last closed business date (or `through`)."""
     schedule = schedule_for(product, booked_application(loan))
     return replay(
-        product, installments_from(schedule), loan.disbursed_on, events, loan.last_cob_date, loan.classification_policy,
-        terms=schedule.terms, snapshot_on=snapshot_on,
+        product, installments_from(schedule), loan.disbursed_on, events, through or loan.last_cob_date,
+        loan.classification_policy, terms=schedule.terms, snapshot_on=snapshot_on,
     )
 
 
@@ -45,6 +47,24 @@ def state_on(conn: Connection, loan: Loan, state: LoanState, product: Product, d
     snapshot = found.closed if closed else found.opened
     assert snapshot is not None, (day, loan.disbursed_on, loan.last_cob_date)
     return snapshot
+
+
+def state_known_on(
+    conn: Connection, loan: Loan, state: LoanState, product: Product, day: dt.date, known_on: dt.datetime
+) -> LoanState | None:
+    """The loan at the end of `day` as the books knew it at `known_on`: its history replayed with only
+    the events recorded by then, through the last business date closed by then (None if it had not
+    been disbursed, as far as anyone knew, by then or by `day`).
+
+    The stored state is first checked against a replay of the whole history, as for any replay."""
+    if loan.disbursed_on is None or day < loan.disbursed_on or not disbursement_known(conn, loan.tenant_id, loan.id, known_on):
+        return None
+    check_replay(loan, state, replay_loan(loan, product, load_events(conn, loan.tenant_id, loan.id)))
+    closed = last_closed_known(conn, loan.tenant_id, known_on)
+    through = loan.disbursed_on if closed is None else max(loan.disbursed_on, min(closed, loan.last_cob_date or closed))
+    events = [e for e in load_events(conn, loan.tenant_id, loan.id, known_on) if e.day <= day]
+    found = replay_loan(loan, product, events, snapshot_on=day if day <= through else None, through=through)
+    return found.closed if day <= through else found.state
 
 
 @dataclass(frozen=True, slots=True)

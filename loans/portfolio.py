@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from loans import history
 from loans.catalogue import get_product
 from loans.delinquency import Bucket, LoanClass
+from loans.errors import UnknownLoan
 from loans.model import Loan
 from loans.state import LoanState
 from loans.store.repository import load_installments, load_loan, state_from_rows
@@ -135,13 +136,25 @@ class Statement:
 def statement(
     conn: Connection, tenant_id: int, loan_id: uuid.UUID, as_of: dt.date,
     transactions_max: int = statement_transactions_max, after: StatementCursor | None = None,
+    known_on: dt.datetime | None = None,
 ) -> Statement:
     """The loan as of the end of `as_of`: each installment's paid / due / overdue state then (its
     history replayed to that date when it is before the open business date) and the transactions
-    effective on or before it, a page at a time."""
+    effective on or before it, a page at a time.
+
+    With `known_on`, as the books stood at that moment: transactions recorded later are left out
+    and the state is a replay of only what was recorded by then (loans.history.state_known_on); a
+    loan created after it is unknown."""
     row = load_loan(conn, tenant_id, loan_id, lock=False)
+    if known_on is not None:
+        known_on = known_on.astimezone(dt.timezone.utc)  # stored times compare as UTC (SQLite keeps no zone)
+        created = row.created_at if row.created_at.tzinfo else row.created_at.replace(tzinfo=dt.timezone.utc)
+        if created > known_on:
+            raise UnknownLoan(f"no loan with id {loan_id} was known on {known_on.isoformat()}", loan=str(loan_id))
     state = None
-    if row.disbursed_on is not None and as_of >= row.disbursed_on:
+    if known_on is not None:
+        state = _state_known_on(conn, row, as_of, known_on)
+    elif row.disbursed_on is not None and as_of >= row.disbursed_on:
         grouped = load_installments(conn, tenant_id, [loan_id], {loan_id: row.schedule_version})
         state = state_from_rows(row, grouped[loan_id])
         if row.last_cob_date is not None and as_of <= row.last_cob_date:
@@ -156,6 +169,8 @@ def statement(
     )
     t = loan_transactions
     scope = (t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.effective_date <= as_of)
+    if known_on is not None:
+        scope += (t.c.recorded_at <= known_on,)
     total = conn.execute(sa.select(sa.func.count()).select_from(t).where(*scope)).scalar() or 0
     query = sa.select(t).where(*scope)
     if after is not None:
@@ -164,3 +179,11 @@ def statement(
     page = tuple(rows[:transactions_max])
     next_page = (page[-1].effective_date, page[-1].recorded_at, page[-1].id) if len(rows) > transactions_max else None
     return Statement(row, as_of, lines, page, total, next_page, state)
+
+
+def _state_known_on(conn: Connection, row: Loan, as_of: dt.date, known_on: dt.datetime) -> LoanState | None:
+    if row.disbursed_on is None:
+        return None
+    grouped = load_installments(conn, row.tenant_id, [row.id], {row.id: row.schedule_version})
+    product = get_product(conn, row.tenant_id, row.product_code, row.product_version)
+    return history.state_known_on(conn, row, state_from_rows(row, grouped[row.id]), product, as_of, known_on)

@@ -72,3 +72,31 @@ def reconciliation_report(conn: Connection, tenant_id: int, code: str, as_of: dt
     difference = statement_balance + deposits - unpresented - unbooked - ledger_balance
     return Report(code, currency, as_of, statement_balance, ledger_balance, deposits, unpresented, unbooked, difference,
                   outstanding_postings, outstanding_lines)
+
+
+class StatementClosing(NamedTuple):
+    """What the books should hold in a bank account at the end of a statement's closing date: the
+    bank's closing balance, plus deposits in transit, less unpresented payments and the bank's lines
+    the books lack, as of that date. It is the books' balance exactly when the reconciliation's
+    difference is zero (and the bank's closing balance itself when nothing is outstanding)."""
+
+    statement_id: object
+    statement_ref: str | None
+    bank_account_code: str
+    currency: str
+    closing_date: dt.date
+    closing_minor: int
+    books_minor: int
+
+
+def statement_closings(conn: Connection, tenant_id: int, date_from: dt.date, date_to: dt.date) -> list[StatementClosing]:
+    """Every imported statement with a closing balance dated in [date_from, date_to], reconciled as of
+    its closing date."""
+    found = []
+    for row in repository.statements_closing_between(conn, tenant_id, date_from, date_to):
+        report = reconciliation_report(conn, tenant_id, row.bank_account_code, row.closing_date, row.currency)
+        books = (row.closing_minor + report.deposits_in_transit_minor - report.unpresented_payments_minor
+                 - report.unbooked_bank_items_minor)
+        found.append(StatementClosing(row.id, row.statement_ref, row.bank_account_code, row.currency, row.closing_date,
+                                      row.closing_minor, books))
+    return found

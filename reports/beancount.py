@@ -6,7 +6,11 @@ capital, so `Assets:CashAtBank:1100`, the account's own name in metadata), every
 transaction with its metadata (entry id, loan id, the reversal it is or was undone by, as links),
 and a `balance` assertion for every account at every month end, with the figures read from
 loanbook's balance tables, not summed from the transactions written: bean-check passing proves
-the transactions add up to loanbook's balances. Never `pad`. An export from a date starts with one
+the transactions add up to loanbook's balances. Each imported bank statement with a closing
+balance adds one for its bank account at its closing date, with the figure from the bank: its
+closing balance adjusted by what the reconciliation shows outstanding then (deposits in transit,
+unpresented payments, the bank's lines not yet booked), so it fails when the bank's balance is not
+explained by the books. Never `pad`. An export from a date starts with one
 opening transaction bringing every balance of the day before, against Equity:OpeningBalances.
 
 Rows stream through: memory holds one entry, the chart and the reversal links, never the journal.
@@ -19,7 +23,7 @@ import re
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TextIO
+from typing import Protocol, TextIO
 
 from ledger.model import Account, AccountType
 from ledger.money import format_amount
@@ -30,6 +34,17 @@ roots = {
 }
 opening_account = "Equity:OpeningBalances"
 Balances = dict[tuple[str, str], int]  # (account code, currency) -> debits - credits
+
+
+class StatementAssertion(Protocol):
+    """A bank statement's closing, as reconciliation.report.StatementClosing gives it."""
+    statement_id: object
+    statement_ref: str | None
+    bank_account_code: str
+    currency: str
+    closing_date: dt.date
+    closing_minor: int
+    books_minor: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,8 +109,10 @@ def write_beancount(
     last_day: dt.date,
     opening: Balances | None = None,
     currencies: Iterable[str] = (),
+    statement_closings: Iterable[StatementAssertion] = (),
 ) -> int:
-    """Write the file; returns the number of transactions. `balances_at(d)` is loanbook's balance as of d."""
+    """Write the file; returns the number of transactions. `balances_at(d)` is loanbook's balance as of d;
+    `statement_closings` the bank statements' closing balances as the books should hold them."""
     names = account_names(accounts)
     seen_currencies = sorted(set(currencies))
     out.write(f"; Exported by loanbook. Balances are asserted from loanbook's own balance tables.\n")
@@ -118,6 +135,7 @@ def write_beancount(
             if total:
                 out.write(f"  {opening_account}  {format_amount(-total, currency)} {currency}\n")
     out.write("\n")
+    _statement_assertions(out, names, statement_closings)
     ends = list(month_ends(first_day, last_day))
     if not ends or ends[-1] != last_day:
         ends = [e for e in ends if e < last_day] + [last_day]
@@ -176,6 +194,22 @@ def _transaction(out: TextIO, lines: list[PostingRow], names: dict[str, str], re
     out.write("\n")
 
 
+def _statement_assertions(out: TextIO, names: dict[str, str], closings: Iterable[StatementAssertion]) -> None:
+    wrote = False
+    for c in closings:
+        if c.bank_account_code not in names:
+            continue
+        day = c.closing_date + dt.timedelta(days=1)
+        out.write(f"{day} balance {names[c.bank_account_code]}  {format_amount(c.books_minor, c.currency)} {c.currency}\n")
+        out.write(f"  bank_statement: \"{c.statement_id}\"\n")
+        if c.statement_ref:
+            out.write(f"  statement_ref: {_quote(c.statement_ref)}\n")
+        out.write(f"  statement_closing_balance: \"{format_amount(c.closing_minor, c.currency)} {c.currency}\"\n")
+        wrote = True
+    if wrote:
+        out.write("\n")
+
+
 def _assertions(out: TextIO, end: dt.date, names: dict[str, str], balances: Balances, used: dict[str, set[str]],
                 currencies: list[str]) -> None:
     """A balance assertion per account and currency at the end of `end` (Beancount checks the start of the next day)."""
@@ -190,12 +224,14 @@ def _assertions(out: TextIO, end: dt.date, names: dict[str, str], balances: Bala
 def export_beancount(engine, tenant_id: int, out: TextIO, *, date_from: dt.date | None = None,
                      date_to: dt.date | None = None) -> int:  # type: ignore[no-untyped-def]
     """Export one tenant's books to `out`: one connection streams the postings while another reads
-    the month-end balances (period rows: a few rows per account per month)."""
+    the month-end balances (period rows: a few rows per account per month) and reconciles each
+    bank statement at its closing date."""
 
     from ledger.queries import list_accounts
     from ledger.reporting import first_and_last_dates, net_balances, reversal_links, stream_postings, tenant_slug
 
     from ledger.unit_of_work import read_connection
+    from reconciliation.report import statement_closings
 
     with read_connection(engine) as reads, read_connection(engine) as stream:
         if engine.dialect.name == "postgresql":  # one snapshot for both: the balances and the rows agree
@@ -216,4 +252,5 @@ def export_beancount(engine, tenant_id: int, out: TextIO, *, date_from: dt.date 
             out, title=f"loanbook: {tenant_slug(reads, tenant_id)}", accounts=accounts, rows=rows,
             balances_at=lambda day: net_balances(reads, tenant_id, day), reversed_by=reversal_links(reads, tenant_id),
             first_day=start, last_day=end, opening=opening, currencies=currencies,
+            statement_closings=statement_closings(reads, tenant_id, start, end),
         )

@@ -7,6 +7,7 @@ loan tape), so a large book does not sit in memory.
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -15,10 +16,11 @@ from sqlalchemy.engine import Connection
 from ledger import errors
 from ledger.money import format_amount
 from ledger.queries import load_accounts
+from loans.portfolio import statement
 from loans.tape import TapeRow, loan_tape, tape_business_date
 from reports import statements
 
-report_names = ("trial-balance", "balance-sheet", "income-statement", "gl-detail", "loan-tape", "classification")
+report_names = ("trial-balance", "balance-sheet", "income-statement", "gl-detail", "loan-tape", "classification", "loan-statement")
 
 
 def _money(minor: int, currency: str) -> str:
@@ -28,6 +30,7 @@ def _money(minor: int, currency: str) -> str:
 def build(
     conn: Connection, tenant_id: int, name: str, as_of: dt.date, *, known_on: dt.datetime | None = None,
     date_from: dt.date | None = None, account: str | None = None, currency: str | None = None,
+    loan_id: uuid.UUID | None = None,
 ) -> tuple[list[str], Iterator[list[str]]]:
     if name == "trial-balance":
         tb = statements.trial_balance(conn, tenant_id, as_of, known_on)
@@ -61,6 +64,10 @@ def build(
         return list(_tape_columns), (_tape_row(r, day) for r in loan_tape(conn, tenant_id, day))
     if name == "classification":
         return ["currency", "class", "loans", "principal", "provision", "coverage"], iter(_classification(conn, tenant_id, as_of, known_on))
+    if name == "loan-statement":
+        if loan_id is None:
+            raise errors.InvalidInput("loan-statement needs --loan", field="loan")
+        return list(_statement_columns), _statement_rows(conn, tenant_id, loan_id, as_of, known_on)
     raise errors.InvalidInput(f"unknown report {name!r}; one of {', '.join(report_names)}", field="name")
 
 
@@ -121,3 +128,38 @@ def _classification(conn: Connection, tenant_id: int, as_of: dt.date, known_on: 
         coverage = "" if not principal else str((Decimal(provision) / Decimal(principal)).quantize(Decimal("0.0001")))
         rows.append([currency, loan_class, str(n), _money(principal, currency), _money(provision, currency), coverage])
     return rows
+
+
+_statement_columns = ("section", "ref", "date", "kind", "amount", "principal", "interest", "fee", "penalty", "paid",
+                      "outstanding", "recorded_at")
+
+
+def _statement_rows(
+    conn: Connection, tenant_id: int, loan_id: uuid.UUID, as_of: dt.date, known_on: dt.datetime | None
+) -> Iterator[list[str]]:
+    """A borrower's statement: a BALANCE row (the loan's pools at the end of `as_of`), an INSTALLMENT
+    row per installment of the schedule then, and a TRANSACTION row per transaction effective by then.
+    The BALANCE row's amount is what the borrower owes, its outstanding that less the borrower's credit."""
+    found = statement(conn, tenant_id, loan_id, as_of, known_on=known_on)
+    c = found.loan.currency
+    s = found.state
+    if s is not None:
+        owed = s.principal + s.interest + s.interest_suspended + s.fee + s.penalty + s.penalty_suspended
+        yield ["BALANCE", str(loan_id), str(as_of), found.loan.status.value, _money(owed, c), _money(s.principal, c),
+               _money(s.interest + s.interest_suspended, c), _money(s.fee, c), _money(s.penalty + s.penalty_suspended, c),
+               "", _money(owed - s.overpayment, c), ""]
+    for i in found.installments:
+        yield ["INSTALLMENT", str(i.number), str(i.due_date), i.status, _money(i.principal + i.interest + i.fee, c),
+               _money(i.principal, c), _money(i.interest, c), _money(i.fee, c), "", _money(i.paid, c),
+               _money(i.outstanding, c), ""]
+    while True:
+        for t in found.transactions:
+            yield ["TRANSACTION", str(t.id), str(t.effective_date), t.type, _money(t.amount, c), _money(t.principal, c),
+                   _money(t.interest, c), _money(t.fee, c), _money(t.penalty, c), "", "", _utc(t.recorded_at)]
+        if found.next_page is None:
+            return
+        found = statement(conn, tenant_id, loan_id, as_of, after=found.next_page, known_on=known_on)
+
+
+def _utc(moment: dt.datetime) -> str:
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).astimezone(dt.timezone.utc).isoformat()

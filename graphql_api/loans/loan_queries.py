@@ -62,6 +62,7 @@ class StatementLine:
 class LoanStatement:
     loan: Loan = strawberry.field(description="The loan as it is now.")
     as_of: dt.date
+    known_on: dt.datetime | None = strawberry.field(description="The moment the statement was read as known on, if one was asked for.")
     lines: list[StatementLine] = strawberry.field(
         description="The schedule in force on `asOf`, each installment as paid, due or overdue then (empty before disbursement)."
     )
@@ -218,19 +219,24 @@ class LoanQuery:
         return None if row is None else loan_type(row)
 
     @strawberry.field(description="A loan's statement as of a date: each installment paid, outstanding or overdue then, "
-                      "and the transactions effective by then, a page at a time.")
+                      "and the transactions effective by then, a page at a time. `knownOn` leaves out what was "
+                      "recorded after that moment (null if the loan was not known then).")
     async def loan_statement(
         self, info: Info, loan_id: strawberry.ID, as_of: dt.date,
         transactions_first: int = statement_transactions_max, transactions_after: str | None = None,
+        known_on: dt.datetime | None = None,
     ) -> LoanStatement | None:
         ctx = info.context
         session = await ctx.authorize("loanStatement")
         found_id = decode_id("Loan", loan_id)
         check_page_size(transactions_first, statement_transactions_max)
         after = _statement_cursor(transactions_after)
+        if known_on is not None and known_on.tzinfo is None:
+            raise BadUserInput("knownOn needs a time zone (e.g. 2026-01-31T23:59:59Z)")
         try:
             found = await read(
-                ctx.engine, loan_portfolio.statement, session.principal.tenant_id, found_id, as_of, transactions_first, after
+                ctx.engine, loan_portfolio.statement, session.principal.tenant_id, found_id, as_of, transactions_first, after,
+                known_on,
             )
         except UnknownLoan:
             return None
@@ -247,7 +253,7 @@ class LoanQuery:
             "LoanStatement", found.next_page[0].isoformat(), utc(found.next_page[1]).isoformat(), str(found.next_page[2])
         )
         return LoanStatement(
-            loan=loan_type(found.loan), as_of=found.as_of, lines=lines,
+            loan=loan_type(found.loan), as_of=found.as_of, known_on=known_on, lines=lines,
             balances=None if found.state is None else loan_balances_type(found.state),
             transactions=[loan_transaction_type(t) for t in found.transactions], transactions_total=found.transactions_total,
             transactions_truncated=found.next_page is not None, transactions_end_cursor=end,

@@ -1,6 +1,7 @@
 """Loan transactions: insert-only rows of every money movement, and the history replays read back."""
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import json
 import uuid
@@ -12,7 +13,7 @@ from sqlalchemy.engine import Connection
 from ledger.model import canonical_json
 from loans.model import LoanTransaction, TransactionKind, replayed_kinds
 from loans.replay import Event
-from loans.store.tables import loan_transactions
+from loans.store.tables import cob_runs, loan_transactions
 
 _columns = tuple(loan_transactions.c.keys())
 # The server-side defaults (amounts default to zero), as Python values.
@@ -66,18 +67,23 @@ def reversal_of(conn: Connection, tenant_id: int, transaction_id: uuid.UUID) -> 
     ).scalar()
 
 
-def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Event]:
+def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID, known_on: dt.datetime | None = None) -> list[Event]:
     """The loan's replayable money events in the order they happened, without reversed ones.
 
     A write-off of everything is recorded with the principal it took; replayed, it takes all again.
-    A prepayment carries its mode and a restructure its new terms (its details).
+    A prepayment carries its mode and a restructure its new terms (its details). With `known_on`,
+    only what was recorded by then: an event recorded later is left out, and so is a later reversal
+    (the event it reversed stands, as it did then).
     """
     t = loan_transactions
-    rows = conn.execute(
+    query = (
         sa.select(t.c.id, t.c.type, t.c.effective_date, t.c.amount, t.c.details, t.c.reverses_transaction_id)
         .where(t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.sequence.is_not(None))
         .order_by(t.c.sequence)
-    ).all()
+    )
+    if known_on is not None:
+        query = query.where(t.c.recorded_at <= known_on)
+    rows = conn.execute(query).all()
     reversed_ids = {r.reverses_transaction_id for r in rows if r.reverses_transaction_id}
     events = []
     for r in rows:
@@ -91,6 +97,26 @@ def load_events(conn: Connection, tenant_id: int, loan_id: uuid.UUID) -> list[Ev
             details["capitalise"] = int(details.get("capitalised", 0)) > 0
         events.append(Event(r.id, r.type, r.effective_date, None if full else r.amount, details or None))
     return events
+
+
+def disbursement_known(conn: Connection, tenant_id: int, loan_id: uuid.UUID, known_on: dt.datetime) -> bool:
+    """Whether the loan's disbursement was recorded by `known_on`."""
+    t = loan_transactions
+    return conn.execute(
+        sa.select(t.c.id).where(
+            t.c.tenant_id == tenant_id, t.c.loan_id == loan_id, t.c.type == TransactionKind.DISBURSEMENT.value,
+            t.c.recorded_at <= known_on,
+        ).limit(1)
+    ).first() is not None
+
+
+def last_closed_known(conn: Connection, tenant_id: int, known_on: dt.datetime) -> dt.date | None:
+    """The tenant's last business date whose close of business had finished by `known_on`."""
+    return conn.execute(
+        sa.select(sa.func.max(cob_runs.c.business_date)).where(
+            cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE", cob_runs.c.finished_at <= known_on,
+        )
+    ).scalar()
 
 
 def _marker_details(transaction_id: uuid.UUID) -> str:

@@ -61,6 +61,14 @@ def latest_statement(conn: Connection, tenant_id: int, account: str, on_or_befor
     return conn.execute(query.order_by(statements.c.closing_date.desc(), statements.c.imported_at.desc()).limit(1)).first()
 
 
+def statements_closing_between(conn: Connection, tenant_id: int, date_from: dt.date, date_to: dt.date) -> list[sa.Row]:
+    """Statements with a closing balance dated in [date_from, date_to], by account, closing date, import."""
+    s = statements
+    return conn.execute(sa.select(s).where(
+        s.c.tenant_id == tenant_id, s.c.closing_minor.is_not(None), s.c.closing_date >= date_from, s.c.closing_date <= date_to,
+    ).order_by(s.c.bank_account_code, s.c.closing_date, s.c.imported_at, s.c.id)).all()
+
+
 def any_statement_currency(conn: Connection, tenant_id: int, account: str) -> str | None:
     return conn.execute(sa.select(statements.c.currency).where(
         statements.c.tenant_id == tenant_id, statements.c.bank_account_code == account).limit(1)).scalar()
