@@ -62,6 +62,7 @@ class Tally:
     errors: Counter = field(default_factory=Counter)
     refused: list[str] = field(default_factory=list)
     replays_confirmed: int = 0
+    first_answer_replayed: int = 0  # the first acknowledgement was a replay: an earlier, unanswered attempt was stored
     cob_dates_closed: int = 0
 
 
@@ -150,6 +151,7 @@ class Load:
             outcome.transaction_ids.add(decode_id("LoanTransaction", payload["transaction"]["id"]))
             if n == 1 and payload["replayed"] and len(outcome.transaction_ids) == 1:
                 tally.replays_confirmed += 1
+            tally.first_answer_replayed += n == 0 and payload["replayed"]
 
     async def clients(self, count: int, phase: str, seconds: float, grace_seconds: float, tally: Tally,
                       resend_share: float = 0.2) -> None:

@@ -45,6 +45,7 @@ from reliability.load import ApiServer, Load, Tally, errors_line
 from reliability.proxy import FaultProxy
 
 proxy_delay_seconds = 0.03
+proxy_cuts = 8
 
 
 @dataclass(frozen=True)
@@ -172,18 +173,17 @@ async def _phases(scale: Scale, load: Load, server: ApiServer, cluster: PrivateC
         report.events.append(f"PostgreSQL: immediate shutdown, accepting connections again {down:.1f} s later")
 
     async def faulty_network(tally: Tally) -> None:
-        step = seconds / 5
-        await asyncio.sleep(step)
-        proxy.delay_seconds = proxy_delay_seconds
-        await asyncio.sleep(step)
-        cut = proxy.cut()
-        await asyncio.sleep(step)
+        # Slow for the first half, then cut every connection at `proxy_cuts` moments through the phase,
+        # so cuts land in queries, in COMMITs and in idle pooled connections alike.
+        interval = seconds / (proxy_cuts + 1)
+        cut = 0
+        for n in range(proxy_cuts):
+            proxy.delay_seconds = proxy_delay_seconds if n < proxy_cuts // 2 else 0.0
+            await asyncio.sleep(interval)
+            cut += proxy.cut()
         proxy.delay_seconds = 0.0
-        cut += proxy.cut()
-        await asyncio.sleep(step)
-        cut += proxy.cut()
-        report.events.append(f"proxy: {proxy_delay_seconds * 1000:g} ms per chunk for {2 * step:.1f} s, "
-                             f"{cut} connections cut in three cuts")
+        report.events.append(f"proxy: {proxy_delay_seconds * 1000:g} ms per chunk for {interval * (proxy_cuts // 2):.1f} s, "
+                             f"{cut} connections cut in {proxy_cuts} cuts")
 
     for phase, fault in (("a", cob), ("b", kill_server), ("c", restart_postgres), ("d", faulty_network)):
         tally = report.tallies[phase] = Tally()
@@ -256,7 +256,9 @@ def print_report(report: Report, out: Callable[[str], None] = print) -> None:
     out(f"{'total':<36}" + "".join(f"{total[c]:>15,}" for c in columns) + f"   {errors_line(everything)}")
     check = report.check
     replays = sum(t.replays_confirmed for t in report.tallies.values())
-    out(f"replays: {replays} keys sent again after their acknowledgement answered the same transaction (replayed: true)")
+    late = sum(t.first_answer_replayed for t in report.tallies.values())
+    out(f"replays: {replays} keys sent again after their acknowledgement answered the same transaction (replayed: true); "
+        f"{late} keys were first acknowledged as a replay (an earlier attempt was stored, its answer lost)")
     for event in report.events:
         out(event)
     refused = [r for t in report.tallies.values() for r in t.refused]
