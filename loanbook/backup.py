@@ -24,7 +24,6 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, make_url
 
-from ledger.errors import LedgerError
 from loanbook.db import normalise_url
 
 sqlite_magic = b"SQLite format 3\x00"
@@ -35,19 +34,36 @@ tool_stderr_shown_max = 2000
 postgresql_bin_root = Path("/usr/lib/postgresql")
 
 
-class BackupFailed(LedgerError):
+class BackupError(Exception):
+    """A backup or restore that cannot be done; `code` is stable, the message is for a person.
+
+    Not a LedgerError: these are operators' errors of the command line, never answers of the API.
+    """
+
+    code = "BACKUP_ERROR"
+
+    def __init__(self, message: str, **details: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"
+
+
+class BackupFailed(BackupError):
     code = "BACKUP_FAILED"
 
 
-class BackupUnreadable(LedgerError):
+class BackupUnreadable(BackupError):
     code = "BACKUP_UNREADABLE"
 
 
-class RestoreTargetNotEmpty(LedgerError):
+class RestoreTargetNotEmpty(BackupError):
     code = "RESTORE_TARGET_NOT_EMPTY"
 
 
-class RestoreFailed(LedgerError):
+class RestoreFailed(BackupError):
     code = "RESTORE_FAILED"
 
 
@@ -131,7 +147,7 @@ def _sqlite_path(parsed: URL, *, must_exist: bool) -> Path:
     return path
 
 
-def _sqlite_copy(source: Path, target: Path, error: type[LedgerError]) -> None:
+def _sqlite_copy(source: Path, target: Path, error: type[BackupError]) -> None:
     """Every page of `source` into `target`, under one read snapshot of the source (writers carry on).
 
     The copy is left in rollback-journal mode, one self-contained file; the engine (loanbook.db)
@@ -171,7 +187,7 @@ def postgresql_tool(name: str) -> str:
     return found
 
 
-def _run_tool(error: type[LedgerError], name: str, *args: str, password: str | None) -> None:
+def _run_tool(error: type[BackupError], name: str, *args: str, password: str | None) -> None:
     env = dict(os.environ)
     if password is not None:
         env["PGPASSWORD"] = password

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from loanbook.backup import backup_database, restore_database
+from loanbook.backup import BackupError, backup_database, restore_database
 from loanbook.db import normalise_url
 from loanbook.settings import Settings
 
@@ -29,13 +30,21 @@ def _shown(url: str) -> str:
 
 def cmd_backup(args: argparse.Namespace, settings: Settings) -> int:
     url = args.database_url or settings.database_url
-    done = backup_database(url, args.output)
+    try:
+        done = backup_database(url, args.output)
+    except BackupError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
     print(f"backed up {_shown(url)} to {done.path} ({done.size_bytes:,} bytes, {done.backend})")
     return 0
 
 
 def cmd_restore(args: argparse.Namespace, settings: Settings) -> int:
     url = args.database_url or settings.database_url
-    restore_database(args.file, url)
+    try:
+        restore_database(args.file, url)
+    except BackupError as exc:
+        print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
+        return 1
     print(f"restored {args.file} into {_shown(url)}; `loanbook verify` and `loanbook audit digest` check it")
     return 0

@@ -83,7 +83,9 @@ def answer_of(response: httpx.Response, field_name: str) -> tuple[dict | None, s
         return None, code
     if response.status_code >= 500:
         return None, f"HTTP {response.status_code}"
-    result = (body.get("data") or {}).get(field_name) or {}
+    result = (body.get("data") or {}).get(field_name)
+    if not result:
+        return None, f"HTTP {response.status_code} without {field_name}"
     if "code" in result:
         return None, result["code"]
     return result, None

@@ -237,9 +237,11 @@ def _backup_and_restore(report: Report, cluster: PrivateCluster, books: Books, u
             report.restore_detail = f"loanbook {args[0]} failed: {done.stderr.strip()}"
             return
     before, after = _books_of(url, books.tenant_id), _books_of(restored_url, books.tenant_id)
-    report.restored_same = before == after and before[1]
+    restored_clean = _cli(["verify"], restored_url, workdir).returncode == 0
+    report.restored_same = before == after and before[1] and restored_clean
     report.restore_detail = (f"{len(before[0])} trial balance lines, chain head {before[2][:24]}...: "
-                             + ("the same after restore" if before == after else f"restored {after[2][:24]}... DIFFERS"))
+                             + ("the same after restore" if before == after else f"restored {after[2][:24]}... DIFFERS")
+                             + f"; verify of the restored database {'clean' if restored_clean else 'NOT CLEAN'}")
 
 
 def print_report(report: Report, out: Callable[[str], None] = print) -> None:
