@@ -8,7 +8,7 @@ GRAPHIQL_PACKAGES := graphiql@3.8.3 react@18.2.0 react-dom@18.2.0
 GRAPHIQL_DIR := $(VENV)/share/graphiql
 PYTEST_ARGS ?=
 
-.PHONY: install migrate serve test bench sdl clean
+.PHONY: install migrate serve test bench reliability sdl clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ bench: install
 	$(BIN)/python benchmarks/bench_reconciliation.py
 	$(BIN)/python benchmarks/bench_reports.py
 	$(BIN)/python benchmarks/bench_demo.py
+
+# Keyed repayments under faults on a private PostgreSQL cluster (a few minutes); `make test` runs it small.
+reliability: install
+	$(BIN)/python -m reliability
 
 sdl: install
 	$(BIN)/python -m graphql_api.print_schema > graphql_api/schema.graphql

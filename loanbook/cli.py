@@ -24,6 +24,7 @@ from ledger.unit_of_work import run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
 from loanbook import reconciliation_cli
+from loanbook.cli_backup import add_backup_commands
 from loanbook.cli_books import add_book_commands
 from loanbook.cli_books import tenant_ids as all_tenant_ids
 from loanbook.cli_reports import add_commands as add_report_commands
@@ -166,6 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_export_commands(sub)
 
     add_book_commands(sub)
+    add_backup_commands(sub)
     return parser
 
 

@@ -1,0 +1,1 @@
+"""loanbook's reliability suite: keyed repayments over HTTP under faults, then proof of the books."""
