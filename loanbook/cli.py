@@ -240,17 +240,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.batch_size <= service.entries_per_batch_max:
         print(f"error: --batch-size must be between 1 and {service.entries_per_batch_max}", file=sys.stderr)
         return 2
+    # Read as bytes: each line is decoded on its own, so text that is not UTF-8 is a bad line, named like the others.
     if args.file == "-":
-        numbered, problems = read_entries(sys.stdin)
+        numbered, problems = read_entries(sys.stdin.buffer)
     else:
         try:
-            with open(args.file, encoding="utf-8") as handle:
+            with open(args.file, "rb") as handle:
                 numbered, problems = read_entries(handle)
         except OSError as exc:
             print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 2
-        except UnicodeDecodeError as exc:
-            print(f"error: {args.file} is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
             return 2
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
