@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings)
-    except errors.LedgerError as exc:
+    except (errors.LedgerError, errors.DatabaseUnavailable) as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
 
