@@ -242,7 +242,7 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     # Read as bytes: each line is decoded on its own, so text that is not UTF-8 is a bad line, named like the others.
     if args.file == "-":
-        numbered, problems = read_entries(sys.stdin.buffer)
+        numbered, problems = read_entries(getattr(sys.stdin, "buffer", sys.stdin))
     else:
         try:
             with open(args.file, "rb") as handle:
