@@ -26,12 +26,14 @@ from cross_web import HTTPException
 from strawberry.asgi import GraphQL
 
 from graphql_api.context import ApiContext, request_id_for
+from graphql_api.core.errors import unavailable_code, unavailable_retry_after_seconds
 from graphql_api.core.root import database_reachable, package_version
 from graphql_api.core.strings import unstorable_character
 from graphql_api.core.threads import read
 from graphql_api import graphiql as graphiql_page
 from graphql_api.loans.cob_runner import CobRunner
 from graphql_api.schema import schema
+from ledger.errors import DatabaseUnavailable
 from ledger.sealing import BackgroundSealer
 from loans.pii import FieldCipher
 
@@ -66,6 +68,14 @@ class LoanbookGraphQL(GraphQL):
             response = refused_request(exc.status_code, exc.reason)
         await response(scope, receive, send)
 
+    def create_response(self, response_data, sub_response: Response) -> Response:  # type: ignore[no-untyped-def]  # noqa: ANN001
+        """An answer with a SERVICE_UNAVAILABLE error is HTTP 503 with Retry-After: the whole request may be sent again."""
+        response = super().create_response(response_data, sub_response)
+        if any(unavailable_in(result) for result in (response_data if isinstance(response_data, list) else [response_data])):
+            response.status_code = 503
+            response.headers["Retry-After"] = str(unavailable_retry_after_seconds)
+        return response
+
     async def render_graphql_ide(self, request: Request) -> Response:  # type: ignore[override]
         return graphiql_page.page()
 
@@ -92,6 +102,11 @@ class LoanbookGraphQL(GraphQL):
                 if bad is not None:
                     raise HTTPException(400, f"The request contains {bad}, which no field accepts.")
         return data
+
+
+def unavailable_in(result: object) -> bool:
+    errors = result.get("errors") if isinstance(result, dict) else None
+    return any((error.get("extensions") or {}).get("code") == unavailable_code for error in errors or ())
 
 
 refused_codes = {400: "BAD_REQUEST", 405: "METHOD_NOT_ALLOWED", 406: "NOT_ACCEPTABLE", 413: "PAYLOAD_TOO_LARGE",
@@ -200,7 +215,10 @@ def create_app(
     async def health(request: Request) -> JSONResponse:
         try:
             ok = await read(engine, database_reachable)
-        except Exception:  # an outage is a health answer, not a crash
+        except DatabaseUnavailable:  # an outage is a health answer, not a crash
+            log.warning("health check could not reach the database")
+            ok = False
+        except Exception:
             log.exception("health check could not reach the database")
             ok = False
         body = {"status": "ok" if ok else "unavailable", "database": "ok" if ok else "unreachable", "version": package_version()}

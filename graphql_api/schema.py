@@ -18,7 +18,7 @@ from strawberry.types import ExecutionContext
 
 from graphql_api.core.documents import ReuseValidatedDocuments
 from graphql_api.core.error_types import all_error_types
-from graphql_api.core.errors import MaskUnexpectedErrors, RefuseNulCharacters, should_mask_error
+from graphql_api.core.errors import MaskUnexpectedErrors, RefuseNulCharacters, database_unavailable, should_mask_error
 from graphql_api.core.execution import PlainFieldExecutor
 from graphql_api.core.root import CoreQuery
 from graphql_api.core.scalars import DecimalScalar
@@ -53,8 +53,12 @@ class Mutation(LedgerMutation, LoansMutation, IdentityMutation, ReconciliationMu
 class LoanbookSchema(strawberry.Schema):
     def process_errors(self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None) -> None:
         # Client mistakes are the client's business; only what gets masked deserves a traceback in our log.
+        # The database out of reach is an outage, not a bug: one line, no traceback (the unit of work
+        # logged each reconnect attempt).
         for error in errors:
-            if should_mask_error(error):
+            if database_unavailable(error):
+                log.warning("database unavailable: answered SERVICE_UNAVAILABLE (503) to a GraphQL operation")
+            elif should_mask_error(error):
                 log.error("unexpected error in GraphQL operation", exc_info=error.original_error or error)
             else:
                 log.debug("GraphQL client error: %s", error.message)

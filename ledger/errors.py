@@ -132,3 +132,23 @@ class InvalidPeriodClose(LedgerError):
     """A close, reopen or year-end close that cannot be done as asked (the message says why)."""
 
     code = "INVALID_PERIOD_CLOSE"
+
+
+class DatabaseUnavailable(Exception):
+    """The database could not be reached, or the connection to it was lost (a restart, a shutdown, a
+    refused connection), and reconnecting did not help within a moment.
+
+    Not a LedgerError: it says nothing about the request, which may simply be sent again once the
+    database is back. Work lost before COMMIT was rolled back by the server; work lost during COMMIT
+    may have committed, which is why a resend carries the same idempotency key: a command that did
+    commit is then answered as a replay, never applied twice.
+    """
+
+    code = "SERVICE_UNAVAILABLE"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.message}"

@@ -49,26 +49,52 @@ NumberedDraft = tuple[int, EntryDraft]
 
 
 def read_entries(
-    lines: Iterable[str], *, errors_max: int = line_errors_max
+    lines: Iterable[bytes | str], *, errors_max: int = line_errors_max
 ) -> tuple[list[NumberedDraft], list[ImportLineError]]:
     """(drafts with their line numbers, bad lines): every non-blank line is one or the other.
 
-    Reading stops once `errors_max` lines were bad (the errors list then holds that many).
+    Lines may come as bytes (a file opened in binary): each is decoded on its own, so text that is
+    not UTF-8 is a bad line like any other instead of ending the read. An idempotency key used by
+    an earlier line of the file is a bad line too (IDEMPOTENCY_CONFLICT naming both lines): within
+    one batch the second would fail the key's unique index, across batches it would be taken for a
+    replay of the first. Reading stops once `errors_max` lines were bad (the errors list then holds
+    that many).
     """
     drafts: list[NumberedDraft] = []
     problems: list[ImportLineError] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    key_lines: dict[str, int] = {}
+    for number, raw in enumerate(lines, start=1):
         try:
-            drafts.append((number, _draft(json.loads(line, parse_float=_refuse_number))))
-        except errors.LedgerError as exc:
-            problems.append(ImportLineError(number, exc))
-        except json.JSONDecodeError as exc:
-            problems.append(ImportLineError(number, f"not JSON ({exc.msg} at column {exc.colno})"))
+            line = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        except UnicodeDecodeError as exc:
+            problems.append(ImportLineError(number, f"not UTF-8 text ({exc.reason} at byte {exc.start + 1} of the line)"))
+        else:
+            if not line.strip():
+                continue
+            problem = _read_line(number, line, key_lines, drafts)
+            if problem is not None:
+                problems.append(problem)
         if len(problems) >= errors_max:
             break
     return drafts, problems
+
+
+def _read_line(number: int, line: str, key_lines: dict[str, int], drafts: list[NumberedDraft]) -> ImportLineError | None:
+    """Append the line's draft to `drafts`, or return why it is not one."""
+    try:
+        draft = _draft(json.loads(line, parse_float=_refuse_number))
+    except errors.LedgerError as exc:
+        return ImportLineError(number, exc)
+    except json.JSONDecodeError as exc:
+        return ImportLineError(number, f"not JSON ({exc.msg} at column {exc.colno})")
+    if draft.idempotency_key is not None:
+        first = key_lines.setdefault(draft.idempotency_key, number)
+        if first != number:
+            return ImportLineError(number, errors.IdempotencyConflict(
+                f"idempotency key {draft.idempotency_key!r} is already used on line {first}; each entry needs its own"
+            ))
+    drafts.append((number, draft))
+    return None
 
 
 def check_against_chart(

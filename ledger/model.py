@@ -136,6 +136,15 @@ def validate_draft(draft: EntryDraft) -> str:
         raise errors.InvalidEntry(f"description is longer than {description_length_max} characters")
     if draft.idempotency_key is not None and not 0 < len(draft.idempotency_key) <= idempotency_key_length_max:
         raise errors.InvalidEntry(f"idempotency key must be 1 to {idempotency_key_length_max} characters")
+    refuse_unstorable("description", draft.description)
+    if draft.idempotency_key is not None:
+        refuse_unstorable("idempotency_key", draft.idempotency_key)
+    if isinstance(draft.metadata, Mapping):  # before canonical_metadata, which cannot even measure a lone surrogate
+        for key, value in draft.metadata.items():
+            if isinstance(key, str):
+                refuse_unstorable("a metadata key", key, field="metadata")
+            if isinstance(value, str):
+                refuse_unstorable(f"metadata {key!r}", value, field="metadata")
     metadata_text = canonical_metadata(draft.metadata)
     totals: dict[str, int] = {}
     for posting in draft.postings:
@@ -143,6 +152,7 @@ def validate_draft(draft: EntryDraft) -> str:
             raise errors.InvalidAmount("posting amounts are integer minor units; build postings with debit()/credit()")
         if posting.amount_minor == 0:
             raise errors.InvalidAmount(f"posting to {posting.account_code} has a zero amount")
+        refuse_unstorable("account", posting.account_code)
         currency_exponent(posting.currency)
         totals[posting.currency] = totals.get(posting.currency, 0) + posting.amount_minor
     unbalanced = {c: t for c, t in totals.items() if t != 0}
@@ -170,6 +180,23 @@ def check_accounts(draft: EntryDraft, accounts: Mapping[str, Account]) -> None:
 def reversal_postings(postings: Iterable[Posting]) -> tuple[Posting, ...]:
     """The exact mirror of an entry's postings."""
     return tuple(Posting(p.account_code, p.currency, -p.amount_minor) for p in postings)
+
+
+def unstorable_character(text: str) -> str | None:
+    """What `text` holds that no text column stores, or None: NUL (PostgreSQL refuses it in text and
+    JSON) or a lone UTF-16 surrogate (no character at all: UTF-8 cannot encode it)."""
+    if "\x00" in text:
+        return "a NUL character (U+0000)"
+    if not text.isascii() and any("\ud800" <= ch <= "\udfff" for ch in text):
+        return "a lone UTF-16 surrogate"
+    return None
+
+
+def refuse_unstorable(what: str, text: str, *, field: str | None = None) -> None:
+    """INVALID_ENTRY before the database: left in, the character failed the statement that carried it."""
+    found = unstorable_character(text)
+    if found is not None:
+        raise errors.InvalidEntry(f"{what} holds {found}, which cannot be stored", field=field or what)
 
 
 def canonical_metadata(metadata: Mapping[str, object]) -> str:

@@ -14,6 +14,12 @@ retryable. A key is declared retryable where it is defined, with `info=retryable
 sa.UniqueConstraint or unique sa.Index: its violation means another transaction got there first
 (an idempotency key, a one-time link), and running the work again finds the other row and answers
 as a replay or a typed error.
+
+A database that went away (restarted, shut down, refusing connections) is retried a few times
+over a fraction of a second, then it is `DatabaseUnavailable` (SERVICE_UNAVAILABLE), which tells
+the caller to send the command again later with the same idempotency key. After such a loss every
+pooled connection is suspect: the unit of work (and `read_again_if_lost`) replaces the engine's
+pool, so the first command after the server is back runs on fresh connections.
 """
 from __future__ import annotations
 
@@ -28,7 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
-from ledger.errors import TransactionRetriesExhausted
+from ledger.errors import DatabaseUnavailable, TransactionRetriesExhausted
 from ledger.store.audit_log import event_rows
 from ledger.store.sealer import seal_committed, sealed_in_background
 from ledger.store.tables import audit_events, audit_unsealed, metadata, retryable  # noqa: F401 (retryable: public)
@@ -39,6 +45,11 @@ T = TypeVar("T")
 attempts_max = 25
 backoff_seconds_max = 0.2
 retryable_sqlstates = frozenset({"40001", "40P01", "55P03"})
+# Class 08 (connection exception) and these: admin_shutdown, crash_shutdown, cannot_connect_now
+# (starting up or shutting down), too_many_connections.
+unavailable_sqlstates = frozenset({"57P01", "57P02", "57P03", "53300"})
+reconnect_attempts_max = 4
+reconnect_backoff_seconds = 0.05  # doubled per attempt: ~0.35 s in all before DatabaseUnavailable
 
 # Execution option marking a connection that only reads: the SQLite engine (loanbook.db) then begins
 # its transactions deferred, without the write lock, and in WAL mode they read while writers carry on.
@@ -104,7 +115,8 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
 
     A LedgerError raised by `work` rolls the transaction back and reaches the caller unchanged.
     A connection found dead before COMMIT was sent is retried on a fresh one (the server rolled
-    that transaction back); one lost during COMMIT is not, since it may have committed. The hooks
+    that transaction back), a few times (`reconnect_attempts_max`), then DatabaseUnavailable; one
+    lost during COMMIT is DatabaseUnavailable at once, since it may have committed. The hooks
     run on the same connection right after commit, outside the retry loop: the work committed, so
     a failing hook (the connection lost) is logged and the result still returned; audit events a
     failed seal leaves on the queue are chained by the next sealer (`loanbook verify` seals what
@@ -113,24 +125,44 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
     """
     if seal and sealed_in_background(engine):
         seal = False  # a background sealer follows the queue (ledger.sealing.BackgroundSealer)
-    for attempt in range(1, attempts_max + 1):
+    busy_attempt = lost_attempt = 0  # failed attempts: the database refused the work / the connection was lost
+    while True:
         committing = False
-        conn = engine.connect()
+        try:
+            conn = engine.connect()
+        except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
+            if not connection_lost(exc):
+                raise
+            lost_attempt += 1
+            time.sleep(reconnect_delay(lost_attempt, exc))
+            continue
         unit = conn.info[_unit_key] = UnitOfWork(seal=seal)
         try:
             with conn.begin():
                 result = work(conn)
                 committing = True
         except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
-            conn.info.pop(_unit_key, None)
+            if not conn.invalidated:  # an invalidated connection would reconnect to show its info
+                conn.info.pop(_unit_key, None)
+            if connection_lost(exc):
+                _forget_pool(engine, conn, exc)
+                if committing:
+                    raise DatabaseUnavailable(
+                        "the connection to the database was lost while committing, so the outcome is not known here; "
+                        "send the command again with the same idempotency key: if it committed, that is a replay"
+                    ) from exc
+                lost_attempt += 1
+                time.sleep(reconnect_delay(lost_attempt, exc))
+                continue
             conn.close()
-            lost = isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated and not committing
-            if not (is_retryable(exc) or lost):
+            if not is_retryable(exc):
                 raise
-            back_off(attempt, exc, "transaction")
+            busy_attempt += 1
+            back_off(busy_attempt, exc, "transaction")
             continue
         except BaseException:
-            conn.info.pop(_unit_key, None)
+            if not conn.invalidated:
+                conn.info.pop(_unit_key, None)
             conn.close()
             raise
         try:
@@ -140,7 +172,75 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
             conn.info.pop(_unit_key, None)
             conn.close()
         return result
-    raise AssertionError("unreachable: the loop returns or raises")
+
+
+def read_again_if_lost(engine: Engine, read: Callable[[], T]) -> T:
+    """`read()`, run again on fresh connections while it fails because the connection was lost (a
+    read may be repeated at will); DatabaseUnavailable once reconnecting did not help."""
+    lost_attempt = 0
+    while True:
+        try:
+            return read()
+        except Exception as exc:
+            if not connection_lost(exc):
+                raise
+            engine.dispose()  # every pooled connection died with the one that failed (see _forget_pool)
+            lost_attempt += 1
+            time.sleep(reconnect_delay(lost_attempt, exc))
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` says the database went away (as opposed to refusing the work): a connection that
+    SQLAlchemy found dead, a server restarting or shutting down, a connection refused or closed.
+
+    For SQLAlchemy's wrapped errors and for raw driver errors. PostgreSQL's driver gives every error
+    a `sqlstate`, None for a failure on the client's side of the socket (refused, closed); SQLite's
+    errors carry none and are never a lost connection ("database is locked" is a busy database).
+    """
+    if isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated:
+        return True
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if not hasattr(orig, "sqlstate"):
+        return False
+    sqlstate = orig.sqlstate
+    if sqlstate is None:
+        return any(cls.__name__ == "OperationalError" for cls in type(orig).__mro__)
+    return sqlstate.startswith("08") or sqlstate in unavailable_sqlstates
+
+
+def reconnect_delay(attempt: int, exc: BaseException) -> float:
+    """Seconds to wait before reconnect attempt `attempt` + 1; DatabaseUnavailable after the last."""
+    if attempt >= reconnect_attempts_max:
+        raise DatabaseUnavailable(
+            "the database is unavailable (restarting or unreachable); nothing was written: "
+            "send the request again shortly, with the same idempotency key"
+        ) from exc
+    log.warning("the database connection was lost (attempt %s), reconnecting: %s", attempt, driver_message(exc))
+    return reconnect_backoff_seconds * 2 ** (attempt - 1)
+
+
+def driver_message(exc: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's statement and parameters (a token's digest, for one)."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    text = str(orig).strip()
+    return f"{type(orig).__name__}: {text.splitlines()[0] if text else ''}"
+
+
+def _forget_pool(engine: Engine, conn: Connection, exc: BaseException) -> None:
+    """Drop a connection the server closed, and with it every pooled one, which the same restart killed.
+
+    SQLAlchemy invalidates the pool itself when it sees a disconnect, but not on every road (an
+    error the driver raised directly, ledger.store writes through it; a connection it had already
+    invalidated): replacing the pool here covers them all. Connections checked out of the old pool
+    meanwhile are closed when they are returned.
+    """
+    if not conn.invalidated:
+        try:
+            conn.invalidate(exc)
+        except Exception:  # noqa: BLE001 - the connection is gone either way
+            log.debug("invalidating a lost connection failed", exc_info=True)
+    conn.close()
+    engine.dispose()
 
 
 def record_events(conn: Connection, actor: Actor, events: list[dict]) -> list[uuid.UUID]:

@@ -4,6 +4,12 @@ Everything is recomputed from the stored rows: the audit hash chain, each entry'
 content hash (against the content hash recorded in its chained audit event), and every stored
 balance counter against the sum of its postings. Returns discrepancies as data, every one of
 them, not just the first.
+
+Clients may post while it runs. Every check reads one snapshot (on PostgreSQL a REPEATABLE READ
+transaction; on SQLite a deferred read transaction, which in WAL mode is one snapshot too), so the
+books are seen as of one moment. Events committed in that snapshot but not yet chained by the
+sealer are `pending_events`, not discrepancies: their queue row commits with them, and an entry
+whose audit event is still queued is checked against the content hash that queued event records.
 """
 from __future__ import annotations
 
@@ -43,6 +49,7 @@ class Report:
     audit_events: int = 0
     chained_events: int = 0
     balance_rows: int = 0
+    pending_events: int = 0  # committed, on the sealer's queue, not yet chained
     discrepancies: list[str] = field(default_factory=list)
 
     @property
@@ -54,19 +61,23 @@ class Report:
 
 
 def verify_books(conn: Connection, tenant_ids: list[int] | None = None) -> Report:
+    """Check the tenants' books; on a connection not yet in a transaction, all in one snapshot."""
+    if conn.dialect.name == "postgresql" and not conn.in_transaction():
+        conn.execution_options(isolation_level="REPEATABLE READ")
     report = Report()
     if tenant_ids is None:
         tenant_ids = list(conn.execute(sa.select(tenants.c.id).order_by(tenants.c.id)).scalars())
     for tenant_id in tenant_ids:
         report.tenants += 1
-        recorded_hashes = _verify_chain(conn, tenant_id, report)
-        _verify_entries(conn, tenant_id, report, recorded_hashes)
+        recorded_hashes, queued_hashes = _verify_chain(conn, tenant_id, report)
+        _verify_entries(conn, tenant_id, report, recorded_hashes, queued_hashes)
         _verify_balances(conn, tenant_id, report)
     return report
 
 
-def _verify_chain(conn: Connection, tenant_id: int, report: Report) -> dict[str, str]:
-    """Recompute the chain; return each entry's content hash as its chained event recorded it."""
+def _verify_chain(conn: Connection, tenant_id: int, report: Report) -> tuple[dict[str, str], dict[str, str]]:
+    """Recompute the chain; return each entry's content hash as its chained event recorded it, and as
+    a queued (committed, not yet chained) event records it."""
     previous, expected_seq = genesis_hash, 1
     recorded: dict[str, str] = {}
     chained_ids = set()
@@ -92,10 +103,7 @@ def _verify_chain(conn: Connection, tenant_id: int, report: Report) -> dict[str,
             report.problem(f"tenant {tenant_id}: audit event seq {row.seq} ({row.action} {row.entity_id}) does not match its hash")
         else:
             chained_ids.add(row.id)
-            if row.entity_type == "journal_entry" and row.after:
-                recorded[row.entity_id] = json.loads(row.after).get("content_hash")
-            elif row.entity_type == "journal_batch" and row.after:  # ledger.service.import_entries
-                recorded.update(json.loads(row.after).get("entries") or ())
+            _record_hashes(row, recorded)
         previous = row.hash
         expected_seq += 1
     head = conn.execute(sa.select(audit_chain_heads).where(audit_chain_heads.c.tenant_id == tenant_id)).first()
@@ -108,12 +116,33 @@ def _verify_chain(conn: Connection, tenant_id: int, report: Report) -> dict[str,
         report.audit_events += 1
         if event_id not in chained_ids and event_id not in pending:
             report.problem(f"tenant {tenant_id}: audit event {event_id} is neither sealed nor waiting to be sealed")
+    report.pending_events += len(pending)
+    queued: dict[str, str] = {}
     if pending:
-        report.problem(f"tenant {tenant_id}: {len(pending)} audit event(s) not yet sealed into the chain")
-    return recorded
+        queued_rows = conn.execute(
+            sa.select(audit_events.c.entity_type, audit_events.c.entity_id, audit_events.c.after)
+            .select_from(audit_unsealed.join(
+                audit_events,
+                sa.and_(audit_events.c.tenant_id == audit_unsealed.c.tenant_id, audit_events.c.id == audit_unsealed.c.event_id),
+            ))
+            .where(audit_unsealed.c.tenant_id == tenant_id, audit_events.c.entity_type.in_(("journal_entry", "journal_batch")))
+        )
+        for row in queued_rows:
+            _record_hashes(row, queued)
+    return recorded, queued
 
 
-def _verify_entries(conn: Connection, tenant_id: int, report: Report, recorded: dict[str, str]) -> None:
+def _record_hashes(row: sa.Row, into: dict[str, str]) -> None:
+    """The content hashes an audit event records: a journal entry's, or each entry of an import batch."""
+    if row.entity_type == "journal_entry" and row.after:
+        into[row.entity_id] = json.loads(row.after).get("content_hash")
+    elif row.entity_type == "journal_batch" and row.after:  # ledger.service.import_entries
+        into.update(json.loads(row.after).get("entries") or ())
+
+
+def _verify_entries(
+    conn: Connection, tenant_id: int, report: Report, recorded: dict[str, str], queued: dict[str, str]
+) -> None:
     # Both streams are ordered by entry id and merged, so memory stays flat however large the books.
     legs_stream = conn.execution_options(yield_per=20000).execute(
         sa.select(postings).where(postings.c.tenant_id == tenant_id).order_by(postings.c.entry_id, postings.c.line_no)
@@ -134,14 +163,15 @@ def _verify_entries(conn: Connection, tenant_id: int, report: Report, recorded: 
             legs = list(pending[1])
             pending = next(legs_by_entry, None)
         report.postings += len(legs)
-        _verify_entry(row, legs, recorded.get(str(row.id)), report)
+        entry_id = str(row.id)
+        _verify_entry(row, legs, recorded.get(entry_id), queued.get(entry_id), report)
     while pending is not None:
         report.problem(f"tenant {tenant_id}: postings of entry {pending[0]} have no journal entry")
         report.postings += len(list(pending[1]))
         pending = next(legs_by_entry, None)
 
 
-def _verify_entry(row: sa.Row, legs: list[sa.Row], recorded_hash: str | None, report: Report) -> None:
+def _verify_entry(row: sa.Row, legs: list[sa.Row], recorded_hash: str | None, queued_hash: str | None, report: Report) -> None:
     label = f"tenant {row.tenant_id}: entry {row.id}"
     if len(legs) < 2:
         report.problem(f"{label} has {len(legs)} posting(s); an entry needs at least two")
@@ -164,8 +194,11 @@ def _verify_entry(row: sa.Row, legs: list[sa.Row], recorded_hash: str | None, re
     digest = content_hash(row.id, request_hash(draft), row.actor)
     if digest != row.content_hash:
         report.problem(f"{label} was altered after posting: its content no longer matches its content hash")
-    if recorded_hash is None:
-        report.problem(f"{label} has no sealed audit event recording it")
+    if recorded_hash is None and queued_hash is None:
+        report.problem(f"{label} has no audit event recording it, sealed or pending sealing")
+    elif recorded_hash is None:
+        if queued_hash != digest:
+            report.problem(f"{label} differs from what its audit event (pending sealing) recorded")
     elif recorded_hash != digest:
         report.problem(f"{label} differs from what its sealed audit event recorded")
 

@@ -20,7 +20,7 @@ from ledger.model import EntryDraft, credit, debit
 from ledger.money import format_amount
 from ledger.sealing import default_interval, follow, seal_all_pending, seal_pending
 from ledger.store.tables import tenants
-from ledger.unit_of_work import run_in_transaction
+from ledger.unit_of_work import read_connection, run_in_transaction
 from ledger.verify import discrepancies_shown_max, verify_books
 from loans.verify import verify_subledger
 from loanbook import reconciliation_cli
@@ -51,7 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     try:
         return args.handler(args, settings)
-    except errors.LedgerError as exc:
+    except (errors.LedgerError, errors.DatabaseUnavailable) as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 1
 
@@ -242,17 +242,15 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     if not 1 <= args.batch_size <= service.entries_per_batch_max:
         print(f"error: --batch-size must be between 1 and {service.entries_per_batch_max}", file=sys.stderr)
         return 2
+    # Read as bytes: each line is decoded on its own, so text that is not UTF-8 is a bad line, named like the others.
     if args.file == "-":
-        numbered, problems = read_entries(sys.stdin)
+        numbered, problems = read_entries(getattr(sys.stdin, "buffer", sys.stdin))
     else:
         try:
-            with open(args.file, encoding="utf-8") as handle:
+            with open(args.file, "rb") as handle:
                 numbered, problems = read_entries(handle)
         except OSError as exc:
             print(f"error: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
-            return 2
-        except UnicodeDecodeError as exc:
-            print(f"error: {args.file} is not UTF-8 text ({exc.reason} at byte {exc.start})", file=sys.stderr)
             return 2
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
@@ -468,9 +466,9 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     if not args.no_seal:
         for tenant_id in tenant_ids:
             seal_pending(engine, tenant_id)
-    with engine.connect() as conn:
-        if engine.dialect.name == "postgresql":  # one snapshot for every check, while others keep posting
-            conn.execution_options(isolation_level="REPEATABLE READ")
+    # One snapshot for every check while others keep posting (ledger.verify); a read connection, so
+    # on SQLite it does not hold the write lock meanwhile.
+    with read_connection(engine) as conn:
         report = verify_books(conn, tenant_ids)
         for tenant_id in tenant_ids:
             report.discrepancies += verify_subledger(conn, tenant_id)
@@ -480,6 +478,8 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         f"verified {report.tenants} tenant(s): {report.entries} entries, {report.postings} postings, "
         f"{report.audit_events} audit events ({report.chained_events} chained), {report.balance_rows} balance rows"
     )
+    if report.pending_events:  # committed since the last seal: the sealer chains them, nothing is wrong
+        print(f"{report.pending_events} audit events pending sealing")
     for problem in report.discrepancies[:discrepancies_shown_max]:
         print(f"DISCREPANCY: {problem}")
     if len(report.discrepancies) > discrepancies_shown_max:

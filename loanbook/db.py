@@ -27,8 +27,10 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed, echo=echo)
-    # No pre-ping: it costs a round trip per transaction. A connection that died in the pool fails
-    # its first statement instead, and run_in_transaction retries that on a fresh connection.
+    # No pre-ping: it costs a round trip per transaction. A connection that died in the pool (the
+    # server restarted) fails its first statement instead; the unit of work and the API's reads then
+    # replace the pool, whose every connection died with it, and run again on a fresh connection
+    # (ledger.unit_of_work.connection_lost).
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, echo=echo)
 
 

@@ -1,19 +1,31 @@
 """Errors that reach the client as top-level GraphQL errors, and the rule for masking the rest.
 
 Expected domain failures are typed results (see `graphql_api.core.error_types`). Top-level errors are for
-the request itself: not signed in, not allowed, a malformed argument. Everything else is a bug or an
-outage, and the client sees only "Unexpected error." with code INTERNAL_SERVER_ERROR; the server log
-keeps the traceback.
+the request itself: not signed in, not allowed, a malformed argument. A database that cannot be reached
+or whose connection was lost (ledger.unit_of_work.connection_lost, DatabaseUnavailable once reconnecting
+failed) is SERVICE_UNAVAILABLE, answered with HTTP 503 and Retry-After (graphql_api.app): the client may
+send the same request again, with the same idempotency key. Everything else is a bug, and the client
+sees only "Unexpected error." with code INTERNAL_SERVER_ERROR; the server log keeps the traceback.
 """
 from __future__ import annotations
 
 from graphql import GraphQLError, StringValueNode, ValidationRule
 from strawberry.extensions import MaskErrors
 
+from ledger.errors import DatabaseUnavailable
+from ledger.unit_of_work import connection_lost
+
 masked_message = "Unexpected error."
 masked_code = "INTERNAL_SERVER_ERROR"
 # Errors about the document itself (syntax, unknown fields, limits, variable types) carry this code.
 document_error_code = "GRAPHQL_VALIDATION_FAILED"
+unavailable_code = DatabaseUnavailable.code
+unavailable_retry_after_seconds = 2
+unavailable_message = (
+    "The database is unavailable (restarting or unreachable). Send the same request again after "
+    f"{unavailable_retry_after_seconds} seconds (Retry-After), with the same idempotencyKey: a mutation that was "
+    "already applied is then answered as a replay, never applied twice."
+)
 
 
 class PublicError(Exception):
@@ -47,6 +59,12 @@ def root_cause(error: BaseException) -> BaseException:
     return error
 
 
+def database_unavailable(error: GraphQLError) -> bool:
+    """The error is the database being out of reach, not a bug: SERVICE_UNAVAILABLE, not INTERNAL_SERVER_ERROR."""
+    cause = root_cause(error)
+    return isinstance(cause, DatabaseUnavailable) or connection_lost(cause)
+
+
 def should_mask_error(error: GraphQLError) -> bool:
     """Mask every error except those we raised for the client and those GraphQL raised about the document.
 
@@ -78,6 +96,11 @@ class MaskUnexpectedErrors(MaskErrors):
         return processed
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
+        if database_unavailable(error):  # its own text may hold SQL: the client gets ours
+            return GraphQLError(
+                message=unavailable_message, nodes=error.nodes, source=error.source, positions=error.positions, path=error.path,
+                original_error=None, extensions={"code": unavailable_code, "retryAfterSeconds": unavailable_retry_after_seconds},
+            )
         return GraphQLError(
             message=self.error_message,
             nodes=error.nodes,

@@ -24,12 +24,13 @@ import functools
 from collections.abc import Callable
 from typing import TypeVar
 
+import anyio
 from anyio import CapacityLimiter, to_thread
 from anyio.lowlevel import RunVar
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ledger.unit_of_work import read_connection, run_in_transaction
+from ledger.unit_of_work import connection_lost, read_again_if_lost, read_connection, reconnect_delay, run_in_transaction
 
 T = TypeVar("T")
 
@@ -50,13 +51,15 @@ def database_threads() -> CapacityLimiter:
 
 
 async def read(engine: Engine, query: Callable[..., T], *args: object) -> T:
-    """`query(conn, *args)` in one transaction on a pooled connection, in a worker thread."""
+    """`query(conn, *args)` in one transaction on a pooled connection, in a worker thread.
+
+    Run again on a fresh connection if the connection was lost (ledger.unit_of_work.read_again_if_lost)."""
 
     def work() -> T:
         with read_connection(engine) as conn:
             return query(conn, *args)
 
-    return await to_thread.run_sync(work, limiter=database_threads())
+    return await to_thread.run_sync(read_again_if_lost, engine, work, limiter=database_threads())
 
 
 async def read_statement(engine: Engine | AsyncEngine, query: Callable[..., T], *args: object) -> T:
@@ -69,8 +72,17 @@ async def read_statement(engine: Engine | AsyncEngine, query: Callable[..., T], 
     Multi-statement reads keep `read`: they may need a transaction (psycopg's server-side cursors do).
     """
     if isinstance(engine, AsyncEngine):
-        async with engine.connect() as conn:
-            return await conn.run_sync(query, *args)
+        lost_attempt = 0
+        while True:
+            try:
+                async with engine.connect() as conn:
+                    return await conn.run_sync(query, *args)
+            except Exception as exc:  # a lost connection: every pooled one died with it, read again on new ones
+                if not connection_lost(exc):
+                    raise
+                await engine.dispose()
+                lost_attempt += 1
+                await anyio.sleep(reconnect_delay(lost_attempt, exc))
 
     def work() -> T:
         with read_connection(engine) as conn:  # on SQLite: a deferred BEGIN, no write lock
@@ -78,7 +90,7 @@ async def read_statement(engine: Engine | AsyncEngine, query: Callable[..., T], 
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             return query(conn, *args)
 
-    return await to_thread.run_sync(work, limiter=database_threads())
+    return await to_thread.run_sync(read_again_if_lost, engine, work, limiter=database_threads())
 
 
 async def write(engine: Engine, work: Callable[[Connection], T]) -> T:

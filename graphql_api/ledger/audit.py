@@ -130,6 +130,9 @@ class AuditVerification:
     audit_events: int
     chained_events: int
     balance_rows: int
+    pending_events: int = strawberry.field(
+        default=0, description="Audit events committed but not yet chained by the sealer: the sealer chains them, so they are no discrepancy."
+    )
 
 
 @strawberry.type(description="The head of your audit hash chain: hand `digest` to an auditor; verifyAudit(digest:) proves the history up to it.")
@@ -221,6 +224,7 @@ class AuditQuery:
             return AuditVerification(
                 ok=not found, discrepancies=found[:discrepancies_shown_max], entries=report.entries, postings=report.postings,
                 audit_events=report.audit_events, chained_events=report.chained_events, balance_rows=report.balance_rows,
+                pending_events=report.pending_events,
             )
 
         return await read(ctx.engine, verify)

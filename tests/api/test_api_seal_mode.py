@@ -39,3 +39,23 @@ def test_the_app_seals_in_background_while_it_runs_and_leaves_nothing_unsealed(f
         events = conn.execute(sa.text("SELECT count(*) FROM audit_events WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
         chained = conn.execute(sa.text("SELECT count(*) FROM audit_chain WHERE tenant_id = :t"), {"t": tenant_id}).scalar()
     assert queued == 0 and events == chained
+
+
+@pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
+def test_verify_audit_counts_events_awaiting_the_sealer_as_pending_not_discrepancies(fresh_engine):
+    from ledger import service
+    from ledger.model import EntryDraft, credit, debit
+    from tests.conftest import actor_for
+
+    tenant_id = new_tenant(fresh_engine, prefix="pending")
+    now = dt.datetime.now(dt.timezone.utc)
+    auditor = run_in_transaction(fresh_engine, lambda c: identity_service.create_token(c, tenant_id, Role.AUDITOR, actor_name="t", now=now))
+    actor = actor_for(tenant_id)
+    for n in (1, 2):  # committed, left on the queue as a background sealer would find them
+        draft = EntryDraft(dt.date(2026, 1, 5), (debit("1100", f"{n}.00", "CNY"), credit("3100", f"{n}.00", "CNY")))
+        run_in_transaction(fresh_engine, lambda c, d=draft: service.post_entry(c, actor, d), seal=False)
+    app = create_app(fresh_engine, cipher=FieldCipher(bytes(range(32))))
+    query = "{ verifyAudit { ok pendingEvents entries discrepancies { source message } } }"
+    with TestClient(app) as client:
+        body = client.post("/graphql", json={"query": query}, headers={"Authorization": f"Bearer {auditor.secret}"}).json()
+    assert body["data"]["verifyAudit"] == {"ok": True, "pendingEvents": 2, "entries": 2, "discrepancies": []}, body

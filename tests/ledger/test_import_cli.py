@@ -127,3 +127,63 @@ def test_a_closed_account_is_named_before_anything_is_written(engine, cli, tmp_p
     assert cli_main(["import", str(path), "--tenant", slug]) == 1
     assert "error: ACCOUNT_CLOSED: line 2: account 1160" in capsys.readouterr().err
     assert entries_of(engine, tenant_id) == before
+
+
+def _nul_description(n: int) -> str:
+    return line(n).replace(f"legacy row {n}", "legacy\\u0000row")
+
+
+@pytest.mark.parametrize(
+    "bad, code, says",
+    [
+        (_nul_description(3), "INVALID_ENTRY", "description holds a NUL character (U+0000)"),
+        (line(3).replace('"row": 3', '"note": "a\\u0000b"'), "INVALID_ENTRY", "metadata 'note' holds a NUL character (U+0000)"),
+        (line(3).replace('"row": 3', '"\\udc00": 1'), "INVALID_ENTRY", "a metadata key holds a lone UTF-16 surrogate"),
+        (line(3).replace("legacy row 3", "lone \\ud800 half"), "INVALID_ENTRY", "description holds a lone UTF-16 surrogate"),
+        (line(3).replace('"1200"', '"12\\u000000"'), "INVALID_ENTRY", "account holds a NUL character (U+0000)"),
+    ],
+)
+def test_a_character_no_column_stores_is_a_bad_line(engine, cli, tmp_path, capsys, bad, code, says):
+    """Refused with the line's number before the database sees it: no traceback, no SQL text."""
+    tenant_id, slug = cli
+    path = tmp_path / "nul.jsonl"
+    path.write_text("\n".join([line(1), line(2), bad, line(4)]), encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug]) == 1
+    err = capsys.readouterr().err
+    assert err.splitlines() == [f"error: {code}: line 3: {says}, which cannot be stored", "1 bad line(s); nothing was written"]
+    assert "Traceback" not in err and "INSERT" not in err and "SELECT" not in err
+    assert entries_of(engine, tenant_id) == before
+
+
+def test_text_that_is_not_utf8_is_named_by_line_with_the_others(engine, cli, tmp_path, capsys):
+    tenant_id, slug = cli
+    path = tmp_path / "latin1.jsonl"
+    latin1 = line(2).replace("legacy row 2", "caf\u00e9").encode("latin-1")
+    path.write_bytes(b"\n".join([line(1).encode(), latin1, line(3, "10.001").encode(), line(4).encode()]))
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("error: INVALID_ENTRY: line 2: not UTF-8 text (invalid continuation byte at byte ")
+    assert err[1].startswith("error: AMOUNT_TOO_PRECISE: line 3:")
+    assert err[2] == "2 bad line(s); nothing was written"
+    assert entries_of(engine, tenant_id) == before
+
+
+def test_a_key_repeated_in_the_file_names_the_key_and_both_lines(engine, cli, tmp_path, capsys):
+    """Within one batch or across two: the second use of a key is refused before anything is written."""
+    tenant_id, slug = cli
+    key = f"dup-{uuid.uuid4().hex[:8]}"
+    path = tmp_path / "dup.jsonl"
+    path.write_text("\n".join([
+        line(1, idempotency_key=key), line(2), line(3, "20.00", idempotency_key=key), line(4), line(5, idempotency_key=key),
+    ]), encoding="utf-8")
+    before = entries_of(engine, tenant_id)
+    assert cli_main(["import", str(path), "--tenant", slug, "--batch-size", "2"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [
+        f"error: IDEMPOTENCY_CONFLICT: line 3: idempotency key {key!r} is already used on line 1; each entry needs its own",
+        f"error: IDEMPOTENCY_CONFLICT: line 5: idempotency key {key!r} is already used on line 1; each entry needs its own",
+        "2 bad line(s); nothing was written",
+    ]
+    assert entries_of(engine, tenant_id) == before
