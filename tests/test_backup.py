@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,16 +18,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger import queries
+from ledger import queries, service
 from ledger.digest import audit_digest
+from ledger.model import EntryDraft, credit, debit
 from ledger.sealing import seal_pending
 from ledger.store.tables import journal_entries
 from ledger.unit_of_work import run_in_transaction
+from loanbook.backup import backup_database
 from loanbook.cli import main as cli_main
 from loanbook.db import make_engine, scratch_database
 from loans import money
 from loans.pii import FieldCipher
-from tests.conftest import pg_admin_url
+from tests.conftest import actor_for, new_tenant, pg_admin_url
 from tests.loans.conftest import apply, cob
 
 both = pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
@@ -131,13 +135,6 @@ def test_a_file_that_is_no_backup_of_this_backend_is_refused_before_anything_is_
 @both
 def test_a_backup_taken_while_entries_post_restores_to_balanced_verified_books(fresh_engine, tmp_path, monkeypatch):
     """The backup is one snapshot: entries posting meanwhile are in it whole or not at all."""
-    import threading
-
-    from ledger import service
-    from ledger.model import EntryDraft, credit, debit
-    from loanbook.backup import backup_database
-    from tests.conftest import actor_for, new_tenant
-
     engine = fresh_engine
     tenant_id = new_tenant(engine)
     stop, posted = threading.Event(), []
@@ -151,11 +148,11 @@ def test_a_backup_taken_while_entries_post_restores_to_balanced_verified_books(f
     writer.start()
     try:
         while len(posted) < 3:
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
         backup_database(url_of(engine), tmp_path / "live.backup")
         after_backup = len(posted) + 2  # the writer keeps going after the snapshot
         while len(posted) < after_backup:
-            threading.Event().wait(0.01)
+            time.sleep(0.01)
     finally:
         stop.set()
         writer.join(30)
