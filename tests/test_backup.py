@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import threading
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,16 +18,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from ledger import queries
+from ledger import queries, service
 from ledger.digest import audit_digest
+from ledger.model import EntryDraft, credit, debit
 from ledger.sealing import seal_pending
 from ledger.store.tables import journal_entries
 from ledger.unit_of_work import run_in_transaction
+from loanbook.backup import backup_database
 from loanbook.cli import main as cli_main
 from loanbook.db import make_engine, scratch_database
 from loans import money
 from loans.pii import FieldCipher
-from tests.conftest import pg_admin_url
+from tests.conftest import actor_for, new_tenant, pg_admin_url
 from tests.loans.conftest import apply, cob
 
 both = pytest.mark.parametrize("fresh_engine", ["sqlite", "postgresql"], indirect=True)
@@ -126,3 +130,37 @@ def test_a_file_that_is_no_backup_of_this_backend_is_refused_before_anything_is_
         with engine.connect() as conn:
             assert sa.inspect(conn).get_table_names() == []
         engine.dispose()
+
+
+@both
+def test_a_backup_taken_while_entries_post_restores_to_balanced_verified_books(fresh_engine, tmp_path, monkeypatch):
+    """The backup is one snapshot: entries posting meanwhile are in it whole or not at all."""
+    engine = fresh_engine
+    tenant_id = new_tenant(engine)
+    stop, posted = threading.Event(), []
+
+    def post_meanwhile():
+        while not stop.is_set():
+            draft = EntryDraft(D(2026, 1, 5), (debit("1100", "10.00", "CNY"), credit("3100", "10.00", "CNY")), "capital", {})
+            posted.append(run_in_transaction(engine, lambda c: service.post_entry(c, actor_for(tenant_id), draft)).id)
+
+    writer = threading.Thread(target=post_meanwhile)
+    writer.start()
+    try:
+        while len(posted) < 3:
+            time.sleep(0.01)
+        backup_database(url_of(engine), tmp_path / "live.backup")
+        after_backup = len(posted) + 2  # the writer keeps going after the snapshot
+        while len(posted) < after_backup:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        writer.join(30)
+    with empty_database(engine, tmp_path) as target:
+        assert cli_main(["restore", str(tmp_path / "live.backup"), "--database-url", target]) == 0
+        lines, balanced, _, entries = the_books(target, tenant_id)
+        assert balanced and 3 <= entries < len(posted)
+        assert dict(((code, side), amount) for code, _, d, c in lines for side, amount in (("dr", d), ("cr", c)) if amount) == {
+            ("1100", "dr"): 1000 * entries, ("3100", "cr"): 1000 * entries}
+        monkeypatch.setenv("LOANBOOK_DATABASE_URL", target)
+        assert cli_main(["verify"]) == 0
