@@ -302,8 +302,10 @@ def test_the_same_keyed_payment_twice_at_once_is_recorded_once(pg_engine, cipher
     second.start()
     with engine.connect() as conn:
         waiting = "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        for _ in range(1000):
-            if conn.execute(sa.text(waiting)).scalar():
+        for _ in range(3000):
+            found = conn.execute(sa.text(waiting)).scalar()
+            conn.rollback()  # pg_stat_activity is read once per transaction: look afresh each time
+            if found:
                 break
             time.sleep(0.01)
         else:
