@@ -32,6 +32,7 @@ from ledger.model import (
     account_code_length_max,
     check_accounts,
     content_hash,
+    header_account_error,
     normal_balance_of,
     request_hash,
     reversal_postings,
@@ -39,7 +40,14 @@ from ledger.model import (
 )
 from ledger.money import currency_exponent
 from ledger.ownership import owning_workflow
-from ledger.queries import account_from_row, currencies_to_text, entries_from_rows, get_entry, load_accounts
+from ledger.queries import (
+    account_from_row,
+    currencies_to_text,
+    entries_from_rows,
+    get_entry,
+    load_accounts,
+    open_child_codes,
+)
 from ledger.store.audit_log import event_rows
 from ledger.store.balances import DayTotals
 from ledger.store.bulk import copy_rows, move_counters
@@ -88,7 +96,7 @@ def create_tenant(conn: Connection, slug: str, name: str, *, actor_name: str, no
     for line in default_chart:
         open_account(
             conn, actor, line.code, line.name, line.type,
-            parent_code=line.parent_code, role=line.role, balance_slots=line.balance_slots,
+            parent_code=line.parent_code, role=line.role, balance_slots=line.balance_slots, is_header=line.is_header,
         )
     return tenant_id
 
@@ -111,7 +119,13 @@ def open_account(
     role: str | None = None,
     currencies: Sequence[str] | None = None,
     balance_slots: int = 1,
+    is_header: bool = False,
 ) -> Account:
+    """Open an account; a child names a header account of its own type as its parent.
+
+    A header (`is_header`) groups the accounts under it and takes no postings: the one kind of
+    account that may be a parent, so no account ever holds both its own postings and children.
+    """
     try:
         account_type = AccountType(account_type)
     except ValueError:
@@ -139,16 +153,23 @@ def open_account(
             raise errors.InvalidAccount(
                 f"account {code} is {account_type.value} but its parent {parent_code} is {parent.type.value}"
             )
+        if not parent.is_header:
+            raise errors.InvalidAccount(
+                f"account {parent_code} ({parent.name}) takes postings, so it cannot have child accounts; "
+                "name a header account as the parent", account=parent_code,
+            )
+        if parent.status is not AccountStatus.OPEN:
+            raise errors.AccountClosed(f"parent account {parent_code} is closed", account=parent_code)
     account = Account(
         actor.tenant_id, code, name, account_type, normal_balance_of(account_type), parent_code,
-        AccountStatus.OPEN, currencies, balance_slots,
+        AccountStatus.OPEN, currencies, balance_slots, is_header,
     )
     conn.execute(
         sa.insert(accounts).values(
             tenant_id=actor.tenant_id, code=code, name=name, type=account_type.value,
             normal_balance=account.normal_balance.value, parent_code=parent_code, role=role,
             status=AccountStatus.OPEN.value, currencies=currencies_to_text(currencies),
-            balance_slots=balance_slots, created_at=actor.now,
+            balance_slots=balance_slots, is_header=is_header, created_at=actor.now,
         )
     )
     record_event(conn, actor, "account.opened", "account", code, after=_account_state(account, role))
@@ -291,6 +312,12 @@ def _checked_chart(
         chart = load_accounts(conn, actor.tenant_id, codes, lock="share")
     else:
         chart = accounts_for_posting(conn, actor.tenant_id, codes)
+    # Every draft's accounts, the ones an import checks while streaming too: a header is refused here,
+    # where the refusal can name the header's children (no read can run in the middle of a COPY).
+    for code in codes:
+        account = chart.get(code)
+        if account is not None and account.is_header and account.status is AccountStatus.OPEN:
+            raise header_account_error(account, open_child_codes(conn, actor.tenant_id, code))
     for draft in drafts:
         check_accounts(draft, chart)
     return chart
@@ -471,5 +498,5 @@ def _account_state(account: Account, role: str | None) -> dict:
         "code": account.code, "name": account.name, "type": account.type.value,
         "normal_balance": account.normal_balance.value, "parent_code": account.parent_code, "role": role,
         "currencies": list(account.currencies) if account.currencies else None,
-        "balance_slots": account.balance_slots, "status": account.status.value,
+        "balance_slots": account.balance_slots, "status": account.status.value, "is_header": account.is_header,
     }

@@ -258,7 +258,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if len(problems) < line_errors_max:
             codes = sorted({p.account_code for _, draft in numbered for p in draft.postings})
             chart = queries.load_accounts(conn, tenant_id, codes)
-            problems += check_against_chart(numbered, chart, errors_max=line_errors_max - len(problems))
+            problems += check_against_chart(
+                numbered, chart, errors_max=line_errors_max - len(problems),
+                children_of=lambda code: queries.open_child_codes(conn, tenant_id, code),
+            )
         conn.rollback()
     if problems:
         problems.sort(key=lambda problem: problem.line)

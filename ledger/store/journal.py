@@ -151,7 +151,7 @@ def _wait_for_closes(driver, tenant_id: int, codes: Sequence[str]) -> None:  # t
     """Wait until no close holds these accounts (the lock is then held shared, as a posting holds it)."""
     driver.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
 
-_chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots"
+_chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots, is_header"
 _chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])"
 _open_chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND status = 'OPEN' ORDER BY code LIMIT %s"
 

@@ -55,6 +55,7 @@ accounts = sa.Table(
     sa.Column("balance_slots", sa.SmallInteger(), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("closed_at", Timestamp, nullable=True),
+    sa.Column("is_header", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.ForeignKeyConstraint(["tenant_id", "parent_code"], ["accounts.tenant_id", "accounts.code"]),
     sa.CheckConstraint("balance_slots BETWEEN 1 AND 64", name="balance_slots_range"),
 )

@@ -1,0 +1,31 @@
+"""Header accounts: a column marking the accounts that group others and take no postings.
+
+An account that already has child accounts becomes a header: the chart's group accounts (1000
+Assets, 2000 Liabilities, ...) and any parent a tenant opened. Its posted history stays as it is.
+
+Revision ID: 0020_h17
+Revises: 0017_bank_reconciliation
+Create Date: 2026-12-02
+"""
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0020_h17"
+down_revision = "0017_bank_reconciliation"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("accounts") as batch:
+        batch.add_column(sa.Column("is_header", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.execute(
+        "UPDATE accounts SET is_header = true WHERE EXISTS ("
+        " SELECT 1 FROM accounts AS child"
+        " WHERE child.tenant_id = accounts.tenant_id AND child.parent_code = accounts.code)"
+    )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("accounts") as batch:
+        batch.drop_column("is_header")
