@@ -23,6 +23,9 @@ class ChartLine(NamedTuple):
     role: str | None
     balance_slots: int = 1
     is_header: bool = False
+    # The chart's accounts accept the tenant's functional currency alone, but the year-end close
+    # moves every currency's result to retained earnings, so that one takes any currency.
+    any_currency: bool = False
 
 
 A, L, E, I, X = AccountType.ASSET, AccountType.LIABILITY, AccountType.EQUITY, AccountType.INCOME, AccountType.EXPENSE
@@ -40,7 +43,7 @@ default_chart: tuple[ChartLine, ...] = (
     ChartLine("2200", "Suspense - unidentified receipts", L, "2000", "suspense", hot_account_slots),
     ChartLine("3000", "Equity", E, None, None, is_header=True),
     ChartLine("3100", "Paid-in capital", E, "3000", "capital"),
-    ChartLine("3200", "Retained earnings", E, "3000", "retained_earnings"),
+    ChartLine("3200", "Retained earnings", E, "3000", "retained_earnings", any_currency=True),
     ChartLine("4000", "Income", I, None, None, is_header=True),
     ChartLine("4100", "Interest income", I, "4000", "interest_income", hot_account_slots),
     ChartLine("4200", "Fee income", I, "4000", "fee_income", hot_account_slots),

@@ -14,6 +14,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from ledger import errors, queries, service
+from ledger.accounts import functional_currency_default
 from ledger.actor import Actor
 from ledger.importing import check_against_chart, line_errors_max, read_entries
 from ledger.model import EntryDraft, credit, debit
@@ -76,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("create", help="create a tenant with the default chart of accounts")
     p.add_argument("slug")
     p.add_argument("--name", required=True)
+    p.add_argument("--currency", default=functional_currency_default, metavar="CODE",
+                   help=f"functional currency, ISO 4217: the default chart's accounts accept it (default {functional_currency_default})")
     p.set_defaults(handler=cmd_tenant_create)
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(handler=cmd_tenant_list)
@@ -188,10 +191,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
-    tenant_id = run_in_transaction(
-        engine, lambda conn: service.create_tenant(conn, args.slug, args.name, actor_name="cli", now=utc_now())
-    )
-    print(f"created tenant {args.slug} (id {tenant_id}) with the default chart of accounts")
+    tenant_id = run_in_transaction(engine, lambda conn: service.create_tenant(
+        conn, args.slug, args.name, actor_name="cli", now=utc_now(), functional_currency=args.currency,
+    ))
+    print(f"created tenant {args.slug} (id {tenant_id}) with the default chart of accounts in {args.currency}")
     return 0
 
 
@@ -199,7 +202,7 @@ def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
         for row in conn.execute(sa.select(tenants).order_by(tenants.c.slug)):
-            print(f"{row.slug}\t{row.name}")
+            print(f"{row.slug}\t{row.functional_currency}\t{row.name}")
     return 0
 
 

@@ -37,6 +37,8 @@ tenants = sa.Table(
     sa.Column("slug", sa.String(63), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # ISO 4217: the currency the tenant keeps its books in (ledger.accounts.create_tenant).
+    sa.Column("functional_currency", sa.String(3), nullable=False, server_default="CNY"),
     sa.UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 

@@ -115,6 +115,15 @@ def test_header_accounts_group_the_chart_and_refuse_postings(api):
     assert sorted(e["node"]["code"] for e in chart if e["node"]["isHeader"]) == ["1000", "1500", "2000", "3000", "4000", "5000"]
 
 
+def test_the_tenant_shows_its_functional_currency_and_its_chart_accepts_it(api):
+    finance = Desk(api, Role.FINANCE).tokens[Role.FINANCE]
+    tenant = api.graphql("{ me { tenant { functionalCurrency } } }", token=finance)["data"]["me"]["tenant"]
+    assert tenant == {"functionalCurrency": "CNY"}
+    chart = api.graphql("{ accounts(first: 50) { edges { node { code isHeader currencies } } } }", token=finance)["data"]["accounts"]
+    currencies = {e["node"]["code"]: e["node"]["currencies"] for e in chart["edges"] if not e["node"]["isHeader"]}
+    assert currencies.pop("3200") is None and set(map(tuple, currencies.values())) == {("CNY",)}
+
+
 def test_finance_sets_the_classification_policy_that_everyone_reads(api):
     desk = Desk(api, Role.FINANCE, Role.LOAN_OFFICER)
     finance = desk.tokens[Role.FINANCE]
