@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import signal
 import threading
@@ -84,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_tenant_list)
 
     token = sub.add_parser("token", help="manage API tokens (Authorization: Bearer <token>)").add_subparsers(dest="token_command")
-    p = token.add_parser("create", help="create a token; prints the token alone on stdout (shown once, stored hashed)")
+    p = token.add_parser("create", help="create a token; prints the token alone on stdout (shown once, stored hashed); "
+                         "a lost admin token is replaced with --role admin")
     p.add_argument("--tenant", required=True, help="tenant slug")
     p.add_argument("--role", required=True, help="admin, loan_officer, approver, finance, collector or auditor")
     p.add_argument("--name", help="unique per tenant; becomes the actor name in journals and audit events")
@@ -494,6 +496,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.clean else 1
 
 
+def cli_actor_name() -> str:
+    """`cli:` and the operating-system user running the command: who used the database's authority."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the process's uid (a bare container)
+        return "cli"
+    return f"cli:{user}"[:200]
+
+
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     from identity import service as identity_service
     from identity.errors import IdentityError
@@ -510,7 +521,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         issued = run_in_transaction(
             engine,
             lambda conn: identity_service.create_token(
-                conn, service.tenant_id_for(conn, args.tenant), role, name=args.name, actor_name="cli", now=now,
+                conn, service.tenant_id_for(conn, args.tenant), role, name=args.name, actor_name=cli_actor_name(), now=now,
                 expires_at=expires_at,
             ),
         )
@@ -530,7 +541,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
     def work(conn: sa.Connection):
         tenant_id = service.tenant_id_for(conn, args.tenant) if args.tenant else None
-        return identity_service.revoke_token(conn, args.token, actor_name="cli", now=utc_now(), tenant_id=tenant_id)
+        return identity_service.revoke_token(conn, args.token, actor_name=cli_actor_name(), now=utc_now(), tenant_id=tenant_id)
 
     try:
         revoked = run_in_transaction(engine, work)
