@@ -117,7 +117,7 @@ def prepare_books(url: str, account_count: int, slug: str = "bench") -> int:
     codes = uniform_codes(account_count)
 
     def open_accounts(conn: sa.Connection) -> None:
-        service.open_account(conn, actor, "1500", "Loans receivable (benchmark)", AccountType.ASSET, parent_code="1000")
+        service.open_account(conn, actor, "1500", "Loans receivable (benchmark)", AccountType.ASSET, parent_code="1000", is_header=True)
         for code in codes:
             service.open_account(conn, actor, code, f"Loan {code}", AccountType.ASSET, parent_code="1500")
 
@@ -334,7 +334,7 @@ def load_asof_history(url: str, tenant_id: int, big_postings: int, small_posting
 
     def open_accounts(conn: sa.Connection) -> None:
         service.open_account(conn, actor, "9100", "Collections bank account", AccountType.ASSET, balance_slots=hot_slots)
-        service.open_account(conn, actor, "9200", "Loans (history)", AccountType.ASSET)
+        service.open_account(conn, actor, "9200", "Loans (history)", AccountType.ASSET, is_header=True)
         for code in loans:
             service.open_account(conn, actor, code, f"Loan {code}", AccountType.ASSET, parent_code="9200")
 

@@ -86,6 +86,7 @@ class Principal:
     tenant_id: int
     tenant_slug: str
     tenant_name: str
+    functional_currency: str  # ISO 4217: the currency the tenant keeps its books in
     role: Role
     actor_name: str
     token_id: uuid.UUID

@@ -132,7 +132,10 @@ def list_tokens(conn: Connection, tenant_id: int) -> list[ApiToken]:
 def _token_query() -> sa.Select:
     # Built once: every API request runs it.
     return (
-        sa.select(api_tokens, tenant_table.c.slug.label("tenant_slug"), tenant_table.c.name.label("tenant_name"))
+        sa.select(
+            api_tokens, tenant_table.c.slug.label("tenant_slug"), tenant_table.c.name.label("tenant_name"),
+            tenant_table.c.functional_currency.label("functional_currency"),
+        )
         .join(tenant_table, tenant_table.c.id == api_tokens.c.tenant_id)
         .where(api_tokens.c.token_hash == sa.bindparam("digest"))
         .limit(2)
@@ -155,7 +158,9 @@ def authenticate(conn: Connection, secret: str, now: dt.datetime) -> Principal |
     token = _token_from_row(row)
     if not token.is_active(now):
         return None
-    return Principal(row.tenant_id, row.tenant_slug, row.tenant_name, token.role, token.name, token.id)
+    return Principal(
+        row.tenant_id, row.tenant_slug, row.tenant_name, row.functional_currency, token.role, token.name, token.id
+    )
 
 
 _hex_pattern = re.compile(r"^[0-9a-f]{1,32}$")

@@ -80,6 +80,12 @@ class AccountNotEmpty(LedgerError):
     code = "ACCOUNT_BALANCE_NOT_ZERO"
 
 
+class HeaderAccount(LedgerError):
+    """The account is a header (it groups child accounts) and takes no postings; details: account, children."""
+
+    code = "HEADER_ACCOUNT"
+
+
 class CurrencyNotAllowed(LedgerError):
     code = "CURRENCY_NOT_ALLOWED"
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from ledger import errors
@@ -98,13 +98,17 @@ def _read_line(number: int, line: str, key_lines: dict[str, int], drafts: list[N
 
 
 def check_against_chart(
-    drafts: Sequence[NumberedDraft], chart: Mapping[str, Account], *, errors_max: int = line_errors_max
+    drafts: Sequence[NumberedDraft], chart: Mapping[str, Account], *, errors_max: int = line_errors_max,
+    children_of: Callable[[str], Sequence[str]] | None = None,
 ) -> list[ImportLineError]:
-    """The lines whose postings name an account that is missing, closed or refuses the currency."""
+    """The lines whose postings name an account that is missing, closed, a header or refuses the currency.
+
+    `children_of` names a header's child accounts for the message (see ledger.model.check_accounts).
+    """
     problems: list[ImportLineError] = []
     for number, draft in drafts:
         try:
-            check_accounts(draft, chart)
+            check_accounts(draft, chart, children_of)
         except errors.LedgerError as exc:
             problems.append(ImportLineError(number, exc))
             if len(problems) >= errors_max:

@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from ledger import errors
@@ -61,6 +61,9 @@ class Account:
     currencies: tuple[str, ...] | None = None
     # More than one slot spreads a hot account's balance over rows summed on read (see README).
     balance_slots: int = 1
+    # A header groups child accounts (1000 Assets over 1100 Bank): it is a heading of the chart, and
+    # its figures are its children's, so it takes no postings of its own.
+    is_header: bool = False
 
     def allows(self, currency: str) -> bool:
         return self.currencies is None or currency in self.currencies
@@ -162,19 +165,39 @@ def validate_draft(draft: EntryDraft) -> str:
     return metadata_text
 
 
-def check_accounts(draft: EntryDraft, accounts: Mapping[str, Account]) -> None:
-    """Every posting's account exists in the tenant, is open and accepts the currency."""
+def check_accounts(
+    draft: EntryDraft, accounts: Mapping[str, Account], children_of: Callable[[str], Sequence[str]] | None = None
+) -> None:
+    """Every posting's account exists in the tenant, is open, is not a header and accepts the currency.
+
+    `children_of(code)` names a header's open child accounts for the error message (a read the
+    caller supplies; it runs only when a posting names a header).
+    """
     for posting in draft.postings:
         account = accounts.get(posting.account_code)
         if account is None:
             raise errors.UnknownAccount(f"no account with code {posting.account_code!r}", account=posting.account_code)
         if account.status is not AccountStatus.OPEN:
             raise errors.AccountClosed(f"account {account.code} ({account.name}) is closed", account=account.code)
+        if account.is_header:
+            raise header_account_error(account, children_of(account.code) if children_of else ())
         if not account.allows(posting.currency):
             allowed = ", ".join(account.currencies or ())
             raise errors.CurrencyNotAllowed(
                 f"account {account.code} accepts {allowed}, not {posting.currency}", account=account.code
             )
+
+
+def header_account_error(account: Account, children: Sequence[str]) -> errors.HeaderAccount:
+    """The typed refusal of a posting to a header account, naming the child accounts to post to instead."""
+    if children:
+        hint = f"post to one of its child accounts: {', '.join(children)}"
+    else:
+        hint = "open a child account under it and post there"
+    return errors.HeaderAccount(
+        f"account {account.code} ({account.name}) is a header account and takes no postings; {hint}",
+        account=account.code, children=list(children),
+    )
 
 
 def reversal_postings(postings: Iterable[Posting]) -> tuple[Posting, ...]:

@@ -90,6 +90,7 @@ def account_from_row(row: sa.Row) -> Account:
         status=AccountStatus(row.status),
         currencies=currencies_from_text(row.currencies),
         balance_slots=row.balance_slots,
+        is_header=bool(row.is_header),
     )
 
 
@@ -109,6 +110,18 @@ def load_accounts(
         query = query.order_by(accounts.c.code).with_for_update(read=lock == "share")
     rows = conn.execute(query)
     return {row.code: account_from_row(row) for row in rows}
+
+
+child_codes_shown_max = 20
+
+
+def open_child_codes(conn: Connection, tenant_id: int, code: str) -> list[str]:
+    """The codes of an account's open child accounts, in code order (at most child_codes_shown_max)."""
+    return list(conn.execute(
+        sa.select(accounts.c.code)
+        .where(accounts.c.tenant_id == tenant_id, accounts.c.parent_code == code, accounts.c.status == "OPEN")
+        .order_by(accounts.c.code).limit(child_codes_shown_max)
+    ).scalars())
 
 
 def list_accounts(conn: Connection, tenant_id: int) -> list[Account]:

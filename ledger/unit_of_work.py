@@ -36,7 +36,7 @@ from sqlalchemy.engine import Connection, Engine
 from ledger.actor import Actor
 from ledger.errors import DatabaseUnavailable, TransactionRetriesExhausted
 from ledger.store.audit_log import event_rows
-from ledger.store.sealer import seal_committed, sealed_in_background
+from ledger.store.sealer import seal_committed, seal_in_transaction, sealed_in_background
 from ledger.store.tables import audit_events, audit_unsealed, metadata, retryable  # noqa: F401 (retryable: public)
 
 log = logging.getLogger(__name__)
@@ -60,17 +60,19 @@ _unit_key = "loanbook_unit_of_work"
 class UnitOfWork:
     """What one run of a command's transaction carries besides the connection.
 
-    `seal`: the transaction's audit events are to be sealed (a posting statement may then seal
-    them before commit, as the tenant's sealer, see ledger.store.journal); the events still
-    pending at commit are sealed by an after-commit hook.
+    `seal`: the transaction's audit events are to be sealed. A posting statement may take the
+    tenant's sealer lock (see ledger.store.journal); the transaction then chains the queue, its
+    own events included, once, just before it commits (`seal_held`), however many entries it
+    posted. The events still pending at commit are sealed by an after-commit hook.
     """
 
-    __slots__ = ("seal", "_hooks", "_pending")
+    __slots__ = ("seal", "_hooks", "_pending", "_sealer_of")
 
     def __init__(self, *, seal: bool) -> None:
         self.seal = seal
         self._hooks: list[Callable[[Connection], None]] = []
         self._pending: dict[int, list[uuid.UUID]] = {}
+        self._sealer_of: set[int] = set()
 
     def after_commit(self, hook: Callable[[Connection], None]) -> None:
         """Run `hook(conn)` once the transaction committed, on the same connection, outside it."""
@@ -84,6 +86,15 @@ class UnitOfWork:
             if self.seal:
                 self.after_commit(lambda conn: _seal_or_leave_queued(conn, tenant_id, pending))
         pending.extend(event_ids)
+
+    def holds_sealer_lock(self, tenant_id: int) -> None:
+        """A statement of this transaction took the tenant's sealer lock (held until commit)."""
+        self._sealer_of.add(tenant_id)
+
+    def seal_held(self, conn: Connection) -> None:
+        """Before commit: chain the pending events of each tenant whose sealer lock we hold."""
+        for tenant_id in sorted(self._sealer_of):
+            self.sealed(tenant_id, set(seal_in_transaction(conn, tenant_id)))
 
     def sealed(self, tenant_id: int, event_ids: set[uuid.UUID]) -> None:
         """These events were chained inside the transaction: nothing is left to do for them."""
@@ -140,6 +151,7 @@ def run_in_transaction(engine: Engine, work: Callable[[Connection], T], *, seal:
         try:
             with conn.begin():
                 result = work(conn)
+                unit.seal_held(conn)
                 committing = True
         except (sa.exc.DBAPIError, engine.dialect.loaded_dbapi.Error) as exc:
             if not conn.invalidated:  # an invalidated connection would reconnect to show its info

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import signal
 import threading
@@ -14,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 import sqlalchemy as sa
 
 from ledger import errors, queries, service
+from ledger.accounts import functional_currency_default
 from ledger.actor import Actor
 from ledger.importing import check_against_chart, line_errors_max, read_entries
 from ledger.model import EntryDraft, credit, debit
@@ -77,12 +79,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = tenant.add_parser("create", help="create a tenant with the default chart of accounts")
     p.add_argument("slug")
     p.add_argument("--name", required=True)
+    p.add_argument("--currency", default=functional_currency_default, metavar="CODE",
+                   help=f"functional currency, ISO 4217: the default chart's accounts accept it (default {functional_currency_default})")
     p.set_defaults(handler=cmd_tenant_create)
     p = tenant.add_parser("list", help="list tenants")
     p.set_defaults(handler=cmd_tenant_list)
 
     token = sub.add_parser("token", help="manage API tokens (Authorization: Bearer <token>)").add_subparsers(dest="token_command")
-    p = token.add_parser("create", help="create a token; prints the token alone on stdout (shown once, stored hashed)")
+    p = token.add_parser("create", help="create a token; prints the token alone on stdout (shown once, stored hashed); "
+                         "a lost admin token is replaced with --role admin")
     p.add_argument("--tenant", required=True, help="tenant slug")
     p.add_argument("--role", required=True, help="admin, loan_officer, approver, finance, collector or auditor")
     p.add_argument("--name", help="unique per tenant; becomes the actor name in journals and audit events")
@@ -190,10 +195,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_tenant_create(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
-    tenant_id = run_in_transaction(
-        engine, lambda conn: service.create_tenant(conn, args.slug, args.name, actor_name="cli", now=utc_now())
-    )
-    print(f"created tenant {args.slug} (id {tenant_id}) with the default chart of accounts")
+    tenant_id = run_in_transaction(engine, lambda conn: service.create_tenant(
+        conn, args.slug, args.name, actor_name="cli", now=utc_now(), functional_currency=args.currency,
+    ))
+    print(f"created tenant {args.slug} (id {tenant_id}) with the default chart of accounts in {args.currency}")
     return 0
 
 
@@ -201,7 +206,7 @@ def cmd_tenant_list(args: argparse.Namespace, settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
         for row in conn.execute(sa.select(tenants).order_by(tenants.c.slug)):
-            print(f"{row.slug}\t{row.name}")
+            print(f"{row.slug}\t{row.functional_currency}\t{row.name}")
     return 0
 
 
@@ -258,7 +263,10 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
         if len(problems) < line_errors_max:
             codes = sorted({p.account_code for _, draft in numbered for p in draft.postings})
             chart = queries.load_accounts(conn, tenant_id, codes)
-            problems += check_against_chart(numbered, chart, errors_max=line_errors_max - len(problems))
+            problems += check_against_chart(
+                numbered, chart, errors_max=line_errors_max - len(problems),
+                children_of=lambda code: queries.open_child_codes(conn, tenant_id, code),
+            )
         conn.rollback()
     if problems:
         problems.sort(key=lambda problem: problem.line)
@@ -490,6 +498,15 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if report.clean else 1
 
 
+def cli_actor_name() -> str:
+    """`cli:` and the operating-system user running the command: who used the database's authority."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):  # no name for the process's uid (a bare container)
+        return "cli"
+    return f"cli:{user}"[:200]
+
+
 def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
     from identity import service as identity_service
     from identity.errors import IdentityError
@@ -506,7 +523,7 @@ def cmd_token_create(args: argparse.Namespace, settings: Settings) -> int:
         issued = run_in_transaction(
             engine,
             lambda conn: identity_service.create_token(
-                conn, service.tenant_id_for(conn, args.tenant), role, name=args.name, actor_name="cli", now=now,
+                conn, service.tenant_id_for(conn, args.tenant), role, name=args.name, actor_name=cli_actor_name(), now=now,
                 expires_at=expires_at,
             ),
         )
@@ -526,7 +543,7 @@ def cmd_token_revoke(args: argparse.Namespace, settings: Settings) -> int:
 
     def work(conn: sa.Connection):
         tenant_id = service.tenant_id_for(conn, args.tenant) if args.tenant else None
-        return identity_service.revoke_token(conn, args.token, actor_name="cli", now=utc_now(), tenant_id=tenant_id)
+        return identity_service.revoke_token(conn, args.token, actor_name=cli_actor_name(), now=utc_now(), tenant_id=tenant_id)
 
     try:
         revoked = run_in_transaction(engine, work)

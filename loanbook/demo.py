@@ -121,8 +121,8 @@ def build_demo(
     for index in range(total_days):
         day = first_day + dt.timedelta(days=index)
         actions = plan.days.pop(day, [])
-        for action in actions:  # one transaction each: a day's later actions read what earlier ones wrote
-            run_in_transaction(engine, action)
+        if actions:  # the day's business in one transaction, in order: later actions read what earlier ones wrote
+            run_in_transaction(engine, lambda c, day_actions=actions: [action(c) for action in day_actions])
         events += len(actions)
         run_close_of_business(engine, tenant_id, day, actor_name="cob", clock=clock)
         if progress is not None:

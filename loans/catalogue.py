@@ -26,6 +26,19 @@ def create_product(conn: Connection, actor: Actor, values: Mapping[str, object])
     missing = sorted(codes - set(known))
     if missing:
         raise InvalidProduct(f"gl_accounts name accounts that do not exist: {', '.join(missing)}", field="gl_accounts")
+    refusing = sorted(code for code, account in known.items() if not account.allows(product.currency))
+    if refusing:
+        raise InvalidProduct(
+            f"gl_accounts name accounts that do not accept {product.currency}: {', '.join(refusing)}; "
+            f"open accounts for {product.currency} and map the product's roles to them",
+            field="gl_accounts",
+        )
+    headers = sorted(code for code, account in known.items() if account.is_header)
+    if headers:
+        raise InvalidProduct(
+            f"gl_accounts name header accounts, which take no postings: {', '.join(headers)}; name their child accounts",
+            field="gl_accounts",
+        )
     product = replace(product, version=(latest_version(conn, actor.tenant_id, product.code) or 0) + 1)
     insert_product(conn, actor, product)
     _created_in_this_transaction(conn).add((actor.tenant_id, product.code, product.version))

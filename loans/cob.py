@@ -25,14 +25,15 @@ from ledger.ids import uuid7s
 from ledger.ownership import workflow_key
 from ledger.unit_of_work import run_in_transaction
 from loans import servicing
+from loans.catalogue import get_product
 from loans.delinquency import ClassificationPolicy
 from loans.errors import CobOutOfOrder
 from loans.posting import entry_for, net_by_account
-from loans.products import Product, product_from_json
+from loans.products import Product
 from loans.state import LoanState, LoanStatus
 from loans.store.bulk import insert_rows, update_rows
 from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows, tenant_policy
-from loans.store.tables import cob_runs, loan_installments, loan_products, loan_snapshots, loan_transactions, loans
+from loans.store.tables import cob_runs, loan_installments, loan_snapshots, loan_transactions, loans
 
 batch_size_default = 2000
 cob_workflow = "close_of_business"  # the marker in the metadata of its entries (ledger.ownership)
@@ -297,14 +298,11 @@ def _add_facts(totals: dict, facts: servicing.DayFacts, batch: dict) -> None:
 
 
 def _product(conn: Connection, tenant_id: int, code: str, version: int, cache: dict) -> Product:
+    # The catalogue keeps committed versions for the process (a version never changes), so a
+    # close of business after the first reads no product rows.
     key = (code, version)
     if key not in cache:
-        definition = conn.execute(
-            sa.select(loan_products.c.definition).where(
-                loan_products.c.tenant_id == tenant_id, loan_products.c.code == code, loan_products.c.version == version
-            )
-        ).scalar_one()
-        cache[key] = product_from_json(json.loads(definition))
+        cache[key] = get_product(conn, tenant_id, code, version)
     return cache[key]
 
 

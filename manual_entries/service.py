@@ -20,7 +20,7 @@ from ledger import service as ledger_service
 from ledger.actor import Actor
 from ledger.ids import uuid7
 from ledger.model import EntryDraft, PostedEntry, canonical_metadata, check_accounts, request_hash, validate_draft
-from ledger.queries import entry_id_for_key, load_accounts
+from ledger.queries import entry_id_for_key, load_accounts, open_child_codes
 from ledger.idempotency import run_once
 from ledger.unit_of_work import record_event
 from manual_entries.errors import UnknownEntryRequest
@@ -37,7 +37,8 @@ def submit_entry(conn: Connection, actor: Actor, draft: EntryDraft) -> tuple[Ent
     if draft.reverses_entry_id is not None:
         raise ledger_errors.InvalidEntry("a manual entry request does not reverse an entry; use reverse_entry")
     validate_draft(draft)
-    check_accounts(draft, load_accounts(conn, actor.tenant_id, sorted({p.account_code for p in draft.postings})))
+    chart = load_accounts(conn, actor.tenant_id, sorted({p.account_code for p in draft.postings}))
+    check_accounts(draft, chart, lambda code: open_child_codes(conn, actor.tenant_id, code))
     digest = request_hash(draft)
     submitted: list[EntryRequest] = []
 

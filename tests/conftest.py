@@ -121,6 +121,20 @@ def new_tenant(engine: sa.Engine, prefix: str = "t") -> int:
     return run_in_transaction(engine, lambda conn: service.create_tenant(conn, slug, f"Tenant {slug}", actor_name="test", now=now))
 
 
+# Accounts for US dollars: the default chart's accept the tenant's functional currency (CNY) alone.
+USD = {"bank": "1105", "capital": "3105", "fee_income": "4205", "expense": "5105"}
+
+
+def open_usd_accounts(engine: sa.Engine, actor: Actor) -> dict[str, str]:
+    def work(conn: sa.Connection) -> None:
+        for (role, code), parent, kind in zip(USD.items(), ("1000", "3000", "4000", "5000"),
+                                              ("ASSET", "EQUITY", "INCOME", "EXPENSE")):
+            service.open_account(conn, actor, code, f"{role} (USD)", kind, parent_code=parent, currencies=["USD"])
+
+    run_in_transaction(engine, work)
+    return USD
+
+
 @pytest.fixture
 def tenant_id(engine: sa.Engine) -> int:
     return new_tenant(engine)

@@ -98,6 +98,15 @@ AccountExistsError = _account_error("AccountExistsError", "ACCOUNT_EXISTS: an ac
 InvalidAccountError = _account_error("InvalidAccountError", "INVALID_ACCOUNT: the account definition is not acceptable.")
 AccountNotEmptyError = _account_error("AccountNotEmptyError", "ACCOUNT_BALANCE_NOT_ZERO: the account still has a balance.")
 CurrencyNotAllowedError = _account_error("CurrencyNotAllowedError", "CURRENCY_NOT_ALLOWED: the account does not accept this currency.")
+
+
+@strawberry.type(description="HEADER_ACCOUNT: the account is a header (it groups child accounts) and takes no postings; "
+                             "post to one of `childCodes` instead.")
+class HeaderAccountError(Error):
+    account_code: str | None = None
+    child_codes: list[str] = strawberry.field(default_factory=list, description="The header's open child accounts.")
+
+
 UnknownEntryError = _entry_error("UnknownEntryError", "UNKNOWN_ENTRY: no journal entry with this id in your books.")
 AlreadyReversedError = _entry_error("AlreadyReversedError", "ALREADY_REVERSED: an entry can be reversed once.")
 CrossTenantReferenceError = _entry_error("CrossTenantReferenceError", "CROSS_TENANT_REFERENCE: refers to another tenant's data (the API reports such ids as unknown).")
@@ -260,6 +269,7 @@ error_type_by_code: dict[str, type] = {
     ledger_errors.InvalidAccount.code: InvalidAccountError,
     ledger_errors.AccountNotEmpty.code: AccountNotEmptyError,
     ledger_errors.CurrencyNotAllowed.code: CurrencyNotAllowedError,
+    ledger_errors.HeaderAccount.code: HeaderAccountError,
     ledger_errors.UnknownEntry.code: UnknownEntryError,
     ledger_errors.AlreadyReversed.code: AlreadyReversedError,
     ledger_errors.IdempotencyConflict.code: IdempotencyConflictError,
@@ -368,6 +378,8 @@ def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
         values["currency"] = details["currency"]
     if "account" in details:
         values["account_code"] = details["account"]
+    if isinstance(details.get("children"), list):
+        values["child_codes"] = [str(code) for code in details["children"]]
     if "entry" in details:
         values["entry_id"] = encode_id("JournalEntry", uuid.UUID(str(details["entry"])))
     if "loan" in details:

@@ -52,10 +52,14 @@ class Health:
     version: str
 
 
-@strawberry.type
+@strawberry.type(description="A lending company: its books, chart and people are its own.")
 class Tenant:
     slug: str
     name: str
+    functional_currency: str = strawberry.field(
+        description="ISO 4217 code of the currency the books are kept in (set when the tenant is created). The default "
+        "chart's accounts accept it alone; an amount in another currency goes to accounts opened for that currency."
+    )
 
 
 @strawberry.type(description="The caller, as their bearer token identifies them.")
@@ -64,7 +68,10 @@ class Me:
 
     @strawberry.field
     def tenant(self) -> Tenant:
-        return Tenant(slug=self.principal.tenant_slug, name=self.principal.tenant_name)
+        return Tenant(
+            slug=self.principal.tenant_slug, name=self.principal.tenant_name,
+            functional_currency=self.principal.functional_currency,
+        )
 
     @strawberry.field
     def role(self) -> RoleEnum:  # type: ignore[valid-type]

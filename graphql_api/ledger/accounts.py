@@ -32,6 +32,9 @@ class OpenAccountInput:
     balance_slots: int = strawberry.field(
         default=1, description="Counter rows (1-64) for a hot account that many transactions post to at once, like a bank account."
     )
+    is_header: bool = strawberry.field(
+        default=False, description="A header groups child accounts and takes no postings; only a header may be a parent."
+    )
     idempotency_key: str | None = None
 
 
@@ -90,12 +93,13 @@ class AccountMutation:
         request = {
             "code": input.code, "name": input.name, "type": account_type.value, "parent_code": input.parent_code,
             "currencies": None if input.currencies is None else sorted(set(input.currencies)), "balance_slots": input.balance_slots,
+            **({"is_header": True} if input.is_header else {}),
         }
 
         def command(conn: sa.Connection) -> dict:
             account = ledger_service.open_account(
                 conn, actor, input.code, input.name, account_type, parent_code=input.parent_code, currencies=input.currencies,
-                balance_slots=input.balance_slots,
+                balance_slots=input.balance_slots, is_header=input.is_header,
             )
             return {"account": account.code}
 

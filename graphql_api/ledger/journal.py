@@ -81,12 +81,12 @@ post_errors = (
     e.AmountOutOfRangeError, e.UnknownCurrencyError, e.UnbalancedEntryError, e.TooFewPostingsError,
     e.TooManyPostingsError, e.InvalidEntryError, e.UnknownAccountError, e.AccountClosedError,
     e.CurrencyNotAllowedError, e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.PeriodClosedError,
-    e.GenericError,
+    e.HeaderAccountError, e.GenericError,
 )
 reverse_errors = (
     e.InvalidInputError, e.UnknownEntryError, e.AlreadyReversedError, e.EntryOwnedByWorkflowError, e.AccountClosedError,
     e.CurrencyNotAllowedError, e.InvalidEntryError, e.IdempotencyConflictError,
-    e.TransactionRetriesExhaustedError, e.PeriodClosedError, e.GenericError,
+    e.TransactionRetriesExhaustedError, e.PeriodClosedError, e.HeaderAccountError, e.GenericError,
 )
 PostJournalEntryResult = Annotated[
     Union[(PostJournalEntryPayload, *post_errors)], strawberry.union("PostJournalEntryResult")  # noqa: UP007

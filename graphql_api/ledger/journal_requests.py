@@ -138,7 +138,8 @@ decision_errors = (
 )
 # Approval posts: the chart may have changed since submission (an account closed, a currency restricted).
 approve_errors = (
-    *decision_errors[:-2], e.UnknownAccountError, e.AccountClosedError, e.CurrencyNotAllowedError, *decision_errors[-2:],
+    *decision_errors[:-2], e.UnknownAccountError, e.AccountClosedError, e.CurrencyNotAllowedError, e.HeaderAccountError,
+    *decision_errors[-2:],
 )
 ApproveJournalEntryResult = Annotated[
     Union[(ApproveJournalEntryPayload, *approve_errors)], strawberry.union("ApproveJournalEntryResult")  # noqa: UP007

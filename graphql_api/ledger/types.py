@@ -93,6 +93,10 @@ class Account:
         parent = await info.context.session.loaders.account.load(self.account.parent_code)
         return None if parent is None else Account(account=parent)
 
+    @strawberry.field(description="A header groups child accounts and takes no postings (HEADER_ACCOUNT); its children carry the figures.")
+    def is_header(self) -> bool:
+        return self.account.is_header
+
     @strawberry.field(description="Currencies the account accepts; null means any currency.")
     def currencies(self) -> list[str] | None:
         return None if self.account.currencies is None else list(self.account.currencies)

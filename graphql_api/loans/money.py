@@ -103,7 +103,7 @@ class RestructureLoanPayload(LoanMoneyPayload):
 _common_errors = (
     e.InvalidInputError, e.UnknownLoanError, e.IllegalTransitionError, e.LoanClosedError, e.DateBeforeDisbursementError,
     e.DateAfterBusinessDateError, e.ReplayConflictError, e.AccountClosedError, e.CurrencyNotAllowedError,
-    e.IdempotencyConflictError, e.TransactionRetriesExhaustedError,
+    e.IdempotencyConflictError, e.TransactionRetriesExhaustedError, e.HeaderAccountError,
 )
 _amount_errors = (e.WrongCurrencyError, e.AmountNotPositiveError, e.InvalidAmountError, e.AmountTooPreciseError, e.AmountOutOfRangeError)
 money_errors = (*_common_errors, *_amount_errors, e.GenericError)

@@ -112,7 +112,7 @@ class ReceiveUnidentifiedReceiptPayload:
 receive_errors = (
     e.InvalidInputError, e.InvalidAmountError, e.AmountNotPositiveError, e.AmountTooPreciseError, e.AmountOutOfRangeError,
     e.FloatAmountRefusedError, e.UnknownCurrencyError, e.InvalidReceiptError, e.IdempotencyConflictError, e.AccountClosedError,
-    e.CurrencyNotAllowedError, e.TransactionRetriesExhaustedError, e.GenericError,
+    e.CurrencyNotAllowedError, e.HeaderAccountError, e.TransactionRetriesExhaustedError, e.GenericError,
 )
 ReceiveUnidentifiedReceiptResult = Annotated[
     Union[(ReceiveUnidentifiedReceiptPayload, *receive_errors)], strawberry.union("ReceiveUnidentifiedReceiptResult")  # noqa: UP007

@@ -133,7 +133,10 @@ class ReconciliationReport:
 
 import_errors = (StatementRejectedError, e.UnknownAccountError, *common_errors)
 match_errors = (ReconciliationMatchError, e.UnknownAccountError, e.UnknownEntryError, *common_errors)
-book_errors = (ReconciliationMatchError, e.UnknownAccountError, e.AccountClosedError, e.CurrencyNotAllowedError, *common_errors)
+book_errors = (
+    ReconciliationMatchError, e.UnknownAccountError, e.AccountClosedError, e.CurrencyNotAllowedError, e.HeaderAccountError,
+    *common_errors,
+)
 ImportBankStatementResult = e.result_union("ImportBankStatementResult", ImportBankStatementPayload, import_errors)
 AutoReconcileResult = e.result_union("AutoReconcileResult", AutoReconcilePayload, (e.UnknownAccountError, *common_errors))
 MatchStatementLinesResult = e.result_union("MatchStatementLinesResult", MatchStatementLinesPayload, match_errors)

@@ -27,7 +27,7 @@ from ledger.model import Account, AccountStatus
 from ledger.queries import account_from_row, currencies_to_text, load_accounts
 from ledger.store.balances import BalanceRows, Movement, apply_movements, balance_rows
 from ledger.store.periods import check_open, closed_through, period_open_sql
-from ledger.store.sealer import seal_in_transaction, try_lock_sql
+from ledger.store.sealer import try_lock_sql
 from ledger.store.tables import audit_events, audit_unsealed, journal_entries, postings
 from ledger.unit_of_work import current
 
@@ -151,7 +151,7 @@ def _wait_for_closes(driver, tenant_id: int, codes: Sequence[str]) -> None:  # t
     """Wait until no close holds these accounts (the lock is then held shared, as a posting holds it)."""
     driver.execute(_wait_for_closes_sql, {"tenant": tenant_id, "codes": sorted(codes)})
 
-_chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots"
+_chart_columns = "tenant_id, code, name, type, normal_balance, parent_code, status, currencies, balance_slots, is_header"
 _chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND code = ANY(%s::varchar[])"
 _open_chart_sql = f"SELECT {_chart_columns} FROM accounts WHERE tenant_id = %s AND status = 'OPEN' ORDER BY code LIMIT %s"
 
@@ -324,9 +324,10 @@ def _write_postgresql(
             _stale(conn.engine, raw, actor.tenant_id, accounts, free)
     unit.audited(actor.tenant_id, [e["id"] for e in events])
     if is_sealer:
-        # We hold the tenant's sealer lock until commit: chain the queue, our events included, now,
-        # so they commit already sealed and the unit of work has nothing left to do for them.
-        unit.sealed(actor.tenant_id, set(seal_in_transaction(conn, actor.tenant_id)))
+        # We hold the tenant's sealer lock until commit: the unit of work chains the queue, our
+        # events included, before it commits, so they commit already sealed (once per transaction,
+        # however many entries it posts).
+        unit.holds_sealer_lock(actor.tenant_id)
 
 
 def _earliest(entry_rows: Sequence[dict]) -> object:

@@ -37,6 +37,8 @@ tenants = sa.Table(
     sa.Column("slug", sa.String(63), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
+    # ISO 4217: the currency the tenant keeps its books in (ledger.accounts.create_tenant).
+    sa.Column("functional_currency", sa.String(3), nullable=False, server_default="CNY"),
     sa.UniqueConstraint("slug", name="uq_tenants_slug"),
 )
 
@@ -55,6 +57,7 @@ accounts = sa.Table(
     sa.Column("balance_slots", sa.SmallInteger(), nullable=False),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("closed_at", Timestamp, nullable=True),
+    sa.Column("is_header", sa.Boolean(), nullable=False, server_default=sa.false()),
     sa.ForeignKeyConstraint(["tenant_id", "parent_code"], ["accounts.tenant_id", "accounts.code"]),
     sa.CheckConstraint("balance_slots BETWEEN 1 AND 64", name="balance_slots_range"),
 )

@@ -89,6 +89,41 @@ def test_finance_opens_and_closes_accounts(api):
     assert send(api, finance, "closeAccount", {"code": "1000"})["__typename"] == "InvalidAccountError"  # open children
 
 
+def test_header_accounts_group_the_chart_and_refuse_postings(api):
+    finance = Desk(api, Role.FINANCE).tokens[Role.FINANCE]
+    opened = api.graphql("""mutation($i: OpenAccountInput!) { openAccount(input: $i) {
+        __typename ... on OpenAccountPayload { account { code isHeader parent { code isHeader } } } } }""",
+                         {"i": {"code": "1500", "name": "Other receivables", "type": "ASSET", "parentCode": "1000", "isHeader": True}},
+                         token=finance)["data"]["openAccount"]
+    assert opened["account"] == {"code": "1500", "isHeader": True, "parent": {"code": "1000", "isHeader": True}}
+    assert send(api, finance, "openAccount", {"code": "1510", "name": "Staff advances", "type": "ASSET", "parentCode": "1500"})[
+        "account"]["parentCode"] == "1500"
+    under_leaf = send(api, finance, "openAccount", {"code": "1511", "name": "x", "type": "ASSET", "parentCode": "1510"})
+    assert under_leaf["__typename"] == "InvalidAccountError" and "takes postings" in under_leaf["message"]
+    to_header = {"effectiveDate": "2026-01-05", "description": "advance", "postings": [
+        {"accountCode": "1500", "side": "DEBIT", "amount": "20.00", "currency": "CNY"},
+        {"accountCode": "1100", "side": "CREDIT", "amount": "20.00", "currency": "CNY"},
+    ]}
+    refused = api.graphql("""mutation($i: PostJournalEntryInput!) { postJournalEntry(input: $i) {
+        __typename ... on HeaderAccountError { code message accountCode childCodes } } }""", {"i": to_header}, token=finance)
+    assert refused["data"]["postJournalEntry"] == {
+        "__typename": "HeaderAccountError", "code": "HEADER_ACCOUNT", "accountCode": "1500", "childCodes": ["1510"],
+        "message": "account 1500 (Other receivables) is a header account and takes no postings; "
+                   "post to one of its child accounts: 1510",
+    }
+    chart = api.graphql("{ accounts(first: 50) { edges { node { code isHeader } } } }", token=finance)["data"]["accounts"]["edges"]
+    assert sorted(e["node"]["code"] for e in chart if e["node"]["isHeader"]) == ["1000", "1500", "2000", "3000", "4000", "5000"]
+
+
+def test_the_tenant_shows_its_functional_currency_and_its_chart_accepts_it(api):
+    finance = Desk(api, Role.FINANCE).tokens[Role.FINANCE]
+    tenant = api.graphql("{ me { tenant { functionalCurrency } } }", token=finance)["data"]["me"]["tenant"]
+    assert tenant == {"functionalCurrency": "CNY"}
+    chart = api.graphql("{ accounts(first: 50) { edges { node { code isHeader currencies } } } }", token=finance)["data"]["accounts"]
+    currencies = {e["node"]["code"]: e["node"]["currencies"] for e in chart["edges"] if not e["node"]["isHeader"]}
+    assert currencies.pop("3200") is None and set(map(tuple, currencies.values())) == {("CNY",)}
+
+
 def test_finance_sets_the_classification_policy_that_everyone_reads(api):
     desk = Desk(api, Role.FINANCE, Role.LOAN_OFFICER)
     finance = desk.tokens[Role.FINANCE]

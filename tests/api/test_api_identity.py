@@ -104,6 +104,38 @@ def test_token_commands_print_the_token_alone_and_revoke_it(engine, db_url, monk
     assert "UNKNOWN_ROLE" in capsys.readouterr().err
 
 
+def test_a_lost_admin_token_is_replaced_from_the_command_line_and_audited(engine, db_url, monkeypatch, capsys):
+    """Database access is the authority: the command needs no token, issues an admin one and says who ran it."""
+    monkeypatch.setenv("LOANBOOK_DATABASE_URL", db_url)
+    monkeypatch.setattr(cli.getpass, "getuser", lambda: "ops-wang")
+    tenant_id = new_tenant(engine)
+    with engine.connect() as conn:
+        slug = conn.execute(sa.select(tenants.c.slug).where(tenants.c.id == tenant_id)).scalar_one()
+    lost = issue(engine, tenant_id, Role.ADMIN, name="ada")
+    assert cli.main(["token", "create", "--tenant", slug, "--role", "admin", "--name", "ada-2"]) == 0
+    shown = capsys.readouterr()
+    secret = shown.out.strip()
+    assert shown.out == secret + "\n" and "(ada-2, admin)" in shown.err
+    with engine.connect() as conn:
+        principal = identity_service.authenticate(conn, secret, dt.datetime.now(dt.timezone.utc))
+        (fresh,) = [t for t in identity_service.list_tokens(conn, tenant_id) if t.name == "ada-2"]
+    assert (principal.role, principal.actor_name, principal.tenant_slug) == (Role.ADMIN, "ada-2", slug)
+    assert fresh.created_by == "cli:ops-wang"
+    assert cli.main(["token", "list", "--tenant", slug]) == 0
+    listed = capsys.readouterr().out
+    assert secret not in listed and f"{fresh.id}\t{fresh.token_prefix}...\tadmin\tactive\tada-2" in listed
+    assert cli.main(["token", "revoke", str(lost.token.id), "--tenant", slug]) == 0
+    with engine.connect() as conn:
+        assert identity_service.authenticate(conn, lost.secret, dt.datetime.now(dt.timezone.utc)) is None
+    with engine.connect() as conn:
+        trail = conn.execute(sa.select(audit_events.c.entity_id, audit_events.c.action, audit_events.c.actor).where(
+            audit_events.c.tenant_id == tenant_id, audit_events.c.entity_type == "api_token")).all()
+    assert sorted(trail) == sorted([
+        (str(lost.token.id), "api_token.created", "ops"), (str(fresh.id), "api_token.created", "cli:ops-wang"),
+        (str(lost.token.id), "api_token.revoked", "cli:ops-wang"),
+    ])
+
+
 def test_the_demo_tenant_is_created_only_on_an_empty_database(fresh_engine):
     issued = ensure_demo_tenant(fresh_engine, now)
     assert issued is not None and issued.token.role is Role.ADMIN

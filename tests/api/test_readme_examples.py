@@ -56,6 +56,7 @@ def test_the_walkthrough_runs_as_written_to_a_repaid_loan_and_balanced_books(wal
     assert '"datesClosed":31' in out
     assert '"interest":{"amount":"100.00"}' in out  # the first month's interest on 10,000.00 at 12 %
     assert '{"number":1,"dueDate":"2026-02-15","status":"PAID"' in out
+    assert '{"role":"ADMIN","actorName":"ada-2"}' in out  # the lost admin token, replaced from the command line
     assert "\ntrue\n" in out and "\nclean\n" in out  # the trial balance balances; verify is clean
     assert "imported 1" in out or "1 entr" in out
 

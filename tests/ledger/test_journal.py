@@ -13,7 +13,7 @@ from ledger import errors, journal_rows, queries, service
 from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
 from ledger.unit_of_work import run_in_transaction
-from tests.conftest import actor_for, new_tenant
+from tests.conftest import actor_for, new_tenant, open_usd_accounts
 
 D = dt.date
 
@@ -81,11 +81,13 @@ def test_backdated_entry_changes_history_only_from_its_date(engine, actor):
 
 
 def test_multi_currency_entry_balances_per_currency(engine, actor):
+    usd = open_usd_accounts(engine, actor)
     post(
         engine, actor,
-        debit("1100", "700", "CNY"), credit("3100", "700", "CNY"), debit("1100", "100", "USD"), credit("3100", "100", "USD"),
+        debit("1100", "700", "CNY"), credit("3100", "700", "CNY"),
+        debit(usd["bank"], "100", "USD"), credit(usd["capital"], "100", "USD"),
     )
-    assert net(engine, actor.tenant_id, "1100", "USD") == 10000
+    assert net(engine, actor.tenant_id, usd["bank"], "USD") == 10000
     with engine.connect() as conn:
         assert queries.trial_balance(conn, actor.tenant_id).totals() == {"CNY": (70000, 70000), "USD": (10000, 10000)}
 
@@ -134,7 +136,7 @@ def test_closed_account_and_currency_restrictions(engine, actor):
     with pytest.raises(errors.AccountClosed):
         post(engine, actor, debit("1160", "1", "CNY"), credit("3100", "1", "CNY"))
     assert snapshot(engine, actor.tenant_id) == before
-    post(engine, actor, debit("1150", "1", "USD"), credit("3100", "1", "USD"))
+    post(engine, actor, debit("1150", "1", "USD"), credit(open_usd_accounts(engine, actor)["capital"], "1", "USD"))
     with pytest.raises(errors.AccountNotEmpty):
         run_in_transaction(engine, lambda c: service.close_account(c, actor, "1150"))
     with pytest.raises(errors.AccountExists):

@@ -13,7 +13,7 @@ from ledger.model import EntryDraft, credit, debit
 from ledger.store import tables
 from ledger.store.periods import period_open_function
 from ledger.unit_of_work import run_in_transaction
-from tests.conftest import actor_for, new_tenant
+from tests.conftest import actor_for, new_tenant, open_usd_accounts
 from tests.ledger.test_journal import net, post, snapshot
 
 D = dt.date
@@ -90,7 +90,8 @@ def test_closes_stack_and_only_the_latest_reopens_with_a_reason_audited(engine, 
 def test_closing_a_fiscal_year_moves_income_and_expense_to_retained_earnings(engine, actor):
     post(engine, actor, debit("1100", "1000.00", "CNY"), credit("3100", "1000.00", "CNY"), on=D(2025, 1, 2))
     post(engine, actor, debit("1100", "300.00", "CNY"), credit("4100", "300.00", "CNY"), on=D(2025, 5, 2))
-    post(engine, actor, debit("1100", "20.00", "USD"), credit("4200", "20.00", "USD"), on=D(2025, 6, 2))
+    usd = open_usd_accounts(engine, actor)
+    post(engine, actor, debit(usd["bank"], "20.00", "USD"), credit(usd["fee_income"], "20.00", "USD"), on=D(2025, 6, 2))
     post(engine, actor, debit("5100", "120.00", "CNY"), credit("1100", "120.00", "CNY"), on=D(2025, 7, 2))
     post(engine, actor, debit("1100", "5.00", "CNY"), credit("4100", "5.00", "CNY"), on=D(2026, 1, 5))
     done = run_in_transaction(engine, lambda c: periods.close_fiscal_year(c, actor, 2025, "FY2025 audited"))
@@ -100,10 +101,10 @@ def test_closing_a_fiscal_year_moves_income_and_expense_to_retained_earnings(eng
         tb = queries.trial_balance(conn, actor.tenant_id, D(2025, 12, 31))
     assert entry.effective_date == D(2025, 12, 31) and entry.metadata["kind"] == "year_end_close"
     assert sorted((p.account_code, p.currency, p.amount_minor) for p in entry.postings) == [
-        ("3200", "CNY", -18000), ("3200", "USD", -2000), ("4100", "CNY", 30000), ("4200", "USD", 2000), ("5100", "CNY", -12000),
+        ("3200", "CNY", -18000), ("3200", "USD", -2000), ("4100", "CNY", 30000), ("4205", "USD", 2000), ("5100", "CNY", -12000),
     ]
-    assert tb.balanced and {line.account.code for line in tb.lines} == {"1100", "3100", "3200"}
-    for code, currency in (("4100", "CNY"), ("4200", "USD"), ("5100", "CNY")):
+    assert tb.balanced and {line.account.code for line in tb.lines} == {"1100", "1105", "3100", "3200"}
+    for code, currency in (("4100", "CNY"), ("4205", "USD"), ("5100", "CNY")):
         assert net(engine, actor.tenant_id, code, currency, as_of=D(2025, 12, 31)) == 0
     assert net(engine, actor.tenant_id, "4100", as_of=D(2026, 1, 5)) == -500
     with pytest.raises(errors.InvalidPeriodClose):

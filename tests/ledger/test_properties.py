@@ -14,7 +14,11 @@ from ledger.unit_of_work import run_in_transaction
 from ledger.verify import verify_books
 from tests.conftest import actor_for, new_tenant
 
-codes = ["1100", "1200", "1210", "1220", "2100", "2200", "3100", "4100", "4200", "5100"]
+# Accounts of every type that accept any currency (the default chart's accept the functional one alone).
+accounts_by_parent = {"1000": ["1150", "1250", "1260", "1270"], "2000": ["2150", "2250"], "3000": ["3150"],
+                      "4000": ["4150", "4250"], "5000": ["5150"]}
+account_types = {"1000": "ASSET", "2000": "LIABILITY", "3000": "EQUITY", "4000": "INCOME", "5000": "EXPENSE"}
+codes = [code for children in accounts_by_parent.values() for code in children]
 currencies = ["CNY", "JPY", "KWD"]
 days = st.dates(min_value=dt.date(2024, 11, 1), max_value=dt.date(2026, 3, 31))
 
@@ -47,6 +51,13 @@ operations = st.lists(
 def check_invariants(engine, ops):
     tenant_id = new_tenant(engine, "prop")
     actor = actor_for(tenant_id)
+
+    def open_accounts(conn):
+        for parent, children in accounts_by_parent.items():
+            for code in children:
+                service.open_account(conn, actor, code, f"any currency {code}", account_types[parent], parent_code=parent)
+
+    run_in_transaction(engine, open_accounts)
     posted, reversed_ids = [], set()
     movements = []  # (code, currency, day, amount) of everything that should be in the books
     for op in ops:

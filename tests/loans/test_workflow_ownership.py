@@ -66,7 +66,7 @@ def test_entries_of_the_ledger_reverse_and_marked_or_legacy_workflow_entries_do_
     actor = actor_for(tenant_id, reason="correction")
 
     def post(metadata):
-        draft = EntryDraft(D(2026, 3, 1), (debit("1100", "10.00", "CNY"), credit("3000", "10.00", "CNY")), "capital", metadata)
+        draft = EntryDraft(D(2026, 3, 1), (debit("1100", "10.00", "CNY"), credit("3100", "10.00", "CNY")), "capital", metadata)
         return run_in_transaction(engine, lambda c: service.post_entry(c, actor, draft)).id
 
     manual = post({"source": "desk"})

@@ -20,6 +20,7 @@ from ledger.unit_of_work import run_in_transaction
 from loanbook.cli import main as cli_main
 from loans import money
 from reports.beancount import account_names, export_beancount, month_ends
+from tests.conftest import open_usd_accounts
 from tests.loans.conftest import apply, book, cipher  # noqa: F401  (fixtures)
 
 D = dt.date
@@ -48,14 +49,15 @@ def test_bean_check_accepts_reversals_write_offs_recoveries_currencies_and_a_yea
     run_in_transaction(engine, lambda c: money.write_off_loan(c, officer, loan_id, D(2025, 11, 16)))
     run_in_transaction(engine, lambda c: money.record_recovery(c, officer, loan_id, "500.00", "CNY", D(2025, 11, 16)))
     clerk = Actor(tenant_id, "clerk", dt.datetime.now(UTC), reason="duplicate")
+    dollars = open_usd_accounts(engine, clerk)
     usd = run_in_transaction(engine, lambda c: service.post_entry(c, clerk, EntryDraft(
-        D(2025, 12, 3), (debit("1100", "250.00", "USD"), credit("3100", "250.00", "USD")), 'USD capital "seed"')))
+        D(2025, 12, 3), (debit(dollars["bank"], "250.00", "USD"), credit(dollars["capital"], "250.00", "USD")), 'USD capital "seed"')))
     fee = run_in_transaction(engine, lambda c: service.post_entry(c, clerk, EntryDraft(
-        D(2025, 12, 4), (debit("1100", "12.50", "USD"), credit("4200", "12.50", "USD")), "wire fee")))
+        D(2025, 12, 4), (debit(dollars["bank"], "12.50", "USD"), credit(dollars["fee_income"], "12.50", "USD")), "wire fee")))
     run_in_transaction(engine, lambda c: service.reverse_entry(c, clerk, fee.id, D(2025, 12, 20)))
     run_in_transaction(engine, lambda c: periods.close_fiscal_year(c, clerk, 2025, "FY2025"))
     run_in_transaction(engine, lambda c: service.post_entry(c, clerk, EntryDraft(
-        D(2026, 1, 5), (debit("5100", "7.00", "USD"), credit("1100", "7.00", "USD")), "bank charge")))
+        D(2026, 1, 5), (debit(dollars["expense"], "7.00", "USD"), credit(dollars["bank"], "7.00", "USD")), "bank charge")))
 
     whole = tmp_path / "books.beancount"
     with whole.open("w", encoding="utf-8") as out:
