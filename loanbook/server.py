@@ -71,12 +71,12 @@ def worker_app() -> ASGIApp:
 
 def load_demo_book(engine: Engine, cipher) -> None:  # noqa: ANN001
     """Fill the new demo tenant with the sample loan book, showing progress, then its summary."""
-    from loanbook.cli import _progress, print_demo_summary
+    from loanbook.cli_cob import print_demo_summary, progress_bar
     from loanbook.demo import build_demo
 
     print(f"Loading a sample loan book into {demo_tenant_slug!r} ({demo_loans} loans, {demo_months} months; "
           "--no-demo or LOANBOOK_NO_DEMO=1 skips this)...", flush=True)
-    with _progress("demo", unit="days") as progress:
+    with progress_bar("demo", unit="days") as progress:
         summary = build_demo(engine, cipher, tenant=demo_tenant_slug, loans=demo_loans, months=demo_months, seed=demo_seed,
                              progress=progress, tenant_exists=True)
     print_demo_summary(summary)

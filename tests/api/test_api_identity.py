@@ -107,7 +107,7 @@ def test_token_commands_print_the_token_alone_and_revoke_it(engine, db_url, monk
 def test_a_lost_admin_token_is_replaced_from_the_command_line_and_audited(engine, db_url, monkeypatch, capsys):
     """Database access is the authority: the command needs no token, issues an admin one and says who ran it."""
     monkeypatch.setenv("LOANBOOK_DATABASE_URL", db_url)
-    monkeypatch.setattr(cli.getpass, "getuser", lambda: "ops-wang")
+    monkeypatch.setattr("getpass.getuser", lambda: "ops-wang")
     tenant_id = new_tenant(engine)
     with engine.connect() as conn:
         slug = conn.execute(sa.select(tenants.c.slug).where(tenants.c.id == tenant_id)).scalar_one()
