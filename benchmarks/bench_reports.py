@@ -89,8 +89,10 @@ def main(argv: list[str] | None = None) -> int:
         now = dt.datetime.now(dt.timezone.utc)
         tenant_id = run_in_transaction(engine, lambda c: service.create_tenant(c, "bench", "Bench", actor_name="bench", now=now))
         start = time.perf_counter()
+        print(f"cores {os.cpu_count()}, load average {os.getloadavg()[0]:.2f} before seeding")
         seed(engine, tenant_id, args.postings, args.batch)
-        print(f"seeded {args.postings:,} postings in {time.perf_counter() - start:.1f} s")
+        print(f"seeded {args.postings:,} postings in {time.perf_counter() - start:.1f} s; "
+              f"load average {os.getloadavg()[0]:.2f}")
         as_of, known = dt.date(2025, 6, 30), dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
         with engine.connect() as conn:
             cash = load_accounts(conn, tenant_id, ["1100"])["1100"]
@@ -126,11 +128,13 @@ def main(argv: list[str] | None = None) -> int:
                 start = time.perf_counter()
                 checked = subprocess.run([program, str(path)], capture_output=True, text=True)
                 check_s = time.perf_counter() - start
+                child_rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
                 print(f"bean-check load + check:   {check_s:.2f} s ({'passed' if checked.returncode == 0 else 'FAILED'}); "
-                      f"export / bean-check = {export_s / check_s:.2f}")
+                      f"export / bean-check = {export_s / check_s:.2f}; bean-check peak RSS {child_rss / 1024:.0f} MB")
             else:
                 print("bean-check not installed (pip install 'beancount>=3'): load time not measured")
         engine.dispose()
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     return 0
 
 
