@@ -170,8 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from loanbook.settings import field_cipher
+
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    upgrade(engine, cipher=field_cipher(settings))
     print(f"migrated {engine.url.render_as_string(hide_password=True)}")
     return 0
 
@@ -409,10 +411,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from loanbook.settings import field_cipher
 
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    cipher = field_cipher(settings)
+    upgrade(engine, cipher=cipher)
     try:
         with _progress(f"demo {args.tenant}", unit="days") as progress:
-            summary = build_demo(engine, field_cipher(settings), tenant=args.tenant, loans=args.loans, months=args.months,
+            summary = build_demo(engine, cipher, tenant=args.tenant, loans=args.loans, months=args.months,
                                  seed=args.seed, progress=progress)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

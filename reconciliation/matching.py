@@ -11,6 +11,11 @@ rules before it left. Kinds:
   entry's idempotency key or metadata `reference`/`end_to_end_id`/`loan_number`) whose amounts sum to
   the line's: a match (one posting, or a batch under one reference).
 - `reference_in_text`: a word of the remittance text is such a reference (a loan or contract number).
+- `payer_account`: the line's payer account is a borrower's registered bank account (the caller
+  looks it up through the blind index and gives the borrower's loans as `Line.payer_loans`); a
+  posting of one of those loans (its metadata `loan_id`) with the same amount within `days` is a
+  match when it is the only one, else the nearest is proposed. The loan side then books a payer's
+  line that the books lack as the loan's repayment (reconciliation.loan_side).
 - `amount_date`: same amount, dates within `days`; a match only when the line and the posting are each
   the other's only candidate, or when counterparty name similarity (rapidfuzz, within that block only)
   picks one candidate above `name_similarity_min` and no other; otherwise a proposal.
@@ -37,10 +42,11 @@ from reconciliation.errors import InvalidRules
 
 PostingKey = tuple[object, int]  # (entry id, line number)
 
-rule_kinds = ("reference", "reference_in_text", "amount_date", "one_to_many", "many_to_one", "amount_tolerance")
+rule_kinds = ("reference", "reference_in_text", "payer_account", "amount_date", "one_to_many", "many_to_one", "amount_tolerance")
 default_rules: tuple[Mapping[str, object], ...] = (
     {"kind": "reference"},
     {"kind": "reference_in_text"},
+    {"kind": "payer_account", "days": 3},
     {"kind": "amount_date", "days": 3, "name_similarity_min": 85},
     {"kind": "one_to_many", "days": 3, "size_max": 4, "candidates_max": 8},
     {"kind": "many_to_one", "days": 3, "size_max": 4, "candidates_max": 8},
@@ -60,6 +66,7 @@ class Line(NamedTuple):
     references: tuple[str, ...] = ()
     remittance: str | None = None
     counterparty_name: str | None = None
+    payer_loans: tuple[str, ...] = ()  # loan ids of the borrowers registered with the payer's account
 
 
 class Candidate(NamedTuple):
@@ -138,6 +145,21 @@ def _by_reference(state: _State, rule: Mapping[str, object], *, in_text: bool = 
             if keys and sum(state.candidates[key].amount_minor for key in keys) == line.amount_minor:
                 state.decide([line.id], keys, "reference_in_text" if in_text else "reference", 1.0 if not in_text else 0.95, True)
                 break
+
+
+def _payer_account(state: _State, rule: Mapping[str, object]) -> None:
+    days = int(rule.get("days", 3))
+    index = state.by_reference()
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        if not line.payer_loans:
+            continue
+        found = [state.candidates[key] for key in state.open_keys(k for loan in line.payer_loans for k in index.get(loan.casefold(), ()))]
+        found = [c for c in found if c.amount_minor == line.amount_minor and abs((c.effective_date - line.booking_date).days) <= days]
+        if len(found) == 1:
+            state.decide([line.id], [found[0].key], "payer_account", 0.9, True)
+        elif found:
+            closest = min(found, key=lambda c: (abs((c.effective_date - line.booking_date).days), str(c.key)))
+            state.decide([line.id], [closest.key], "payer_account", 0.5 / len(found), False)
 
 
 def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
@@ -264,6 +286,7 @@ def _within(ordered: Sequence, dates: Sequence[dt.date], day: dt.date, window: d
 _runners = {
     "reference": _by_reference,
     "reference_in_text": lambda state, rule: _by_reference(state, rule, in_text=True),
+    "payer_account": _payer_account,
     "amount_date": _amount_date,
     "one_to_many": _one_to_many,
     "many_to_one": _many_to_one,

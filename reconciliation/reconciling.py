@@ -25,6 +25,7 @@ from ledger.model import EntryDraft, Posting
 from ledger.money import from_minor
 from ledger.queries import AccountPosting, account_postings, account_roles, load_accounts
 from ledger.unit_of_work import record_event
+from loans.pii import FieldCipher
 from reconciliation import loan_side, matching
 from reconciliation.errors import AlreadyMatched, MatchUnbalanced, UnknownStatementLine
 from reconciliation.store import repository
@@ -53,9 +54,13 @@ def save_rules(conn: Connection, actor: Actor, rules: Sequence[Mapping[str, obje
     return checked
 
 
-def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, *, book_loans: bool = True) -> AutoResult:
-    """Match what is unambiguous through `through`, propose the rest; money in naming a loan is booked
-    as its repayment (reconciliation.loan_side) unless `book_loans` is False."""
+def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, *, book_loans: bool = True,
+                   cipher: FieldCipher | None = None) -> AutoResult:
+    """Match what is unambiguous through `through`, propose the rest; money in for a loan is booked as
+    its repayment (reconciliation.loan_side) unless `book_loans` is False.
+
+    `cipher` (the borrowers' field cipher) lets the `payer_account` rule look a line's payer account
+    up among borrowers' registered accounts; without it that rule finds nothing."""
     _account(conn, actor, code)
     rules = rules_for(conn, actor.tenant_id)
     window = max((int(rule.get("days", 0)) for rule in rules), default=0)
@@ -67,19 +72,22 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
     postings = [p for p in account_postings(conn, actor.tenant_id, code, currency, date_to=through + dt.timedelta(days=window))
                 if (p.entry_id, p.line_no) not in taken]
     by_key = {(p.entry_id, p.line_no): p for p in postings}
+    payers = (loan_side.payer_loans(conn, actor.tenant_id, cipher, rows)
+              if cipher is not None and any(rule["kind"] == "payer_account" for rule in rules) else {})
     lines = [matching.Line(row.id, row.booking_date, row.amount_minor,
-                           tuple(r for r in (row.end_to_end_id, row.bank_reference) if r), row.remittance, row.counterparty_name)
+                           tuple(r for r in (row.end_to_end_id, row.bank_reference) if r), row.remittance, row.counterparty_name,
+                           tuple(str(loan.loan_id) for loan in payers.get(row.counterparty_account, ())))
              for row in rows]
     decisions = matching.reconcile(lines, [_candidate(p) for p in postings], rules)
     booked = 0
     if book_loans:
         decided = {line_id for d in decisions if d.matched for line_id in d.line_ids}
         leftovers = [row for row in rows if row.id not in decided and row.amount_minor > 0]
-        made = loan_side.book_repayments(conn, actor, leftovers) if leftovers else {}
-        for line_id, posting in made.items():
+        made = loan_side.book_repayments(conn, actor, leftovers, payers) if leftovers else {}
+        for line_id, (posting, rule) in made.items():
             by_key[(posting.entry_id, posting.line_no)] = posting
             decisions = [d for d in decisions if line_id not in d.line_ids]
-            decisions.append(matching.Decision((line_id,), ((posting.entry_id, posting.line_no),), "loan_repayment", "1.00", True))
+            decisions.append(matching.Decision((line_id,), ((posting.entry_id, posting.line_no),), rule, "1.00", True))
         booked = len(made)
     _store_decisions(conn, actor, code, rows, decisions, by_key)
     matched = sum(len(d.line_ids) for d in decisions if d.matched)

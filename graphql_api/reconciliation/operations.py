@@ -252,7 +252,8 @@ class ReconciliationMutation:
         await ctx.authorize("autoReconcile")
         actor = ctx.actor()
         try:
-            done = await write(ctx.engine, lambda conn: reconciling.auto_reconcile(conn, actor, input.bank_account_code, input.through_date))
+            done = await write(ctx.engine, lambda conn: reconciling.auto_reconcile(
+                conn, actor, input.bank_account_code, input.through_date, cipher=ctx.cipher))
         except ledger_errors.LedgerError as exc:
             return error_of(exc, (e.UnknownAccountError, *common_errors))
         return AutoReconcilePayload(matched=done.matched, proposed=done.proposed, unmatched=done.unmatched,
