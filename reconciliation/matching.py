@@ -85,19 +85,47 @@ class Decision(NamedTuple):
     matched: bool  # False: a proposal
 
 
-def check_rules(rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
-    """The rules as data, validated: a kind each, small non-negative integer parameters."""
+# Each kind's parameters and the value a rule that leaves one out runs with.
+rule_parameters: dict[str, dict[str, int]] = {
+    "reference": {},
+    "reference_in_text": {},
+    "payer_account": {"days": 3},
+    "amount_date": {"days": 3, "name_similarity_min": 0},
+    "one_to_many": {"days": 3, "size_max": 4, "candidates_max": 12},
+    "many_to_one": {"days": 3, "size_max": 4, "candidates_max": 12},
+    "amount_tolerance": {"days": 3, "tolerance_minor": 0},
+}
+_parameter_max = {"days": days_max, "size_max": size_max_limit, "candidates_max": candidates_max_limit,
+                  "tolerance_minor": 10**9, "name_similarity_min": 100}
+
+
+def check_rules(rules: Sequence[Mapping[str, object]], *, strict: bool = False) -> tuple[Mapping[str, object], ...]:
+    """The rules as data, validated: a kind each, small non-negative integer parameters.
+
+    `strict` (when a list is saved) also refuses a parameter the rule's kind does not take, which
+    would otherwise be ignored; a list saved before is read back without it."""
     if not 0 < len(rules) <= rules_max:
         raise InvalidRules(f"give 1 to {rules_max} rules")
     for number, rule in enumerate(rules, 1):
-        if rule.get("kind") not in rule_kinds:
-            raise InvalidRules(f"rule {number}: kind must be one of {', '.join(rule_kinds)}")
-        for name, top in (("days", days_max), ("size_max", size_max_limit), ("candidates_max", candidates_max_limit),
-                          ("tolerance_minor", 10**9), ("name_similarity_min", 100)):
+        kind = rule.get("kind")
+        if kind not in rule_kinds:
+            raise InvalidRules(f"rule {number}: kind must be one of {', '.join(rule_kinds)}", rule=number, field="kind")
+        if strict:
+            stray = sorted(set(rule) - {"kind", *rule_parameters[str(kind)]})
+            if stray:
+                taken = ", ".join(rule_parameters[str(kind)]) or "no parameters"
+                raise InvalidRules(f"rule {number}: {kind} takes {taken}, not {stray[0]}", rule=number, field=stray[0])
+        for name, top in _parameter_max.items():
             value = rule.get(name, 0)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
-                raise InvalidRules(f"rule {number}: {name} must be an integer from 0 to {top}")
+                raise InvalidRules(f"rule {number}: {name} must be an integer from 0 to {top}", rule=number, field=name)
     return tuple(dict(rule) for rule in rules)
+
+
+def with_defaults(rule: Mapping[str, object]) -> dict[str, object]:
+    """The rule with every parameter its kind takes, the ones it leaves out at the value it runs with."""
+    return {"kind": rule["kind"], **rule_parameters[str(rule["kind"])],
+            **{name: value for name, value in rule.items() if name in rule_parameters[str(rule["kind"])]}}
 
 
 def reconcile(lines: Sequence[Line], candidates: Sequence[Candidate], rules: Sequence[Mapping[str, object]] = default_rules

@@ -43,14 +43,24 @@ class AutoResult(NamedTuple):
 
 
 def rules_for(conn: Connection, tenant_id: int) -> tuple[Mapping[str, object], ...]:
+    """The tenant's matching rules in priority order: its saved list, else matching.default_rules."""
     saved = repository.rules_definition(conn, tenant_id)
     return matching.default_rules if saved is None else matching.check_rules(saved)
 
 
+def rules_saved(conn: Connection, tenant_id: int) -> bool:
+    """Whether the tenant saved its own rules (else it runs matching.default_rules)."""
+    return repository.rules_definition(conn, tenant_id) is not None
+
+
 def save_rules(conn: Connection, actor: Actor, rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
-    checked = matching.check_rules(rules)
+    """Replace the tenant's rules (checked strictly: a parameter the kind does not take is refused); audited
+    with the list before and after, and the actor's reason."""
+    checked = matching.check_rules(rules, strict=True)
+    before = repository.rules_definition(conn, actor.tenant_id)
     repository.save_rules(conn, actor.tenant_id, json.dumps(list(checked), sort_keys=True), actor.name, actor.now)
-    record_event(conn, actor, "reconciliation_rules.saved", "reconciliation_rules", actor.tenant_id, after={"rules": list(checked)})
+    record_event(conn, actor, "reconciliation_rules.saved", "reconciliation_rules", actor.tenant_id,
+                 before=None if before is None else {"rules": before}, after={"rules": list(checked)}, reason=actor.reason)
     return checked
 
 
@@ -63,7 +73,7 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
     up among borrowers' registered accounts; without it that rule finds nothing."""
     _account(conn, actor, code)
     rules = rules_for(conn, actor.tenant_id)
-    window = max((int(rule.get("days", 0)) for rule in rules), default=0)
+    window = max((int(matching.with_defaults(rule).get("days", 0)) for rule in rules), default=0)
     rows = repository.open_lines(conn, actor.tenant_id, code, through)
     if not rows:
         return AutoResult(0, 0, 0, 0)

@@ -20,6 +20,7 @@ from graphql_api.core.scalars import check_page_size, decode_cursor, decode_id, 
 from graphql_api.core.strings import length_max_key
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, Money, connection, money
+from graphql_api.reconciliation.rules import ReconciliationRulesMutation, ReconciliationRulesQuery
 from graphql_api.reconciliation.types import (
     BankStatement,
     ReconciliationMatchError,
@@ -165,7 +166,7 @@ def _all_lines(conn: sa.Connection, tenant_id: int, code: str, wanted: set) -> l
 
 
 @strawberry.type
-class ReconciliationQuery:
+class ReconciliationQuery(ReconciliationRulesQuery):
     @strawberry.field(description="Imported bank statements, newest first (optionally of one bank account); at most 500.")
     async def bank_statements(self, info: Info, bank_account_code: str | None = None, first: int = 50) -> list[BankStatement]:
         ctx = info.context
@@ -221,7 +222,7 @@ class ReconciliationQuery:
 
 
 @strawberry.type
-class ReconciliationMutation:
+class ReconciliationMutation(ReconciliationRulesMutation):
     @strawberry.mutation(description="Import a bank statement; each check failing is a typed error and nothing is stored; "
                                      "importing the same statement again adds nothing. Roles: ADMIN, FINANCE.")
     async def import_bank_statement(self, info: Info, input: ImportBankStatementInput) -> ImportBankStatementResult:  # type: ignore[valid-type]  # noqa: A002
