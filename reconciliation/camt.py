@@ -1,44 +1,24 @@
 """ISO 20022 camt.053 (and camt.052/054, which share the entry shape) parsed with a hardened lxml.
 
-A statement never needs a DTD, so a document that declares one (the carrier of entity bombs and
-external entities) is refused before it is parsed, and the parser itself loads no DTD, expands no
-entity and opens no network connection. Amounts are read from the element text as Decimal.
+The document is parsed by reconciliation.hardened_xml (a DOCTYPE or entity refused, no DTD, no
+entity expansion, no network). Amounts are read from the element text as Decimal.
 """
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from lxml import etree
 
-from reconciliation.errors import StatementMalformed, StatementRefused
+from reconciliation.errors import StatementMalformed
+from reconciliation.hardened_xml import parse_hardened
 from reconciliation.model import Statement, StatementLine, clip, minor_from_text
 
-_declaration = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _containers = ("Stmt", "Rpt", "Ntfctn")  # camt.053, camt.052, camt.054
-
-
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
-        resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False, huge_tree=False,
-        remove_comments=True, remove_pis=True,
-    )
 
 
 def parse_camt(content: bytes) -> Statement:
     """The first statement (report, notification) of a camt document."""
-    head = content[:4]
-    if head.startswith((b"\xff\xfe", b"\xfe\xff")) or b"\x00" in content[:200]:
-        # UTF-16 would hide a DOCTYPE from the byte scan; banks send UTF-8.
-        raise StatementMalformed("camt statements must be UTF-8 encoded XML")
-    if _declaration.search(content):
-        raise StatementRefused("the document declares a DOCTYPE or an entity; statements never need one")
-    try:
-        root = etree.fromstring(content, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise StatementMalformed(f"not well-formed XML: {exc.msg} (line {exc.lineno})", line=exc.lineno) from None
-    if root.getroottree().docinfo.internalDTD is not None:
-        raise StatementRefused("the document declares a DOCTYPE; statements never need one")
+    root = parse_hardened(content, "camt")
     container = next((found for tag in _containers if (found := root.find(f".//{{*}}{tag}")) is not None), None)
     if container is None:
         raise StatementMalformed("no Stmt, Rpt or Ntfctn element: not a camt.053/052/054 document")

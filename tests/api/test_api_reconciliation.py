@@ -89,3 +89,11 @@ def test_the_rules_are_listed_in_order_and_set_as_data(api) -> None:
     assert [rule["kind"] for rule in api.graphql(RULES, token=auditor)["data"]["reconciliationRules"]] == ["AMOUNT_DATE", "REFERENCE"]
     forbidden = api.graphql(SET_RULES, {"i": {"rules": [{"kind": "REFERENCE"}]}}, token=auditor)
     assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_an_ofx_statement_over_graphql(api) -> None:
+    finance = api.tenant(Role.FINANCE).tokens[Role.FINANCE]
+    content = samples.ofx([Item(D, Decimal("12.34"), "FIT-1"), Item(D, Decimal("-2.34"), "FIT-2")], currency="CNY").decode()
+    done = api.graphql(IMPORT, {"i": {"bankAccountCode": "1100", "format": "OFX", "content": content}}, token=finance)
+    payload = done["data"]["importBankStatement"]
+    assert (payload["linesAdded"], payload["statement"]["closingBalance"]["amount"]) == (2, "10.00")
