@@ -31,6 +31,7 @@ import bisect
 import heapq
 import datetime as dt
 import itertools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -165,13 +166,23 @@ class _State:
 
 
 def _by_reference(state: _State, rule: Mapping[str, object], *, in_text: bool = False) -> None:
-    index = state.by_reference()
-    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+    index, candidates = state.by_reference(), state.candidates
+    name, score = ("reference_in_text", 0.95) if in_text else ("reference", 1.0)
+    for line in sorted(state.lines.values(), key=_booking_date):
         words = _token.findall(line.remittance or "") if in_text else line.references
         for word in words:
-            keys = state.open_keys(index.get(word.casefold(), ()))
-            if keys and sum(state.candidates[key].amount_minor for key in keys) == line.amount_minor:
-                state.decide([line.id], keys, "reference_in_text" if in_text else "reference", 1.0 if not in_text else 0.95, True)
+            keys = index.get(word.casefold())
+            if not keys:
+                continue
+            if len(keys) == 1:  # the common case, without building a list
+                found = candidates.get(keys[0])
+                if found is not None and found.amount_minor == line.amount_minor:
+                    state.decide((line.id,), keys, name, score, True)
+                    break
+                continue
+            keys = state.open_keys(keys)
+            if keys and sum(candidates[key].amount_minor for key in keys) == line.amount_minor:
+                state.decide((line.id,), keys, name, score, True)
                 break
 
 
@@ -289,8 +300,11 @@ def _combinations(items: Sequence, total: int, size_max: int, width: int, amount
     for size in range(3, size_max + 1):
         share = total / size
         nearest = heapq.nsmallest(width, smaller, key=lambda item: abs(amount(item) - share))
-        for combo in itertools.combinations(nearest, size):
-            if sum(amount(item) for item in combo) == total:
+        amounts = [amount(item) for item in nearest]
+        # The amounts' combinations come in the same order as the items': sum() over a tuple of ints
+        # runs in C, where a generator over the items would call `amount` for every member.
+        for combo, parts in zip(itertools.combinations(nearest, size), itertools.combinations(amounts, size)):
+            if sum(parts) == total:
                 found.append(combo)
                 if len(found) == 2:
                     return found
@@ -305,6 +319,9 @@ def _blocks(state: _State) -> tuple[dict[int, list[Line]], dict[int, list[Candid
     for candidate in sorted(state.candidates.values(), key=lambda c: c.effective_date):
         candidates[candidate.amount_minor].append(candidate)
     return lines, candidates
+
+
+_booking_date = operator.attrgetter("booking_date")
 
 
 def _within(ordered: Sequence, dates: Sequence[dt.date], day: dt.date, window: dt.timedelta) -> list:

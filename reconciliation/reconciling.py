@@ -20,7 +20,7 @@ from sqlalchemy.engine import Connection
 from ledger import errors as ledger_errors
 from ledger import service as ledger
 from ledger.actor import Actor
-from ledger.ids import uuid7
+from ledger.ids import uuid7, uuid7s
 from ledger.model import EntryDraft, Posting
 from ledger.money import from_minor
 from ledger.queries import AccountPosting, account_postings, account_roles, load_accounts
@@ -119,10 +119,11 @@ def _candidate(posting: AccountPosting) -> matching.Candidate:
 def _store_decisions(conn: Connection, actor: Actor, code: str, rows, decisions, by_key) -> None:
     match_rows, line_rows, posting_rows, updates = [], [], [], []
     decided = set()
+    match_ids = iter(uuid7s(sum(1 for decision in decisions if decision.matched)))
     for decision in decisions:
         decided.update(decision.line_ids)
         if decision.matched:
-            match_id = uuid7()
+            match_id = next(match_ids)
             match_rows.append({"tenant_id": actor.tenant_id, "id": match_id, "bank_account_code": code, "rule": decision.rule,
                                "score": decision.score, "matched_at": actor.now, "matched_by": actor.name, "reason": None})
             line_rows += [{"tenant_id": actor.tenant_id, "line_id": line_id, "match_id": match_id} for line_id in decision.line_ids]
