@@ -6,7 +6,7 @@ entity expansion, no network). Amounts are read from the element text as Decimal
 from __future__ import annotations
 
 import datetime as dt
-import functools
+import threading
 from xml.sax.saxutils import escape
 
 from lxml import etree
@@ -64,9 +64,25 @@ _fields = (
 )
 
 
-@functools.lru_cache(maxsize=16)
+_transforms = threading.local()  # one compiled stylesheet per thread: libxslt's state is not shared across threads
+transforms_per_thread_max = 16
+
+
 def _entries_transform(namespace: str | None, container: str) -> etree.XSLT:
-    """The stylesheet for a container (Stmt, Rpt, Ntfctn) in a namespace (camt versions differ in it)."""
+    """The stylesheet for a container (Stmt, Rpt, Ntfctn) in a namespace (camt versions differ in it),
+    compiled once per thread."""
+    cache = getattr(_transforms, "cache", None)
+    if cache is None:
+        cache = _transforms.cache = {}
+    found = cache.get((namespace, container))
+    if found is None:
+        if len(cache) >= transforms_per_thread_max:
+            cache.clear()
+        found = cache[(namespace, container)] = _compile_transform(namespace, container)
+    return found
+
+
+def _compile_transform(namespace: str | None, container: str) -> etree.XSLT:
     prefix = "c:" if namespace else ""
     parts = []
     for name, path, presence in _fields:

@@ -153,3 +153,13 @@ def test_a_bad_entry_is_named_by_its_number(change, message) -> None:
     content = samples.camt053(items, opening=Decimal("1000")).decode().replace(*change).encode()
     with pytest.raises(errors.StatementMalformed, match=message):
         parse_statement(content, "camt053")
+
+
+def test_statements_parse_alike_in_concurrent_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    contents = [samples.camt053(items, opening=Decimal(n)) for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        parsed = list(pool.map(lambda content: parse_statement(content, "camt053"), contents))
+    assert {statement.lines for statement in parsed} == {parse_statement(contents[0], "camt053").lines}
+    assert [statement.opening_minor for statement in parsed] == [n * 100 for n in range(8)]
