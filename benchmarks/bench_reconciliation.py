@@ -6,7 +6,10 @@ statement the bank would send for them (reconciliation.synthetic: shifted dates,
 references, batches, splits, fees, items in transit, strangers' transfers), then times
 `import_statement` and `auto_reconcile` and checks the matches against the generator's truth.
 
-Prints, per size: import seconds, auto-reconcile seconds, lines per second end to end, wrong matches,
+Prints, per size: import seconds, auto-reconcile seconds (wall clock), the CPU seconds this process
+spent on both and those the database's server processes spent meanwhile (read from /proc for a local
+server; n/a otherwise): on a shared machine wall time varies with the load, CPU time much less.
+Then lines per second end to end, wrong matches,
 and the share of matchable lines matched automatically; then the per-line time ratio of the largest
 size to 10k. Targets: 100k end to end < 10 s; per line at 1M within 1.5x of 10k; 0 wrong matches;
 >= 99 % matched. Creates its own database (`loanbook_bench_rec_<random>`) and drops it afterwards.
@@ -14,6 +17,7 @@ size to 10k. Targets: 100k end to end < 10 s; per line at 1M within 1.5x of 10k;
 from __future__ import annotations
 
 import argparse
+import os
 import datetime as dt
 import sys
 import time
@@ -70,16 +74,37 @@ def run(engine: sa.Engine, size: int) -> dict:
         run_in_transaction(engine, lambda c, batch=batch: ledger.import_entries(c, actor, batch))
     content = camt053(generated)
     through = max(line.day for line in generated.lines)
-    began = time.perf_counter()
+    server_began = server_cpu(engine)
+    began, cpu_began = time.perf_counter(), time.process_time()
     run_in_transaction(engine, lambda c: importing.import_statement(c, actor, "1100", content, fmt="camt053"))
     imported = time.perf_counter()
     done = run_in_transaction(engine, lambda c: reconciling.auto_reconcile(c, actor, "1100", through, book_loans=False))
-    finished = time.perf_counter()
+    finished, cpu = time.perf_counter(), time.process_time() - cpu_began
+    server = server_cpu(engine)
+    server_s = None if server is None or server_began is None else sum(
+        used - server_began.get(pid, 0.0) for pid, used in server.items())
     wrong, matched_matchable = truth_check(engine, tenant_id, generated)
     matchable = sum(1 for keys in generated.truth.values() if keys)
     return {"size": size, "lines": len(generated.lines), "import_s": imported - began, "reconcile_s": finished - imported,
-            "matched": done.matched, "proposed": done.proposed, "wrong": wrong,
+            "cpu_s": cpu, "server_s": server_s, "matched": done.matched, "proposed": done.proposed, "wrong": wrong,
             "matched_share": matched_matchable / matchable if matchable else 1.0}
+
+
+def server_cpu(engine: sa.Engine) -> dict[int, float] | None:
+    """CPU seconds used so far by each server process of this database, from /proc (a server on this
+    machine, readable by this user); None where that cannot be read."""
+    with engine.connect() as conn:
+        pids = conn.execute(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")).scalars().all()
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    try:
+        for pid in pids:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+    except (OSError, IndexError, ValueError):
+        return None
+    return used
 
 
 def truth_check(engine: sa.Engine, tenant_id: int, generated: Generated) -> tuple[int, int]:
@@ -108,13 +133,16 @@ def main() -> int:
     with scratch_database(args.pg_url, f"loanbook_bench_rec_{uuid.uuid4().hex[:8]}") as url:
         engine = make_engine(url)
         upgrade(engine)
-        print(f"{'postings':>9} {'lines':>9} {'import s':>9} {'match s':>9} {'lines/s':>9} {'matched':>8} {'proposed':>8} "
+        print(f"{'postings':>9} {'lines':>9} {'import s':>9} {'match s':>9} {'cpu s':>7} {'db cpu s':>8} {'lines/s':>9} "
+              f"{'matched':>8} {'proposed':>8} "
               f"{'wrong':>6} {'matched %':>9}")
         for size in sizes:
             r = run(engine, size)
             results.append(r)
             total = r["import_s"] + r["reconcile_s"]
-            print(f"{r['size']:>9} {r['lines']:>9} {r['import_s']:>9.2f} {r['reconcile_s']:>9.2f} {r['lines'] / total:>9.0f} "
+            server = "n/a" if r["server_s"] is None else f"{r['server_s']:.2f}"
+            print(f"{r['size']:>9} {r['lines']:>9} {r['import_s']:>9.2f} {r['reconcile_s']:>9.2f} {r['cpu_s']:>7.2f} {server:>8} "
+                  f"{r['lines'] / total:>9.0f} "
                   f"{r['matched']:>8} {r['proposed']:>8} {r['wrong']:>6} {100 * r['matched_share']:>8.2f}%", flush=True)
         engine.dispose()
     by_size = {r["size"]: r for r in results}

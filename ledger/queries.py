@@ -444,8 +444,10 @@ def account_postings(
     )
     if date_from is not None:
         query = query.where(postings.c.effective_date >= date_from)
+    # Unpacked as tuples (an attribute of a Row costs ~1 us; a reconciliation reads 100k postings),
+    # and the common empty metadata is not parsed.
     return [
-        AccountPosting(row.entry_id, row.line_no, row.effective_date, row.amount_minor, row.description,
-                       row.idempotency_key, json.loads(row.metadata) if row.metadata else {})
-        for row in conn.execute(query)
+        AccountPosting(entry_id, line_no, day, amount, description, key,
+                       json.loads(meta) if meta and meta != "{}" else {})
+        for entry_id, line_no, day, amount, description, key, meta in conn.execute(query)
     ]

@@ -98,8 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    from loanbook.settings import configured_field_cipher
+
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    # Stored borrower fields that a migration indexes are decrypted with the configured key; without
+    # one, such a migration stops and says so.
+    upgrade(engine, cipher=configured_field_cipher(settings))
     print(f"migrated {engine.url.render_as_string(hide_password=True)}")
     return 0
 

@@ -119,10 +119,11 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from loanbook.settings import field_cipher
 
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    cipher = field_cipher(settings)
+    upgrade(engine, cipher=cipher)
     try:
         with progress_bar(f"demo {args.tenant}", unit="days") as progress:
-            summary = build_demo(engine, field_cipher(settings), tenant=args.tenant, loans=args.loans, months=args.months,
+            summary = build_demo(engine, cipher, tenant=args.tenant, loans=args.loans, months=args.months,
                                  seed=args.seed, progress=progress)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -16,9 +16,12 @@ def alembic_config() -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "head", *, cipher=None) -> None:  # noqa: ANN001 (a loans.pii.FieldCipher)
+    """Migrate to `revision`. `cipher` decrypts stored borrower fields for migrations that index them
+    (needed only when such rows exist; a migration that needs it and lacks it stops with a message)."""
     config = alembic_config()
     with engine.connect() as conn:
         config.attributes["connection"] = conn
+        config.attributes["field_cipher"] = cipher
         command.upgrade(config, revision)
         conn.commit()

@@ -13,7 +13,7 @@ from ledger.actor import Actor
 from ledger.money import from_minor
 from ledger.unit_of_work import run_in_transaction
 from loanbook.db import make_engine
-from loanbook.settings import Settings
+from loanbook.settings import Settings, configured_field_cipher
 from reconciliation import importing, reconciling
 from reconciliation.parsing import formats
 from reconciliation.report import reconciliation_report
@@ -78,9 +78,11 @@ def cmd_import_statement(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_auto_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    # The payer_account rule looks payers up among borrowers' registered accounts: with the configured key only.
+    cipher = configured_field_cipher(settings)
     engine = make_engine(settings.database_url)
     done = run_in_transaction(engine, lambda conn: reconciling.auto_reconcile(
-        conn, _actor(conn, args.tenant, args.actor), args.bank_account, args.through))
+        conn, _actor(conn, args.tenant, args.actor), args.bank_account, args.through, cipher=cipher))
     print(f"matched {done.matched}, proposed {done.proposed}, unmatched {done.unmatched}, "
           f"repayments booked {done.repayments_booked}")
     return 0

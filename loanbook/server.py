@@ -90,7 +90,7 @@ def serve(
     cipher = field_cipher(settings)
     engine = make_engine(settings.database_url)
     if migrate:
-        upgrade(engine)
+        upgrade(engine, cipher=cipher)
     issued = ensure_demo_tenant(engine, utc_now())
     host = host or settings.host
     port = settings.port if port is None else port

@@ -64,3 +64,12 @@ def field_cipher(settings: Settings):  # -> loans.pii.FieldCipher
             log.warning("generated a development encryption key at %s; set LOANBOOK_ENCRYPTION_KEY in production", default_key_path)
         text = default_key_path.read_text()
     return FieldCipher(key_from_text(text))
+
+
+def configured_field_cipher(settings: Settings):  # -> loans.pii.FieldCipher | None
+    """The cipher when a key is configured (LOANBOOK_ENCRYPTION_KEY, or the development key file that
+    `field_cipher` wrote), else None: for commands that only read encrypted fields (migrate,
+    auto-reconcile), which must not mint a key that could never decrypt what is stored."""
+    if settings.encryption_key is None and not default_key_path.exists():
+        return None
+    return field_cipher(settings)

@@ -49,6 +49,7 @@ def create_borrower(
         "national_id_index": cipher.blind_index(national_id),
         "phone_enc": cipher.encrypt(phone, context=context + ":phone"),
         "bank_account_enc": cipher.encrypt(bank_account, context=context + ":bank_account"),
+        "bank_account_index": cipher.blind_index(bank_account),
         "address": address,
     })
     # Sensitive values never enter the audit log; only whether they were given.

@@ -14,6 +14,7 @@ import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -229,3 +230,45 @@ def loans_by_status(conn: Connection, tenant_id: int) -> dict[str, int]:
     """How many loans (applications included) are in each status."""
     query = sa.select(loans.c.status, sa.func.count()).where(loans.c.tenant_id == tenant_id).group_by(loans.c.status)
     return {status: count for status, count in conn.execute(query)}
+
+
+class PayerLoan(NamedTuple):
+    """A loan of a borrower registered with a given bank account, and the repayment it expects next."""
+
+    loan_id: uuid.UUID
+    status: str
+    currency: str
+    # What is left of the earliest installment not yet settled, in minor units; None when none is open.
+    next_installment_minor: int | None
+
+
+def loans_by_bank_account(
+    conn: Connection, tenant_id: int, cipher: FieldCipher, accounts: Sequence[str]
+) -> dict[str, list[PayerLoan]]:
+    """For each bank account number, the loans of the borrowers registered with it (through the blind
+    index: the account is never compared in clear), each with its next installment's open amount.
+    Accounts that name no borrower are absent."""
+    by_index: dict[str, list[str]] = collections.defaultdict(list)
+    for account in dict.fromkeys(accounts):
+        index = cipher.blind_index(account) if account and account.strip() else None
+        if index is not None:
+            by_index[index].append(account)
+    if not by_index:
+        return {}
+    rows = conn.execute(
+        sa.select(borrowers.c.bank_account_index, loans.c.id, loans.c.status, loans.c.currency, loans.c.schedule_version)
+        .join(loans, sa.and_(loans.c.tenant_id == borrowers.c.tenant_id, loans.c.borrower_id == borrowers.c.id))
+        .where(borrowers.c.tenant_id == tenant_id, borrowers.c.bank_account_index.in_(sorted(by_index)))
+        .order_by(loans.c.id)
+    ).all()
+    active = [(row.id, row.schedule_version) for row in rows if row.status == "ACTIVE"]
+    schedules = installments_by_schedule(conn, tenant_id, active) if active else {}
+    found: dict[str, list[PayerLoan]] = collections.defaultdict(list)
+    for row in rows:
+        open_amounts = [left for left in (
+            i.principal - i.principal_paid + i.interest - i.interest_paid + i.fee - i.fee_paid
+            for i in schedules.get((row.id, row.schedule_version), ())) if left > 0]
+        payer_loan = PayerLoan(row.id, row.status, row.currency, open_amounts[0] if open_amounts else None)
+        for account in by_index[row.bank_account_index]:
+            found[account].append(payer_loan)
+    return dict(found)

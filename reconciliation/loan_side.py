@@ -1,8 +1,9 @@
 """The loan side of a bank line: money in for a loan that the books do not have yet, and money for suspense.
 
-A line naming a loan (its id in the end-to-end id, the bank's reference or the narrative) that the
-matching rules left unmatched is that loan's repayment, booked by loans.money.record_repayment (the
-same path as the API's recordRepayment) with the idempotency key `bank-line:<line id>`: a re-run
+A line naming a loan (its id in the end-to-end id, the bank's reference or the narrative), or paid
+from a borrower's registered bank account for exactly the next installment of one of that borrower's
+active loans (the `payer_account` rule), that the matching rules left unmatched is that loan's
+repayment, booked by loans.money.record_repayment (the same path as the API's recordRepayment) with the idempotency key `bank-line:<line id>`: a re-run
 replays the first booking instead of booking again. A line whose loan is unknown, closed or refuses
 the payment is left for a person. Unidentified money goes to suspense by loans.suspense.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.engine import Connection
 
@@ -21,7 +22,8 @@ from ledger.money import from_minor
 from ledger.queries import AccountPosting, account_postings, account_roles
 from loans import money as loan_money
 from loans import suspense
-from loans.queries import loans_by_id
+from loans.pii import FieldCipher
+from loans.queries import PayerLoan, loans_by_bank_account, loans_by_id
 from loans.receipts import receipts_by_id
 
 
@@ -38,20 +40,45 @@ def line_key(line_id: uuid.UUID) -> str:
     return f"bank-line:{line_id}"
 
 
-def book_repayments(conn: Connection, actor: Actor, rows: Sequence) -> dict[uuid.UUID, AccountPosting]:
-    """Repayments for the lines that name a loan; returns each booked line's posting to the bank account."""
+def payer_loans(conn: Connection, tenant_id: int, cipher: FieldCipher, rows: Sequence) -> dict[str, list[PayerLoan]]:
+    """The loans of the borrowers registered with each line's payer account (absent: no borrower)."""
+    accounts = sorted({row.counterparty_account for row in rows if row.counterparty_account})
+    return loans_by_bank_account(conn, tenant_id, cipher, accounts) if accounts else {}
+
+
+def loan_paid_by(row, known: Mapping[uuid.UUID, object], payers: Mapping[str, Sequence[PayerLoan]]) -> tuple[uuid.UUID, str] | None:
+    """The loan a line of money in repays, and the rule that says so; None when nothing names exactly one.
+
+    A loan id in the line's references or narrative names it ("loan_repayment"). Otherwise the payer's
+    account names the borrower, and the amount must be the next installment of exactly one of that
+    borrower's active loans in the line's currency ("payer_account"): an account alone does not say
+    which loan, nor that the money is a repayment at all."""
+    named = [i for i in loan_ids_named(row) if i in known]
+    if named:
+        return (named[0], "loan_repayment") if len(named) == 1 else None
+    due = [loan.loan_id for loan in payers.get(row.counterparty_account or "", ())
+           if loan.status == "ACTIVE" and loan.currency == row.currency and loan.next_installment_minor == row.amount_minor]
+    return (due[0], "payer_account") if len(due) == 1 else None
+
+
+def book_repayments(conn: Connection, actor: Actor, rows: Sequence, payers: Mapping[str, Sequence[PayerLoan]] | None = None
+                    ) -> dict[uuid.UUID, tuple[AccountPosting, str]]:
+    """Repayments for the lines that name a loan or pay a borrower's next installment from the borrower's
+    registered account (`payers`, from payer_loans); returns each booked line's posting to the bank
+    account and the rule that identified the loan."""
     if not rows or account_roles(conn, actor.tenant_id).get("bank") != rows[0].bank_account_code:
         return {}  # loans post to the chart's bank account: lines on another account cannot be their repayments
-    named = {row.id: loan_ids_named(row) for row in rows}
-    known = loans_by_id(conn, actor.tenant_id, sorted({i for ids in named.values() for i in ids}))
-    made: dict[uuid.UUID, AccountPosting] = {}
+    payers = payers or {}
+    known = loans_by_id(conn, actor.tenant_id, sorted({i for row in rows for i in loan_ids_named(row)}))
+    made: dict[uuid.UUID, tuple[AccountPosting, str]] = {}
     for row in rows:
-        loans = [i for i in named[row.id] if i in known]
-        if len(loans) != 1:
+        paid = loan_paid_by(row, known, payers)
+        if paid is None:
             continue
+        loan_id, rule = paid
         savepoint = conn.begin_nested()
         try:
-            result = loan_money.record_repayment(conn, actor, loans[0], from_minor(row.amount_minor, row.currency), row.currency,
+            result = loan_money.record_repayment(conn, actor, loan_id, from_minor(row.amount_minor, row.currency), row.currency,
                                                  row.booking_date, line_key(row.id))
         except ledger_errors.LedgerError:
             # A loan closed, a date past its open business date, a wrong currency: left for a person.
@@ -61,7 +88,7 @@ def book_repayments(conn: Connection, actor: Actor, rows: Sequence) -> dict[uuid
         if result.journal_entry_id is not None:
             posting = _bank_posting(conn, actor, row, result.journal_entry_id)
             if posting is not None:
-                made[row.id] = posting
+                made[row.id] = (posting, rule)
     return made
 
 

@@ -11,6 +11,11 @@ rules before it left. Kinds:
   entry's idempotency key or metadata `reference`/`end_to_end_id`/`loan_number`) whose amounts sum to
   the line's: a match (one posting, or a batch under one reference).
 - `reference_in_text`: a word of the remittance text is such a reference (a loan or contract number).
+- `payer_account`: the line's payer account is a borrower's registered bank account (the caller
+  looks it up through the blind index and gives the borrower's loans as `Line.payer_loans`); a
+  posting of one of those loans (its metadata `loan_id`) with the same amount within `days` is a
+  match when it is the only one, else the nearest is proposed. The loan side then books a payer's
+  line that the books lack as the loan's repayment (reconciliation.loan_side).
 - `amount_date`: same amount, dates within `days`; a match only when the line and the posting are each
   the other's only candidate, or when counterparty name similarity (rapidfuzz, within that block only)
   picks one candidate above `name_similarity_min` and no other; otherwise a proposal.
@@ -26,6 +31,7 @@ import bisect
 import heapq
 import datetime as dt
 import itertools
+import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -37,10 +43,11 @@ from reconciliation.errors import InvalidRules
 
 PostingKey = tuple[object, int]  # (entry id, line number)
 
-rule_kinds = ("reference", "reference_in_text", "amount_date", "one_to_many", "many_to_one", "amount_tolerance")
+rule_kinds = ("reference", "reference_in_text", "payer_account", "amount_date", "one_to_many", "many_to_one", "amount_tolerance")
 default_rules: tuple[Mapping[str, object], ...] = (
     {"kind": "reference"},
     {"kind": "reference_in_text"},
+    {"kind": "payer_account", "days": 3},
     {"kind": "amount_date", "days": 3, "name_similarity_min": 85},
     {"kind": "one_to_many", "days": 3, "size_max": 4, "candidates_max": 8},
     {"kind": "many_to_one", "days": 3, "size_max": 4, "candidates_max": 8},
@@ -60,6 +67,7 @@ class Line(NamedTuple):
     references: tuple[str, ...] = ()
     remittance: str | None = None
     counterparty_name: str | None = None
+    payer_loans: tuple[str, ...] = ()  # loan ids of the borrowers registered with the payer's account
 
 
 class Candidate(NamedTuple):
@@ -78,19 +86,47 @@ class Decision(NamedTuple):
     matched: bool  # False: a proposal
 
 
-def check_rules(rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
-    """The rules as data, validated: a kind each, small non-negative integer parameters."""
+# Each kind's parameters and the value a rule that leaves one out runs with.
+rule_parameters: dict[str, dict[str, int]] = {
+    "reference": {},
+    "reference_in_text": {},
+    "payer_account": {"days": 3},
+    "amount_date": {"days": 3, "name_similarity_min": 0},
+    "one_to_many": {"days": 3, "size_max": 4, "candidates_max": 12},
+    "many_to_one": {"days": 3, "size_max": 4, "candidates_max": 12},
+    "amount_tolerance": {"days": 3, "tolerance_minor": 0},
+}
+_parameter_max = {"days": days_max, "size_max": size_max_limit, "candidates_max": candidates_max_limit,
+                  "tolerance_minor": 10**9, "name_similarity_min": 100}
+
+
+def check_rules(rules: Sequence[Mapping[str, object]], *, strict: bool = False) -> tuple[Mapping[str, object], ...]:
+    """The rules as data, validated: a kind each, small non-negative integer parameters.
+
+    `strict` (when a list is saved) also refuses a parameter the rule's kind does not take, which
+    would otherwise be ignored; a list saved before is read back without it."""
     if not 0 < len(rules) <= rules_max:
         raise InvalidRules(f"give 1 to {rules_max} rules")
     for number, rule in enumerate(rules, 1):
-        if rule.get("kind") not in rule_kinds:
-            raise InvalidRules(f"rule {number}: kind must be one of {', '.join(rule_kinds)}")
-        for name, top in (("days", days_max), ("size_max", size_max_limit), ("candidates_max", candidates_max_limit),
-                          ("tolerance_minor", 10**9), ("name_similarity_min", 100)):
+        kind = rule.get("kind")
+        if kind not in rule_kinds:
+            raise InvalidRules(f"rule {number}: kind must be one of {', '.join(rule_kinds)}", rule=number, field="kind")
+        if strict:
+            stray = sorted(set(rule) - {"kind", *rule_parameters[str(kind)]})
+            if stray:
+                taken = ", ".join(rule_parameters[str(kind)]) or "no parameters"
+                raise InvalidRules(f"rule {number}: {kind} takes {taken}, not {stray[0]}", rule=number, field=stray[0])
+        for name, top in _parameter_max.items():
             value = rule.get(name, 0)
             if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
-                raise InvalidRules(f"rule {number}: {name} must be an integer from 0 to {top}")
+                raise InvalidRules(f"rule {number}: {name} must be an integer from 0 to {top}", rule=number, field=name)
     return tuple(dict(rule) for rule in rules)
+
+
+def with_defaults(rule: Mapping[str, object]) -> dict[str, object]:
+    """The rule with every parameter its kind takes, the ones it leaves out at the value it runs with."""
+    return {"kind": rule["kind"], **rule_parameters[str(rule["kind"])],
+            **{name: value for name, value in rule.items() if name in rule_parameters[str(rule["kind"])]}}
 
 
 def reconcile(lines: Sequence[Line], candidates: Sequence[Candidate], rules: Sequence[Mapping[str, object]] = default_rules
@@ -130,14 +166,39 @@ class _State:
 
 
 def _by_reference(state: _State, rule: Mapping[str, object], *, in_text: bool = False) -> None:
-    index = state.by_reference()
-    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+    index, candidates = state.by_reference(), state.candidates
+    name, score = ("reference_in_text", 0.95) if in_text else ("reference", 1.0)
+    for line in sorted(state.lines.values(), key=_booking_date):
         words = _token.findall(line.remittance or "") if in_text else line.references
         for word in words:
-            keys = state.open_keys(index.get(word.casefold(), ()))
-            if keys and sum(state.candidates[key].amount_minor for key in keys) == line.amount_minor:
-                state.decide([line.id], keys, "reference_in_text" if in_text else "reference", 1.0 if not in_text else 0.95, True)
+            keys = index.get(word.casefold())
+            if not keys:
+                continue
+            if len(keys) == 1:  # the common case, without building a list
+                found = candidates.get(keys[0])
+                if found is not None and found.amount_minor == line.amount_minor:
+                    state.decide((line.id,), keys, name, score, True)
+                    break
+                continue
+            keys = state.open_keys(keys)
+            if keys and sum(candidates[key].amount_minor for key in keys) == line.amount_minor:
+                state.decide((line.id,), keys, name, score, True)
                 break
+
+
+def _payer_account(state: _State, rule: Mapping[str, object]) -> None:
+    days = int(rule.get("days", 3))
+    index = state.by_reference()
+    for line in sorted(state.lines.values(), key=lambda line: line.booking_date):
+        if not line.payer_loans:
+            continue
+        found = [state.candidates[key] for key in state.open_keys(k for loan in line.payer_loans for k in index.get(loan.casefold(), ()))]
+        found = [c for c in found if c.amount_minor == line.amount_minor and abs((c.effective_date - line.booking_date).days) <= days]
+        if len(found) == 1:
+            state.decide([line.id], [found[0].key], "payer_account", 0.9, True)
+        elif found:
+            closest = min(found, key=lambda c: (abs((c.effective_date - line.booking_date).days), str(c.key)))
+            state.decide([line.id], [closest.key], "payer_account", 0.5 / len(found), False)
 
 
 def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
@@ -239,8 +300,11 @@ def _combinations(items: Sequence, total: int, size_max: int, width: int, amount
     for size in range(3, size_max + 1):
         share = total / size
         nearest = heapq.nsmallest(width, smaller, key=lambda item: abs(amount(item) - share))
-        for combo in itertools.combinations(nearest, size):
-            if sum(amount(item) for item in combo) == total:
+        amounts = [amount(item) for item in nearest]
+        # The amounts' combinations come in the same order as the items': sum() over a tuple of ints
+        # runs in C, where a generator over the items would call `amount` for every member.
+        for combo, parts in zip(itertools.combinations(nearest, size), itertools.combinations(amounts, size)):
+            if sum(parts) == total:
                 found.append(combo)
                 if len(found) == 2:
                     return found
@@ -257,6 +321,9 @@ def _blocks(state: _State) -> tuple[dict[int, list[Line]], dict[int, list[Candid
     return lines, candidates
 
 
+_booking_date = operator.attrgetter("booking_date")
+
+
 def _within(ordered: Sequence, dates: Sequence[dt.date], day: dt.date, window: dt.timedelta) -> list:
     return list(ordered[bisect.bisect_left(dates, day - window):bisect.bisect_right(dates, day + window)])
 
@@ -264,6 +331,7 @@ def _within(ordered: Sequence, dates: Sequence[dt.date], day: dt.date, window: d
 _runners = {
     "reference": _by_reference,
     "reference_in_text": lambda state, rule: _by_reference(state, rule, in_text=True),
+    "payer_account": _payer_account,
     "amount_date": _amount_date,
     "one_to_many": _one_to_many,
     "many_to_one": _many_to_one,

@@ -5,9 +5,10 @@ from reconciliation.camt import parse_camt
 from reconciliation.errors import StatementMalformed, StatementTooLarge, UnknownMapping
 from reconciliation.model import Statement, check_balanced, lines_per_statement_max
 from reconciliation.mt940 import parse_mt940
+from reconciliation.ofx import parse_ofx
 from reconciliation.tabular import ColumnMapping, parse_csv, parse_xlsx
 
-formats = ("camt053", "mt940", "csv", "xlsx")
+formats = ("camt053", "mt940", "csv", "xlsx", "ofx")
 statement_bytes_max = 512 * 1024 * 1024
 
 
@@ -17,6 +18,9 @@ def guess_format(filename: str | None, content: bytes) -> str:
         return "xlsx"
     if name.endswith((".sta", ".mt940", ".940")) or content.lstrip()[:4] in (b":20:", b"{1:F"):
         return "mt940"
+    start = content.lstrip()[:400].upper()
+    if name.endswith((".ofx", ".qfx")) or start.startswith(b"OFXHEADER") or b"<OFX" in start:
+        return "ofx"
     if name.endswith(".xml") or content.lstrip()[:1] == b"<":
         return "camt053"
     return "csv"
@@ -31,6 +35,8 @@ def parse_statement(content: bytes, fmt: str, mapping: ColumnMapping | None = No
         statement = parse_camt(content)
     elif fmt == "mt940":
         statement = parse_mt940(content)
+    elif fmt == "ofx":
+        statement = parse_ofx(content)
     elif fmt in ("csv", "xlsx"):
         if mapping is None:
             raise UnknownMapping(f"a {fmt} statement needs a column mapping (--mapping NAME)")

@@ -20,11 +20,12 @@ from sqlalchemy.engine import Connection
 from ledger import errors as ledger_errors
 from ledger import service as ledger
 from ledger.actor import Actor
-from ledger.ids import uuid7
+from ledger.ids import uuid7, uuid7s
 from ledger.model import EntryDraft, Posting
 from ledger.money import from_minor
 from ledger.queries import AccountPosting, account_postings, account_roles, load_accounts
 from ledger.unit_of_work import record_event
+from loans.pii import FieldCipher
 from reconciliation import loan_side, matching
 from reconciliation.errors import AlreadyMatched, MatchUnbalanced, UnknownStatementLine
 from reconciliation.store import repository
@@ -42,23 +43,37 @@ class AutoResult(NamedTuple):
 
 
 def rules_for(conn: Connection, tenant_id: int) -> tuple[Mapping[str, object], ...]:
+    """The tenant's matching rules in priority order: its saved list, else matching.default_rules."""
     saved = repository.rules_definition(conn, tenant_id)
     return matching.default_rules if saved is None else matching.check_rules(saved)
 
 
+def rules_saved(conn: Connection, tenant_id: int) -> bool:
+    """Whether the tenant saved its own rules (else it runs matching.default_rules)."""
+    return repository.rules_definition(conn, tenant_id) is not None
+
+
 def save_rules(conn: Connection, actor: Actor, rules: Sequence[Mapping[str, object]]) -> tuple[Mapping[str, object], ...]:
-    checked = matching.check_rules(rules)
+    """Replace the tenant's rules (checked strictly: a parameter the kind does not take is refused); audited
+    with the list before and after, and the actor's reason."""
+    checked = matching.check_rules(rules, strict=True)
+    before = repository.rules_definition(conn, actor.tenant_id)
     repository.save_rules(conn, actor.tenant_id, json.dumps(list(checked), sort_keys=True), actor.name, actor.now)
-    record_event(conn, actor, "reconciliation_rules.saved", "reconciliation_rules", actor.tenant_id, after={"rules": list(checked)})
+    record_event(conn, actor, "reconciliation_rules.saved", "reconciliation_rules", actor.tenant_id,
+                 before=None if before is None else {"rules": before}, after={"rules": list(checked)}, reason=actor.reason)
     return checked
 
 
-def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, *, book_loans: bool = True) -> AutoResult:
-    """Match what is unambiguous through `through`, propose the rest; money in naming a loan is booked
-    as its repayment (reconciliation.loan_side) unless `book_loans` is False."""
+def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, *, book_loans: bool = True,
+                   cipher: FieldCipher | None = None) -> AutoResult:
+    """Match what is unambiguous through `through`, propose the rest; money in for a loan is booked as
+    its repayment (reconciliation.loan_side) unless `book_loans` is False.
+
+    `cipher` (the borrowers' field cipher) lets the `payer_account` rule look a line's payer account
+    up among borrowers' registered accounts; without it that rule finds nothing."""
     _account(conn, actor, code)
     rules = rules_for(conn, actor.tenant_id)
-    window = max((int(rule.get("days", 0)) for rule in rules), default=0)
+    window = max((int(matching.with_defaults(rule).get("days", 0)) for rule in rules), default=0)
     rows = repository.open_lines(conn, actor.tenant_id, code, through)
     if not rows:
         return AutoResult(0, 0, 0, 0)
@@ -67,19 +82,22 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
     postings = [p for p in account_postings(conn, actor.tenant_id, code, currency, date_to=through + dt.timedelta(days=window))
                 if (p.entry_id, p.line_no) not in taken]
     by_key = {(p.entry_id, p.line_no): p for p in postings}
+    payers = (loan_side.payer_loans(conn, actor.tenant_id, cipher, rows)
+              if cipher is not None and any(rule["kind"] == "payer_account" for rule in rules) else {})
     lines = [matching.Line(row.id, row.booking_date, row.amount_minor,
-                           tuple(r for r in (row.end_to_end_id, row.bank_reference) if r), row.remittance, row.counterparty_name)
+                           tuple(r for r in (row.end_to_end_id, row.bank_reference) if r), row.remittance, row.counterparty_name,
+                           tuple(str(loan.loan_id) for loan in payers.get(row.counterparty_account, ())))
              for row in rows]
     decisions = matching.reconcile(lines, [_candidate(p) for p in postings], rules)
     booked = 0
     if book_loans:
         decided = {line_id for d in decisions if d.matched for line_id in d.line_ids}
         leftovers = [row for row in rows if row.id not in decided and row.amount_minor > 0]
-        made = loan_side.book_repayments(conn, actor, leftovers) if leftovers else {}
-        for line_id, posting in made.items():
+        made = loan_side.book_repayments(conn, actor, leftovers, payers) if leftovers else {}
+        for line_id, (posting, rule) in made.items():
             by_key[(posting.entry_id, posting.line_no)] = posting
             decisions = [d for d in decisions if line_id not in d.line_ids]
-            decisions.append(matching.Decision((line_id,), ((posting.entry_id, posting.line_no),), "loan_repayment", "1.00", True))
+            decisions.append(matching.Decision((line_id,), ((posting.entry_id, posting.line_no),), rule, "1.00", True))
         booked = len(made)
     _store_decisions(conn, actor, code, rows, decisions, by_key)
     matched = sum(len(d.line_ids) for d in decisions if d.matched)
@@ -101,10 +119,11 @@ def _candidate(posting: AccountPosting) -> matching.Candidate:
 def _store_decisions(conn: Connection, actor: Actor, code: str, rows, decisions, by_key) -> None:
     match_rows, line_rows, posting_rows, updates = [], [], [], []
     decided = set()
+    match_ids = iter(uuid7s(sum(1 for decision in decisions if decision.matched)))
     for decision in decisions:
         decided.update(decision.line_ids)
         if decision.matched:
-            match_id = uuid7()
+            match_id = next(match_ids)
             match_rows.append({"tenant_id": actor.tenant_id, "id": match_id, "bank_account_code": code, "rule": decision.rule,
                                "score": decision.score, "matched_at": actor.now, "matched_by": actor.name, "reason": None})
             line_rows += [{"tenant_id": actor.tenant_id, "line_id": line_id, "match_id": match_id} for line_id in decision.line_ids]

@@ -32,3 +32,16 @@ def test_the_demo_book_is_skipped_by_flag_or_environment(monkeypatch):
     assert cli_main(["serve"]) == 0
     assert calls == [True, False, False]
     assert build_parser().parse_args(["demo"]).loans == 300
+
+
+def test_commands_that_only_read_encrypted_fields_never_mint_a_key(monkeypatch, tmp_path):
+    from loanbook import settings as settings_module
+    from loanbook.settings import configured_field_cipher
+    from loans.pii import new_key_text
+
+    monkeypatch.setattr(settings_module, "default_key_path", tmp_path / "var" / "encryption.key")
+    assert configured_field_cipher(Settings.from_env({})) is None
+    assert not (tmp_path / "var").exists()
+    key = new_key_text()
+    cipher = configured_field_cipher(Settings.from_env({"LOANBOOK_ENCRYPTION_KEY": key}))
+    assert cipher is not None and cipher.blind_index("6222 0202") == cipher.blind_index("62220202")

@@ -240,6 +240,12 @@ class ReconciliationMatchError(Error):
     pass
 
 
+@strawberry.type(description="INVALID_RECONCILIATION_RULES: the matching rules are not usable; `rule` (1-based) and `field` say where.")
+class InvalidReconciliationRulesError(Error):
+    rule: int | None = None
+    field: str | None = None
+
+
 @strawberry.type(description="PERIOD_CLOSED: the entry's date is on or before the date the books are closed through; post in the open period.")
 class PeriodClosedError(Error):
     closed_through: str | None = strawberry.field(default=None, description="The date (YYYY-MM-DD) the books are closed through.")
@@ -316,7 +322,7 @@ error_type_by_code: dict[str, type] = {
         rec_errors.StatementCurrencyMismatch, rec_errors.StatementDiscontinuous, rec_errors.UnknownMapping)},
     **{cls.code: ReconciliationMatchError for cls in (
         rec_errors.AlreadyMatched, rec_errors.MatchUnbalanced, rec_errors.UnknownStatementLine)},
-    rec_errors.InvalidRules.code: GenericError,
+    rec_errors.InvalidRules.code: InvalidReconciliationRulesError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))
 
@@ -386,6 +392,8 @@ def _details(exc: ledger_errors.LedgerError) -> dict[str, object]:
         values["loan_id"] = encode_id("Loan", uuid.UUID(str(details["loan"])))
     if isinstance(details.get("line"), int):
         values["line"] = details["line"]
+    if isinstance(details.get("rule"), int):
+        values["rule"] = details["rule"]
     if "workflow" in details:
         values["workflow"] = str(details["workflow"])
     if "operation" in details:

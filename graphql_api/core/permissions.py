@@ -132,6 +132,8 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "matchStatementLines": reconcilers,
         "unmatchStatementLines": reconcilers,
         "bookStatementLine": reconcilers,
+        "reconciliationRules": reconciliation_readers,
+        "setReconciliationRules": reconcilers,
     }
 )
 

@@ -20,6 +20,7 @@ from graphql_api.core.scalars import check_page_size, decode_cursor, decode_id, 
 from graphql_api.core.strings import length_max_key
 from graphql_api.core.threads import read, write
 from graphql_api.core.types import Connection, Money, connection, money
+from graphql_api.reconciliation.rules import ReconciliationRulesMutation, ReconciliationRulesQuery
 from graphql_api.reconciliation.types import (
     BankStatement,
     ReconciliationMatchError,
@@ -168,7 +169,7 @@ def _all_lines(conn: sa.Connection, tenant_id: int, code: str, wanted: set) -> l
 
 
 @strawberry.type
-class ReconciliationQuery:
+class ReconciliationQuery(ReconciliationRulesQuery):
     @strawberry.field(description="Imported bank statements, newest first (optionally of one bank account); at most 500.")
     async def bank_statements(self, info: Info, bank_account_code: str | None = None, first: int = 50) -> list[BankStatement]:
         ctx = info.context
@@ -224,7 +225,7 @@ class ReconciliationQuery:
 
 
 @strawberry.type
-class ReconciliationMutation:
+class ReconciliationMutation(ReconciliationRulesMutation):
     @strawberry.mutation(description="Import a bank statement; each check failing is a typed error and nothing is stored; "
                                      "importing the same statement again adds nothing. Roles: ADMIN, FINANCE.")
     async def import_bank_statement(self, info: Info, input: ImportBankStatementInput) -> ImportBankStatementResult:  # type: ignore[valid-type]  # noqa: A002
@@ -255,7 +256,8 @@ class ReconciliationMutation:
         await ctx.authorize("autoReconcile")
         actor = ctx.actor()
         try:
-            done = await write(ctx.engine, lambda conn: reconciling.auto_reconcile(conn, actor, input.bank_account_code, input.through_date))
+            done = await write(ctx.engine, lambda conn: reconciling.auto_reconcile(
+                conn, actor, input.bank_account_code, input.through_date, cipher=ctx.cipher))
         except ledger_errors.LedgerError as exc:
             return error_of(exc, (e.UnknownAccountError, *common_errors))
         return AutoReconcilePayload(matched=done.matched, proposed=done.proposed, unmatched=done.unmatched,

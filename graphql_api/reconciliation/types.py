@@ -30,6 +30,7 @@ class StatementFormat(enum.Enum):
     MT940 = "mt940"
     CSV = "csv"
     XLSX = "xlsx"
+    OFX = strawberry.enum_value("ofx", description="OFX 2 (XML) bank or credit card statements; OFX 1 (SGML) is refused.")
 
 
 @strawberry.enum(description="What bookStatementLine books: a bank fee or interest (to the account you name), another item, or "

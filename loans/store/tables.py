@@ -37,10 +37,12 @@ borrowers = sa.Table(
     sa.Column("national_id_index", sa.String(64), nullable=True),
     sa.Column("phone_enc", sa.Text(), nullable=True),
     sa.Column("bank_account_enc", sa.Text(), nullable=True),
+    sa.Column("bank_account_index", sa.String(64), nullable=True),
     sa.Column("address", sa.String(500), nullable=True),
     sa.Column("created_at", Timestamp, nullable=False),
     sa.Column("created_by", sa.String(200), nullable=False),
     sa.Index("ix_borrowers_national_id_index", "tenant_id", "national_id_index"),
+    sa.Index("ix_borrowers_bank_account_index", "tenant_id", "bank_account_index"),  # a bank line's payer
     sa.Index("ix_borrowers_tenant_created", "tenant_id", "created_at", "id"),  # newest-first pages
 )
 

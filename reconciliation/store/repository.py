@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import operator
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -35,11 +37,13 @@ def _insert(conn: Connection, table: sa.Table, rows: Sequence[Mapping[str, objec
 
         columns = [c.name for c in table.columns]
         statement = f"COPY {table.name} ({', '.join(columns)}) FROM STDIN"
+        values = operator.itemgetter(*columns)  # rows carry every column: C speed, not a loop per row
         cursor = conn.connection.driver_connection.cursor()
         try:
             with cursor.copy(statement) as copy:
+                write = copy.write_row
                 for row in rows:
-                    copy.write_row([row.get(name) for name in columns])
+                    write(values(row))
         except psycopg.errors.IntegrityError as exc:
             raise sa.exc.IntegrityError(statement, None, exc) from exc
         return
@@ -75,6 +79,12 @@ def any_statement_currency(conn: Connection, tenant_id: int, account: str) -> st
 
 
 def known_keys(conn: Connection, tenant_id: int, account: str, keys: Sequence[str]) -> set[str]:
+    """Which of these line keys the account already has: on PostgreSQL one statement with the keys as an
+    array (a 100k-line statement in one round trip), elsewhere IN lists of bounded length."""
+    if conn.dialect.name == "postgresql":
+        return set(conn.execute(sa.text(
+            "SELECT line_key FROM bank_statement_lines WHERE tenant_id = :tenant AND bank_account_code = :account "
+            "AND line_key = ANY(:keys)"), {"tenant": tenant_id, "account": account, "keys": list(keys)}).scalars())
     found: set[str] = set()
     for start in range(0, len(keys), keys_per_query):
         chunk = keys[start:start + keys_per_query]
@@ -114,12 +124,28 @@ def save_rules(conn: Connection, tenant_id: int, definition: str, actor: str, no
     conn.execute(sa.insert(rule_settings).values(tenant_id=tenant_id, definition=definition, saved_at=now, saved_by=actor))
 
 
-def open_lines(conn: Connection, tenant_id: int, account: str, through: dt.date) -> list[sa.Row]:
-    """Lines not matched yet (UNMATCHED or PROPOSED) booked on or before `through`."""
-    return conn.execute(sa.select(statement_lines).where(
-        statement_lines.c.tenant_id == tenant_id, statement_lines.c.bank_account_code == account,
-        statement_lines.c.status != "MATCHED", statement_lines.c.booking_date <= through,
-    ).order_by(statement_lines.c.booking_date, statement_lines.c.id)).all()
+class OpenLine(NamedTuple):
+    id: uuid.UUID
+    bank_account_code: str
+    booking_date: dt.date
+    currency: str
+    amount_minor: int
+    bank_reference: str | None
+    end_to_end_id: str | None
+    counterparty_name: str | None
+    counterparty_account: str | None
+    remittance: str | None
+    status: str
+
+
+def open_lines(conn: Connection, tenant_id: int, account: str, through: dt.date) -> list[OpenLine]:
+    """Lines not matched yet (UNMATCHED or PROPOSED) booked on or before `through`, as named tuples
+    (a field of a named tuple reads in ~40 ns, of a Row in ~1 us; matching reads each several times)."""
+    t = statement_lines
+    result = conn.execute(sa.select(*(t.c[name] for name in OpenLine._fields)).where(
+        t.c.tenant_id == tenant_id, t.c.bank_account_code == account, t.c.status != "MATCHED", t.c.booking_date <= through,
+    ).order_by(t.c.booking_date, t.c.id))
+    return list(map(OpenLine._make, result))
 
 
 def matched_posting_keys(conn: Connection, tenant_id: int, account: str) -> set[tuple[uuid.UUID, int]]:

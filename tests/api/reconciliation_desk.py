@@ -14,6 +14,7 @@ RECONCILIATION_MUTATIONS = {
         "matchStatementLines": "... on MatchStatementLinesPayload { matchId lines { id status } }",
         "unmatchStatementLines": "... on UnmatchStatementLinesPayload { lines { id status } }",
         "bookStatementLine": "... on BookStatementLinePayload { journalEntryId line { id status } }",
+        "setReconciliationRules": "... on SetReconciliationRulesPayload { rules { priority kind days } }",
     }.items()
 }
 LINES = ("{ statementLines(bankAccountCode: \"1100\", first: 500) "
@@ -53,6 +54,8 @@ def booked_line(desk) -> tuple[str, str]:
 def reconciliation_input(name: str, desk) -> dict:
     if name == "importBankStatement":
         return {"bankAccountCode": "1100", "format": "CAMT053", "content": camt_without_balances(f"IM-{uuid.uuid4().hex[:12]}")}
+    if name == "setReconciliationRules":
+        return {"rules": [{"kind": "REFERENCE"}, {"kind": "AMOUNT_DATE", "days": 2}], "reason": "matrix"}
     if name == "autoReconcile":
         return {"bankAccountCode": "1100", "throughDate": "2026-01-31"}
     if name == "bookStatementLine":
@@ -69,5 +72,6 @@ reconciliation_reads = {
     "bankStatements": ("{ bankStatements(first: 5) { id lineCount } }", {}),
     "bankStatement": ("query($id: ID!) { bankStatement(id: $id) { id } }", None),
     "statementLines": ('{ statementLines(bankAccountCode: "1100", status: UNMATCHED, first: 2) { edges { node { id status } } } }', {}),
+    "reconciliationRules": ("{ reconciliationRules { priority kind days sizeMax } }", {}),
     "reconciliationReport": ('{ reconciliationReport(bankAccountCode: "1100", asOf: "2026-01-31") { difference { amount } } }', {}),
 }

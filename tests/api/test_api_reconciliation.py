@@ -53,3 +53,47 @@ def test_import_page_reconcile_and_report(api) -> None:
         "statementBalance": {"amount": "30.00"}, "ledgerBalance": {"amount": "0.00"},
         "unbookedBankItems": {"amount": "30.00"}, "difference": {"amount": "0.00"},
     }
+
+
+RULES = "{ reconciliationRules { priority kind days nameSimilarityMin sizeMax candidatesMax toleranceMinor } }"
+SET_RULES = ("mutation($i: SetReconciliationRulesInput!) { setReconciliationRules(input: $i) { __typename "
+             "... on SetReconciliationRulesPayload { rules { priority kind days } } "
+             "... on InvalidReconciliationRulesError { code message rule field } } }")
+
+
+def test_the_rules_are_listed_in_order_and_set_as_data(api) -> None:
+    tenant = api.tenant(Role.FINANCE, Role.AUDITOR)
+    finance, auditor = tenant.tokens[Role.FINANCE], tenant.tokens[Role.AUDITOR]
+    defaults = api.graphql(RULES, token=auditor)["data"]["reconciliationRules"]
+    assert [rule["kind"] for rule in defaults] == ["REFERENCE", "REFERENCE_IN_TEXT", "PAYER_ACCOUNT", "AMOUNT_DATE", "ONE_TO_MANY",
+                                                    "MANY_TO_ONE", "AMOUNT_TOLERANCE"]
+    assert defaults[0] == {"priority": 1, "kind": "REFERENCE", "days": None, "nameSimilarityMin": None, "sizeMax": None,
+                           "candidatesMax": None, "toleranceMinor": None}
+    assert defaults[6]["toleranceMinor"] == 5000 and defaults[3]["nameSimilarityMin"] == 85
+
+    saved = api.graphql(SET_RULES, {"i": {"rules": [{"kind": "AMOUNT_DATE"}, {"kind": "REFERENCE"}], "reason": "dates first"}},
+                        token=finance)["data"]["setReconciliationRules"]
+    assert saved == {"__typename": "SetReconciliationRulesPayload",
+                     "rules": [{"priority": 1, "kind": "AMOUNT_DATE", "days": 3}, {"priority": 2, "kind": "REFERENCE", "days": None}]}
+    assert [rule["kind"] for rule in api.graphql(RULES, token=auditor)["data"]["reconciliationRules"]] == ["AMOUNT_DATE", "REFERENCE"]
+    events = api.graphql('{ auditEvents(first: 5, action: "reconciliation_rules.saved") { edges { node { actor reason } } } }',
+                         token=tenant.tokens[Role.AUDITOR])
+    assert events["data"]["auditEvents"]["edges"][0]["node"]["reason"] == "dates first"
+
+    # Each refusal is typed, names the rule and the field, and leaves the rules in force as they were.
+    for rules, field in (([{"kind": "REFERENCE", "days": 2}], "days"), ([{"kind": "AMOUNT_DATE", "days": 90}], "days"),
+                         ([{"kind": "ONE_TO_MANY"}, {"kind": "MANY_TO_ONE", "sizeMax": 7}], "sizeMax"), ([], None)):
+        refused = api.graphql(SET_RULES, {"i": {"rules": rules}}, token=finance)["data"]["setReconciliationRules"]
+        assert refused["code"] == "INVALID_RECONCILIATION_RULES" and refused["field"] == field, refused
+        assert refused["rule"] == (len(rules) or None)
+    assert [rule["kind"] for rule in api.graphql(RULES, token=auditor)["data"]["reconciliationRules"]] == ["AMOUNT_DATE", "REFERENCE"]
+    forbidden = api.graphql(SET_RULES, {"i": {"rules": [{"kind": "REFERENCE"}]}}, token=auditor)
+    assert forbidden["errors"][0]["extensions"]["code"] == "FORBIDDEN"
+
+
+def test_an_ofx_statement_over_graphql(api) -> None:
+    finance = api.tenant(Role.FINANCE).tokens[Role.FINANCE]
+    content = samples.ofx([Item(D, Decimal("12.34"), "FIT-1"), Item(D, Decimal("-2.34"), "FIT-2")], currency="CNY").decode()
+    done = api.graphql(IMPORT, {"i": {"bankAccountCode": "1100", "format": "OFX", "content": content}}, token=finance)
+    payload = done["data"]["importBankStatement"]
+    assert (payload["linesAdded"], payload["statement"]["closingBalance"]["amount"]) == (2, "10.00")

@@ -118,3 +118,39 @@ def xlsx(items: Sequence[Item]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+def ofx(items: Sequence[Item], *, currency: str = "USD", closing: Decimal | None = None, card: bool = False) -> bytes:
+    """An OFX 2.2 (XML) statement download: a bank statement, or a credit card's with `card`."""
+    first = min((i.day for i in items), default=dt.date(2026, 1, 1))
+    last = max((i.day for i in items), default=first)
+    closing = sum((i.amount for i in items), Decimal("0")) if closing is None else closing
+    transactions = []
+    for number, item in enumerate(items, 1):
+        parts = [f"<TRNTYPE>{'CREDIT' if item.amount > 0 else 'DEBIT'}</TRNTYPE>",
+                 f"<DTPOSTED>{item.day:%Y%m%d}120000.000[+8:CST]</DTPOSTED>", f"<DTUSER>{item.day:%Y%m%d}</DTUSER>",
+                 f"<TRNAMT>{item.amount:.2f}</TRNAMT>", f"<FITID>{escape(item.reference or f'FIT{number}')}</FITID>"]
+        if item.end_to_end_id:
+            parts.append(f"<REFNUM>{escape(item.end_to_end_id)}</REFNUM>")
+        if item.name:
+            parts.append(f"<NAME>{escape(item.name)}</NAME>")
+        if item.account:
+            parts.append(f"<BANKACCTTO><BANKID>999</BANKID><ACCTID>{escape(item.account)}</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE>"
+                         "</BANKACCTTO>")
+        if item.remittance:
+            parts.append(f"<MEMO>{escape(item.remittance)}</MEMO>")
+        transactions.append("<STMTTRN>" + "".join(parts) + "</STMTTRN>")
+    account = ("<CCACCTFROM><ACCTID>4000123412341234</ACCTID></CCACCTFROM>" if card else
+               "<BANKACCTFROM><BANKID>121099999</BANKID><ACCTID>999988</ACCTID><ACCTTYPE>CHECKING</ACCTTYPE></BANKACCTFROM>")
+    body = (f"<CURDEF>{currency}</CURDEF>{account}<BANKTRANLIST><DTSTART>{first:%Y%m%d}</DTSTART><DTEND>{last:%Y%m%d}</DTEND>"
+            + "".join(transactions) + f"</BANKTRANLIST><LEDGERBAL><BALAMT>{closing:.2f}</BALAMT><DTASOF>{last:%Y%m%d}</DTASOF>"
+            "</LEDGERBAL>")
+    wrapper = ("CREDITCARDMSGSRSV1", "CCSTMTTRNRS", "CCSTMTRS") if card else ("BANKMSGSRSV1", "STMTTRNRS", "STMTRS")
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n'
+        '<?OFX OFXHEADER="200" VERSION="220" SECURITY="NONE" OLDFILEUID="NONE" NEWFILEUID="NONE"?>\n'
+        "<OFX><SIGNONMSGSRSV1><SONRS><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        "<DTSERVER>20260201</DTSERVER><LANGUAGE>ENG</LANGUAGE></SONRS></SIGNONMSGSRSV1>"
+        f"<{wrapper[0]}><{wrapper[1]}><TRNUID>1</TRNUID><STATUS><CODE>0</CODE><SEVERITY>INFO</SEVERITY></STATUS>"
+        f"<{wrapper[2]}>{body}</{wrapper[2]}></{wrapper[1]}></{wrapper[0]}></OFX>\n"
+    ).encode()

@@ -69,3 +69,17 @@ def test_rules_saved_as_data_change_what_matches(engine, slug, tmp_path, capsys)
     rules.write_text(json.dumps([{"kind": "amount_date", "days": 400}]))
     assert cli_main(["reconciliation-rules", str(rules), "--tenant", slug]) == 1
     assert "error: INVALID_RECONCILIATION_RULES: " in capsys.readouterr().err
+
+
+def test_an_ofx_download_imports_and_matches(engine, slug, tmp_path, capsys) -> None:
+    export = tmp_path / "march.ofx"
+    export.write_bytes(samples.ofx([Item(D, Decimal("250.00"), "FIT-77", name="Capital Partner")], currency="CNY"))
+    base = ["--tenant", slug, "--bank-account", "1100"]
+    assert cli_main(["import-statement", str(export), *base, "--format", "ofx"]) == 0
+    assert "1 lines added" in capsys.readouterr().out
+    assert cli_main(["auto-reconcile", *base, "--through", "2026-03-31"]) == 0
+    assert "matched 1" in capsys.readouterr().out
+    bomb = tmp_path / "bomb.ofx"
+    bomb.write_bytes(b'<?xml version="1.0"?><!DOCTYPE OFX [<!ENTITY x SYSTEM "file:///etc/passwd">]><OFX>&x;</OFX>')
+    assert cli_main(["import-statement", str(bomb), *base]) == 1
+    assert capsys.readouterr().err.startswith("error: STATEMENT_REFUSED: ")

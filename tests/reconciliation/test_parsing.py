@@ -119,3 +119,47 @@ def test_a_file_over_the_size_limit_is_refused(monkeypatch: pytest.MonkeyPatch) 
     assert statement_bytes_max > 100
     with pytest.raises(errors.StatementTooLarge):
         parsing.parse_statement(samples.camt053(items), "camt053")
+
+
+def test_camt052_without_a_namespace_reads_every_field_the_entries_may_carry() -> None:
+    """The entries are read in one XSLT pass: each field, where a bank may put it, and text with tabs and newlines."""
+    content = ("""<?xml version="1.0" encoding="UTF-8"?><Document><BkToCstmrAcctRpt><Rpt><Id>R-1</Id>
+        <Acct><Id><Othr><Id>6222000000000001</Id></Othr></Id><Ccy>CNY</Ccy></Acct>
+        <Ntry><Amt Ccy="CNY"> 12.50 </Amt><CdtDbtInd>CRDT</CdtDbtInd><BookgDt><DtTm>2026-03-02T09:30:00+08:00</DtTm></BookgDt>
+          <NtryRef>NR-1</NtryRef><NtryDtls><TxDtls><Refs><EndToEndId>NOTPROVIDED</EndToEndId></Refs>
+          <RltdPties><Dbtr><Pty><Nm>Zhang\tSan</Nm></Pty></Dbtr><DbtrAcct><Id><Othr><Id>6222 0202</Id></Othr></Id></DbtrAcct>
+          <Cdtr><Nm>Us</Nm></Cdtr></RltdPties>
+          <RmtInf><Ustrd>loan LN-7</Ustrd><Ustrd>March
+          part 2</Ustrd></RmtInf></TxDtls></NtryDtls></Ntry>
+        <Ntry><Amt>3.00</Amt><CdtDbtInd>DBIT</CdtDbtInd><BookgDt><Dt>2026-03-03</Dt></BookgDt><ValDt><Dt>2026-03-04</Dt></ValDt>
+          <AcctSvcrRef>AS-2</AcctSvcrRef><NtryDtls><TxDtls><RltdPties><Dbtr><Nm>Not the payee</Nm></Dbtr>
+          <Cdtr><Nm>ICBC fees</Nm></Cdtr></RltdPties></TxDtls></NtryDtls><AddtlNtryInf>monthly fee</AddtlNtryInf></Ntry>
+        </Rpt></BkToCstmrAcctRpt></Document>""").encode()
+    statement = parse_statement(content, "camt053")
+    first, second = statement.lines
+    assert statement.account == "6222000000000001" and (statement.opening_minor, statement.closing_minor) == (None, None)
+    assert first == (D, 1250, None, "NR-1", None, "Zhang San", "6222 0202", "loan LN-7 March part 2")
+    assert second == (D + dt.timedelta(days=1), -300, D + dt.timedelta(days=2), "AS-2", None, "ICBC fees", None, "monthly fee")
+
+
+@pytest.mark.parametrize("change, message", [
+    (('<Amt Ccy="CNY">1500.50</Amt>', ""), "entry 1: no Amt"),
+    (('<Amt Ccy="CNY">1500.50</Amt>', '<Amt Ccy="EUR">1500.50</Amt>'), "entry 1: amount in EUR"),
+    (("<CdtDbtInd>DBIT</CdtDbtInd>", "<CdtDbtInd>DEBIT</CdtDbtInd>"), "entry 2: CdtDbtInd must be CRDT or DBIT"),
+    (("<BookgDt><Dt>2026-03-04</Dt></BookgDt>", ""), "entry 3: no booking date"),
+    (("<BookgDt><Dt>2026-03-04</Dt></BookgDt>", "<BookgDt><Dt>04.03.2026</Dt></BookgDt>"), "not a date"),
+])
+def test_a_bad_entry_is_named_by_its_number(change, message) -> None:
+    content = samples.camt053(items, opening=Decimal("1000")).decode().replace(*change).encode()
+    with pytest.raises(errors.StatementMalformed, match=message):
+        parse_statement(content, "camt053")
+
+
+def test_statements_parse_alike_in_concurrent_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    contents = [samples.camt053(items, opening=Decimal(n)) for n in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        parsed = list(pool.map(lambda content: parse_statement(content, "camt053"), contents))
+    assert {statement.lines for statement in parsed} == {parse_statement(contents[0], "camt053").lines}
+    assert [statement.opening_minor for statement in parsed] == [n * 100 for n in range(8)]

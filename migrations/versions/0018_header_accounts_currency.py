@@ -8,14 +8,14 @@ Liabilities, ...) and any parent a tenant opened. Its posted history stays as it
 CNY, the currency every tenant was created for until now. Their accounts keep the currencies they
 accept (the chart's accounts of a tenant created from now on accept the functional currency alone).
 
-Revision ID: 0020_h17
+Revision ID: 0018_header_accounts_currency
 Revises: 0017_bank_reconciliation
 Create Date: 2026-12-02
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_h17"
+revision = "0018_header_accounts_currency"
 down_revision = "0017_bank_reconciliation"
 branch_labels = None
 depends_on = None
