@@ -35,7 +35,7 @@ from ledger.model import (
     reversal_postings,
     validate_draft,
 )
-from ledger.ownership import owning_workflow
+from ledger.ownership import marked, owning_workflow
 from ledger.queries import entries_from_rows, get_entry, load_accounts, open_child_codes
 from ledger.store.audit_log import event_rows
 from ledger.store.balances import DayTotals
@@ -175,27 +175,31 @@ def reverse_entry(
     *,
     description: str | None = None,
     idempotency_key: str | None = None,
+    workflow: str | None = None,
 ) -> PostedEntry:
     """Post the exact mirror of an entry, linked to it. An entry can be reversed once.
 
     An entry a domain workflow owns (ledger.ownership) is refused with EntryOwnedByWorkflow: the
     mirror would move the GL and leave the workflow's own state (a loan, a receipt) as it was.
+    That workflow itself, correcting its own state in the same transaction, names itself as
+    `workflow`; the mirror is then marked as its own too.
     """
     original = get_entry(conn, actor.tenant_id, entry_id)
     if original is None:
         _raise_unknown_entry(conn, actor, entry_id)
-    workflow = owning_workflow(original.metadata)
-    if workflow is not None:
+    owner = owning_workflow(original.metadata)
+    if owner is not None and owner != workflow:
         raise errors.EntryOwnedByWorkflow(
-            f"entry {original.id} belongs to the {workflow.replace('_', ' ')} workflow; correct it through that workflow, "
+            f"entry {original.id} belongs to the {owner.replace('_', ' ')} workflow; correct it through that workflow, "
             "not with a journal reversal",
-            workflow=workflow, entry=str(original.id),
+            workflow=owner, entry=str(original.id),
         )
+    metadata: dict[str, object] = {"reverses": str(original.id), **({"reason": actor.reason} if actor.reason else {})}
     draft = EntryDraft(
         effective_date=effective_date,
         postings=reversal_postings(original.postings),
         description=description or f"Reversal of {original.description or original.id}"[:500],
-        metadata={"reverses": str(original.id), **({"reason": actor.reason} if actor.reason else {})},
+        metadata=marked(metadata, owner) if owner is not None else metadata,
         idempotency_key=idempotency_key,
         reverses_entry_id=original.id,
     )

@@ -87,7 +87,7 @@ def _compile_transform(namespace: str | None, container: str) -> etree.XSLT:
     parts = []
     for name, path, presence in _fields:
         if name == "remittance":  # every Ustrd, joined by a space
-            parts.append(f'<xsl:for-each select="$d/c:RmtInf/c:Ustrd"><xsl:value-of select="normalize-space(.)"/>'
+            parts.append('<xsl:for-each select="$d/c:RmtInf/c:Ustrd"><xsl:value-of select="normalize-space(.)"/>'
                          "<xsl:text> </xsl:text></xsl:for-each>")
         elif presence:
             parts.append(f'<xsl:if test="{path}">1</xsl:if>')

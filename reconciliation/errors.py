@@ -60,3 +60,9 @@ class InvalidRules(LedgerError):
     """A tenant's matching rules are not usable: an unknown kind, a parameter out of range."""
 
     code = "INVALID_RECONCILIATION_RULES"
+
+
+class NotBooked(LedgerError):
+    """The line is not matched to an entry bookStatementLine booked for it: there is nothing to unbook."""
+
+    code = "STATEMENT_LINE_NOT_BOOKED"

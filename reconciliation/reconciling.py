@@ -10,9 +10,10 @@ and is matched at once. Manual commands are audited with actor and reason.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple
 
 from sqlalchemy.engine import Connection
@@ -23,16 +24,19 @@ from ledger.actor import Actor
 from ledger.ids import uuid7, uuid7s
 from ledger.model import EntryDraft, Posting
 from ledger.money import from_minor
-from ledger.queries import AccountPosting, account_postings, account_roles, load_accounts
+from ledger.ownership import marked
+from ledger.queries import AccountPosting, account_postings, account_roles, entry_id_for_key, get_entry, load_accounts, reversal_of
 from ledger.unit_of_work import record_event
 from loans.pii import FieldCipher
 from reconciliation import loan_side, matching
-from reconciliation.errors import AlreadyMatched, MatchUnbalanced, UnknownStatementLine
+from reconciliation.errors import AlreadyMatched, MatchUnbalanced, NotBooked, UnknownStatementLine
 from reconciliation.store import repository
 
 reason_length_max = 500
 lines_per_manual_match_max = 100
 book_kinds = ("BANK_FEE", "BANK_INTEREST", "OTHER", "SUSPENSE")
+
+reconciliation_workflow = "reconciliation"  # the marker on the entries this workflow books (ledger.ownership)
 
 
 class AutoResult(NamedTuple):
@@ -212,7 +216,7 @@ def book_line(conn: Connection, actor: Actor, code: str, line_id: uuid.UUID, kin
     row = _lines(conn, actor, code, [line_id])[line_id]
     if row.status == "MATCHED":
         raise AlreadyMatched("the line is already matched; unmatch it first")
-    key = f"bank-line:{line_id}"
+    key = _booking_key(conn, actor.tenant_id, line_id)
     amount = from_minor(abs(row.amount_minor), row.currency)
     if kind == "SUSPENSE":
         if row.amount_minor <= 0:
@@ -226,13 +230,64 @@ def book_line(conn: Connection, actor: Actor, code: str, line_id: uuid.UUID, kin
             raise ledger_errors.UnknownAccount(f"no account with code {account_code!r}", account=account_code)
         legs = (Posting(code, row.currency, row.amount_minor), Posting(account_code, row.currency, -row.amount_minor))
         draft = EntryDraft(row.booking_date, legs, f"{kind.lower().replace('_', ' ')}: {row.remittance or ''}"[:500].strip(),
-                           {"workflow": "reconciliation", "kind": kind, "bank_line_id": str(line_id), "reason": reason},
+                           marked({"kind": kind, "bank_line_id": str(line_id), "reason": reason}, reconciliation_workflow),
                            idempotency_key=key)
         entry_id = ledger.post_entry(conn, actor, draft).id
     posting = next(p for p in account_postings(conn, actor.tenant_id, code, row.currency, date_to=row.booking_date,
                                                 date_from=row.booking_date) if p.entry_id == entry_id)
     match_lines(conn, actor, code, [line_id], [(posting.entry_id, posting.line_no)], reason)
     return entry_id
+
+
+def unbook_line(conn: Connection, actor: Actor, code: str, line_id: uuid.UUID, day: dt.date | None, reason: str) -> uuid.UUID:
+    """Undo book_line: unmatch the line (it returns to UNMATCHED, with every line of its match) and post
+    the reversal of the entry booked for it, dated `day` (by default the booked entry's own date; a
+    closed period needs a date in the open one). The line may then be booked again, afresh.
+
+    Only an entry of this workflow is unbooked here: money booked to suspense is the loans' receipt,
+    corrected through the receipts' own operations. Returns the reversing entry's id.
+    """
+    _check_reason(reason)
+    row = _lines(conn, actor, code, [line_id])[line_id]
+    booked = _live_booking(conn, actor.tenant_id, line_id)
+    if row.status != "MATCHED" or booked is None:
+        raise NotBooked(f"statement line {line_id} is not matched to an entry booked for it; nothing to unbook",
+                        line_id=str(line_id))
+    entry = get_entry(conn, actor.tenant_id, booked)
+    assert entry is not None, f"an idempotency key names entry {booked}, which does not exist"
+    unmatch_lines(conn, actor, code, [line_id], reason)
+    reversal = ledger.reverse_entry(
+        conn, actor, entry.id, day or entry.effective_date, description=f"unbooked: {entry.description}"[:500],
+        idempotency_key=f"{entry.idempotency_key}:reversal", workflow=reconciliation_workflow,
+    )
+    return reversal.id
+
+
+def _booking_keys(line_id: uuid.UUID) -> Iterator[str]:
+    """The idempotency keys of a line's bookings, in order: each unbooking frees the next one."""
+    yield f"bank-line:{line_id}"
+    for generation in itertools.count(2):
+        yield f"bank-line:{line_id}:{generation}"
+
+
+def _booking_key(conn: Connection, tenant_id: int, line_id: uuid.UUID) -> str:
+    """The key a booking of the line takes: its live booking's (booking again replays it), else the first unused."""
+    for key in _booking_keys(line_id):
+        entry_id = entry_id_for_key(conn, tenant_id, key)
+        if entry_id is None or reversal_of(conn, tenant_id, entry_id) is None:
+            return key
+    raise AssertionError("unreachable: the keys never end")
+
+
+def _live_booking(conn: Connection, tenant_id: int, line_id: uuid.UUID) -> uuid.UUID | None:
+    """The entry booked for the line and not reversed, if any."""
+    for key in _booking_keys(line_id):
+        entry_id = entry_id_for_key(conn, tenant_id, key)
+        if entry_id is None:
+            return None
+        if reversal_of(conn, tenant_id, entry_id) is None:
+            return entry_id
+    raise AssertionError("unreachable: the keys never end")
 
 
 def bank_account_role(conn: Connection, tenant_id: int) -> str | None:

@@ -235,7 +235,8 @@ class StatementRejectedError(Error):
     line: int | None = None
 
 
-@strawberry.type(description="A reconciliation match was refused: ALREADY_MATCHED, MATCH_UNBALANCED or UNKNOWN_STATEMENT_LINE.")
+@strawberry.type(description="A reconciliation match was refused: ALREADY_MATCHED, MATCH_UNBALANCED, UNKNOWN_STATEMENT_LINE or "
+                             "STATEMENT_LINE_NOT_BOOKED.")
 class ReconciliationMatchError(Error):
     pass
 
@@ -321,7 +322,7 @@ error_type_by_code: dict[str, type] = {
         rec_errors.StatementMalformed, rec_errors.StatementRefused, rec_errors.StatementTooLarge, rec_errors.StatementUnbalanced,
         rec_errors.StatementCurrencyMismatch, rec_errors.StatementDiscontinuous, rec_errors.UnknownMapping)},
     **{cls.code: ReconciliationMatchError for cls in (
-        rec_errors.AlreadyMatched, rec_errors.MatchUnbalanced, rec_errors.UnknownStatementLine)},
+        rec_errors.AlreadyMatched, rec_errors.MatchUnbalanced, rec_errors.UnknownStatementLine, rec_errors.NotBooked)},
     rec_errors.InvalidRules.code: InvalidReconciliationRulesError,
 }
 all_error_types: tuple[type, ...] = tuple(dict.fromkeys([*error_type_by_code.values(), InvalidInputError]))

@@ -132,6 +132,7 @@ operation_roles: Mapping[str, frozenset[Role]] = MappingProxyType(
         "matchStatementLines": reconcilers,
         "unmatchStatementLines": reconcilers,
         "bookStatementLine": reconcilers,
+        "unbookStatementLine": reconcilers,
         "reconciliationRules": reconciliation_readers,
         "setReconciliationRules": reconcilers,
     }

@@ -98,9 +98,10 @@ ReverseJournalEntryResult = Annotated[
 
 # The operation of this API that corrects an entry of each workflow (ledger.ownership); a workflow
 # without one (close of business: its postings follow from the loans' state) is named by its guidance.
-correcting_operations = {"loans": "reverseRepayment"}
+correcting_operations = {"loans": "reverseRepayment", "reconciliation": "unbookStatementLine"}
 workflow_guidance = {
     "loans": "reverse the loan transaction with reverseRepayment, which corrects the loan and the GL together",
+    "reconciliation": "unbook the statement line with unbookStatementLine, which reverses the entry and unmatches the line together",
     "close_of_business": "its postings follow from the loans' state: correct the loan (reverseRepayment, waiveFee, a "
                          "backdated repayment) and the loan's replay posts the difference",
 }

@@ -118,6 +118,22 @@ class BookStatementLinePayload:
     line: StatementLine
 
 
+@strawberry.input(description="Undo bookStatementLine: the line returns to UNMATCHED and the entry booked for it is reversed.")
+class UnbookStatementLineInput:
+    bank_account_code: str
+    line_id: strawberry.ID
+    effective_date: dt.date | None = strawberry.field(
+        default=None, description="The reversal's date; by default the booked entry's own (a closed period needs a date in the open one)."
+    )
+    reason: str
+
+
+@strawberry.type
+class UnbookStatementLinePayload:
+    reversal_entry_id: strawberry.ID = strawberry.field(description="The entry reversing the one booked for the line.")
+    line: StatementLine
+
+
 @strawberry.type(description="The bank account reconciled as of a date; `difference` is zero when every item is explained.")
 class ReconciliationReport:
     bank_account_code: str
@@ -143,6 +159,8 @@ AutoReconcileResult = e.result_union("AutoReconcileResult", AutoReconcilePayload
 MatchStatementLinesResult = e.result_union("MatchStatementLinesResult", MatchStatementLinesPayload, match_errors)
 UnmatchStatementLinesResult = e.result_union("UnmatchStatementLinesResult", UnmatchStatementLinesPayload, match_errors)
 BookStatementLineResult = e.result_union("BookStatementLineResult", BookStatementLinePayload, book_errors)
+unbook_errors = (ReconciliationMatchError, e.EntryOwnedByWorkflowError, e.PeriodClosedError, *common_errors)
+UnbookStatementLineResult = e.result_union("UnbookStatementLineResult", UnbookStatementLinePayload, unbook_errors)
 
 
 def _content(data: ImportBankStatementInput) -> bytes:
@@ -328,3 +346,26 @@ class ReconciliationMutation(ReconciliationRulesMutation):
         except ledger_errors.LedgerError as exc:
             return error_of(exc, book_errors)
         return BookStatementLinePayload(journal_entry_id=encode_id("JournalEntry", entry_id), line=StatementLine(row=row))
+
+    @strawberry.mutation(description="Undo bookStatementLine (a fee booked to the wrong account, say): unmatch the line and reverse "
+                                     "the entry booked for it; book it again afterwards. Audited with actor and reason. "
+                                     "Roles: ADMIN, FINANCE.")
+    async def unbook_statement_line(self, info: Info, input: UnbookStatementLineInput) -> UnbookStatementLineResult:  # type: ignore[valid-type]  # noqa: A002
+        ctx = info.context
+        await ctx.authorize("unbookStatementLine")
+        try:
+            line_id = input_id("StatementLine", input.line_id, "lineId")
+            reason = input_reason(input.reason, required=True)
+        except RefusedInput as refused:
+            return refused.result
+        actor = ctx.actor(reason)
+
+        def work(conn: sa.Connection):
+            reversal_id = reconciling.unbook_line(conn, actor, input.bank_account_code, line_id, input.effective_date, reason)
+            return reversal_id, _all_lines(conn, actor.tenant_id, input.bank_account_code, {line_id})[0]
+
+        try:
+            reversal_id, row = await write(ctx.engine, work)
+        except ledger_errors.LedgerError as exc:
+            return error_of(exc, unbook_errors)
+        return UnbookStatementLinePayload(reversal_entry_id=encode_id("JournalEntry", reversal_id), line=StatementLine(row=row))

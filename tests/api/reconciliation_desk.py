@@ -14,6 +14,7 @@ RECONCILIATION_MUTATIONS = {
         "matchStatementLines": "... on MatchStatementLinesPayload { matchId lines { id status } }",
         "unmatchStatementLines": "... on UnmatchStatementLinesPayload { lines { id status } }",
         "bookStatementLine": "... on BookStatementLinePayload { journalEntryId line { id status } }",
+        "unbookStatementLine": "... on UnbookStatementLinePayload { reversalEntryId line { id status } }",
         "setReconciliationRules": "... on SetReconciliationRulesPayload { rules { priority kind days } }",
     }.items()
 }
@@ -60,6 +61,8 @@ def reconciliation_input(name: str, desk) -> dict:
         return {"bankAccountCode": "1100", "throughDate": "2026-01-31"}
     if name == "bookStatementLine":
         return {"bankAccountCode": "1100", "lineId": fresh_line(desk), "kind": "BANK_FEE", "accountCode": "5100", "reason": "matrix"}
+    if name == "unbookStatementLine":
+        return {"bankAccountCode": "1100", "lineId": booked_line(desk)[0], "reason": "matrix"}
     if name == "unmatchStatementLines":
         return {"bankAccountCode": "1100", "lineIds": [booked_line(desk)[0]], "reason": "matrix"}
     assert name == "matchStatementLines"

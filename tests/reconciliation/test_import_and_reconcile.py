@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
+from ledger import queries as ledger_queries
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
 from ledger.unit_of_work import run_in_transaction
@@ -133,3 +134,44 @@ def test_the_database_refuses_a_posting_matched_twice(engine, actor) -> None:
            "bank_account_code": BANK, "amount_minor": 1000, "effective_date": D}
     with pytest.raises(sa.exc.IntegrityError):
         run_in_transaction(engine, lambda conn: repository.insert_matches(conn, [], [], [row]))
+
+
+def test_a_fee_booked_to_the_wrong_account_is_unbooked_and_booked_again(engine, actor) -> None:
+    """Bank line: a 3.50 account fee. Booked to 5100 by mistake: unbooking reverses that entry (dated as it was)
+    and frees the line; booked again to 5200 Bank charges, the books and the report tie out."""
+    from ledger import errors as ledger_errors
+    from ledger.model import AccountType
+
+    run_in_transaction(engine, lambda conn: service.open_account(conn, actor, "5200", "Bank charges", AccountType.EXPENSE,
+                                                                 parent_code="5000"))
+    imported(engine, actor, samples.camt053([Item(D, Decimal("-3.50"), "F1", remittance="account fee")]))
+    with engine.connect() as conn:
+        (line,) = queries.lines_page(conn, actor.tenant_id, BANK)
+    with pytest.raises(errors.NotBooked):
+        run_in_transaction(engine, lambda conn: reconciling.unbook_line(conn, actor, BANK, line.id, None, "nothing booked yet"))
+    wrong = run_in_transaction(engine, lambda conn: reconciling.book_line(conn, actor, BANK, line.id, "BANK_FEE", "5100", "fee"))
+    with pytest.raises(ledger_errors.EntryOwnedByWorkflow):  # the journal's own reversal would leave the line matched
+        run_in_transaction(engine, lambda conn: service.reverse_entry(conn, actor, wrong, D))
+
+    reversal = run_in_transaction(engine, lambda conn: reconciling.unbook_line(
+        conn, actor, BANK, line.id, None, "booked to credit losses by mistake"))
+    with engine.connect() as conn:
+        undone = service.get_entry(conn, actor.tenant_id, reversal)
+        (freed,) = queries.lines_page(conn, actor.tenant_id, BANK)
+    assert undone.reverses_entry_id == wrong and undone.effective_date == D
+    assert sorted((p.account_code, p.amount_minor) for p in undone.postings) == [("1100", 350), ("5100", -350)]
+    assert undone.metadata["workflow"] == "reconciliation" and freed.status == "UNMATCHED"
+    with pytest.raises(errors.NotBooked):
+        run_in_transaction(engine, lambda conn: reconciling.unbook_line(conn, actor, BANK, line.id, None, "twice"))
+
+    right = run_in_transaction(engine, lambda conn: reconciling.book_line(conn, actor, BANK, line.id, "BANK_FEE", "5200", "fee"))
+    with engine.connect() as conn:
+        booked = service.get_entry(conn, actor.tenant_id, right)
+        (matched,) = queries.lines_page(conn, actor.tenant_id, BANK)
+        report = reconciliation_report(conn, actor.tenant_id, BANK, D)
+        balances = {(line.account.code, line.debit_minor - line.credit_minor)
+                    for line in ledger_queries.trial_balance(conn, actor.tenant_id).lines if line.account.code in ("5100", "5200")}
+    assert right != wrong and booked.idempotency_key == f"bank-line:{line.id}:2"
+    assert sorted((p.account_code, p.amount_minor) for p in booked.postings) == [("1100", -350), ("5200", 350)]
+    assert matched.status == "MATCHED" and report.difference_minor == 0 and report.unbooked_bank_items_minor == 0
+    assert balances == {("5200", 350)} or balances == {("5100", 0), ("5200", 350)}
