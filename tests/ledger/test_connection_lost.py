@@ -81,7 +81,8 @@ def test_a_connection_ended_at_commit_is_unavailable_and_the_same_key_records_on
         return entry
 
     with pytest.raises(DatabaseUnavailable) as lost:
-        run_in_transaction(small_engine, work)
+        # Unsealed: a transaction holding the sealer lock chains the queue before COMMIT, which would meet it first.
+        run_in_transaction(small_engine, work, seal=False)
     assert lost.value.code == "SERVICE_UNAVAILABLE" and "while committing" in lost.value.message
     assert "same idempotency key" in lost.value.message
     assert _entries_under(small_engine, tenant_id, "at-commit") == 0  # the server rolled it back

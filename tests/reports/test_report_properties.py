@@ -35,7 +35,12 @@ from tests.conftest import new_tenant
 
 D = dt.date
 UTC = dt.timezone.utc
-codes = ["1100", "1200", "1210", "2100", "2200", "3100", "4100", "4200", "5100"]  # not 3200: only year ends move it
+# Accounts of every type that accept any currency (the default chart's accept the functional one alone);
+# not 3200: only year ends move it.
+accounts_by_parent = {"1000": ["1150", "1250", "1260"], "2000": ["2150", "2250"], "3000": ["3150"],
+                      "4000": ["4150", "4250"], "5000": ["5150"]}
+account_types = {"1000": "ASSET", "2000": "LIABILITY", "3000": "EQUITY", "4000": "INCOME", "5000": "EXPENSE"}
+codes = [code for children in accounts_by_parent.values() for code in children]
 currencies = ["CNY", "JPY"]
 start = dt.datetime(2026, 6, 1, tzinfo=UTC)  # the first recording; one second per step after it
 RETAINED = "3200"
@@ -71,6 +76,14 @@ class Book:
 
     def __init__(self, engine) -> None:
         self.engine, self.tenant_id = engine, new_tenant(engine, "rprop")
+        opener = Actor(self.tenant_id, "prop", start - dt.timedelta(seconds=1))
+
+        def open_accounts(conn) -> None:
+            for parent, children in accounts_by_parent.items():
+                for code in children:
+                    service.open_account(conn, opener, code, f"any currency {code}", account_types[parent], parent_code=parent)
+
+        run_in_transaction(engine, open_accounts)
         self.step = 0
         self.postings: list[tuple[str, str, dt.date, int, dt.datetime]] = []
         self.entries: list = []
