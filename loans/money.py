@@ -171,6 +171,7 @@ def apply_amount(
     backdated = check_date(loan, day)
     product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
     recorded: dict | None = None
+    rescheduled = False
     if backdated:
         # Replay the loan with the new event in its place; post only what changes.
         events = load_events(conn, actor.tenant_id, loan.id)
@@ -178,11 +179,13 @@ def apply_amount(
         change = history.replayed_change(loan, state, product, events, [*events, added])
         save_replayed_schedule(conn, actor, loan, state, change)
         new_state, moves, allocation, recorded = change.state, change.moves, change.allocations["new"], change.details.get("new")
+        rescheduled = change.rescheduled
     else:
         new_state, moves, allocation, *more = apply(state, product, minor)  # type: ignore[arg-type]
         recorded = more[0] if more else None
         save_installment_changes(conn, actor.tenant_id, loan, state, new_state)  # the loan's own row: book
-    details = {**(recorded or {}), **({"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else {})}
+    details = {**(recorded or {}), **({"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else {}),
+               **({"rescheduled": True} if rescheduled else {})}
     return book(conn, actor, Booking(
         loan=loan, product=product, kind=kind, day=day, amount=minor or allocation.total, allocation=allocation,
         moves=moves, state=new_state, status_before=state.status, idempotency_key=idempotency_key, request=request,
