@@ -256,10 +256,15 @@ async def loan_transactions(
 
 
 async def loan_first_due_date(root: Loan, info: Info) -> dt.date | None:
-    if root.row.first_due_date is not None or root.row.schedule_version < 1:
-        return root.row.first_due_date
-    rows = await info.context.session.loaders.installments.load((root.row.id, 1))
-    return rows[0].due_date if rows else None
+    row = root.row
+    if row.schedule_version < 1:
+        return row.first_due_date  # not disbursed: the application's, if it gave one
+    if row.first_due_date is not None and row.first_due_date > row.disbursed_on:
+        return row.first_due_date  # the booked schedule took it
+    # The application gave none, or one the disbursement date had passed (the schedule then
+    # falls due a period after disbursement): the booked schedule's first installment says.
+    rows = await info.context.session.loaders.installments.load((row.id, 1))
+    return rows[0].due_date if rows else row.first_due_date
 
 
 @strawberry.type(description="A loan: its application, terms, servicing state, schedule and history.")
@@ -278,7 +283,8 @@ class Loan:
     term_periods: int
     expected_disbursement_date: dt.date
     first_due_date: dt.date | None = strawberry.field(
-        resolver=loan_first_due_date, description="The first due date: the application's, else the booked schedule's."
+        resolver=loan_first_due_date,
+        description="The first due date of the booked schedule (the application's until disbursement; null if it gave none).",
     )
     disbursed_on: dt.date | None
     closed_on: dt.date | None
