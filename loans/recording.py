@@ -172,7 +172,9 @@ def check_date(loan: Loan, day: dt.date) -> bool:
         raise DateAfterBusinessDate(
             f"{day} is after the loan's open business date {business_date}; run close of business first", field="date"
         )
-    return day <= loan.last_cob_date and loan.last_cob_date > loan.disbursed_on
+    # The disbursement date counts as closed: a transaction dated then, recorded after one dated the
+    # open business date, is replayed in date order like any other backdated one.
+    return day <= loan.last_cob_date
 
 
 def check_disbursement_date(conn: Connection, tenant_id: int, day: dt.date) -> None:

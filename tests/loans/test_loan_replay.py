@@ -134,3 +134,20 @@ def test_loan_transactions_stay_insert_only_after_the_migrations(book, statement
     with pytest.raises(sa.exc.DBAPIError, match="immutable"):
         with engine.begin() as conn:
             conn.execute(sa.text(statement))
+
+
+def test_a_payment_dated_the_disbursement_date_after_a_later_one_is_replayed_in_date_order(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    # No close of business yet: the open business date is 16 January. A 50.00 fee charged on it,
+    # then 50.00 received dated 15 January: that day nothing was owed, so the money is the
+    # borrower's credit and the fee charged the day after stays receivable.
+    run_in_transaction(engine, lambda c: money.charge_fee(c, officer, loan_id, "50.00", "CNY", D(2026, 1, 16)))
+    early = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "50.00", "CNY", D(2026, 1, 15)))
+    assert (early.allocation.fee, early.allocation.overpayment) == (0, 5000)
+    assert lines(engine, tenant_id, early.journal_entry_id) == [("1100", 5000), ("2100", -5000)]
+    # The stored loan is what its history replays to: a reversal finds it so.
+    undone = run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, early.transaction_id, D(2026, 1, 16)))
+    assert lines(engine, tenant_id, undone.journal_entry_id) == [("2100", 5000), ("1100", -5000)]
+    check_books(engine, tenant_id)
