@@ -21,12 +21,14 @@ from loans.state import LoanState
 from loans.store.transactions import load_events
 
 
-def replay_loan(loan: Loan, product: Product, events: list[Event], *, snapshot_on: dt.date | None = None) -> Replay:
-    """Replay `events` on the loan as booked, through its last closed business date."""
+def replay_loan(
+    loan: Loan, product: Product, events: list[Event], *, snapshot_on: dt.date | None = None, through: dt.date | None = None
+) -> Replay:
+    """Replay `events` on the loan as booked, through its last closed business date (or `through`)."""
     schedule = schedule_for(product, booked_application(loan))
     return replay(
-        product, installments_from(schedule), loan.disbursed_on, events, loan.last_cob_date, loan.classification_policy,
-        terms=schedule.terms, snapshot_on=snapshot_on,
+        product, installments_from(schedule), loan.disbursed_on, events, through or loan.last_cob_date,
+        loan.classification_policy, terms=schedule.terms, snapshot_on=snapshot_on,
     )
 
 
@@ -59,9 +61,13 @@ class Change:
     replay: Replay
 
 
-def replayed_change(loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event]) -> Change:
+def replayed_change(
+    loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event],
+    *, through: dt.date | None = None,
+) -> Change:
+    """`through` (a later closed date) carries a loan the change reopens through the days it was closed."""
     old = replay_loan(loan, product, old_events)
     check_replay(loan, state, old)
-    new = replay_loan(loan, product, new_events)
+    new = replay_loan(loan, product, new_events, through=through)
     return Change(new.state, difference(old.movements, new.movements), new.allocations, new.details,
                   old.reschedules != new.reschedules, new)

@@ -177,15 +177,20 @@ def check_date(loan: Loan, day: dt.date) -> bool:
     return day <= loan.last_cob_date
 
 
+def last_closed_date(conn: Connection, tenant_id: int) -> dt.date | None:
+    """The last business date close of business finished for the tenant, if any."""
+    return conn.execute(
+        sa.select(sa.func.max(cob_runs.c.business_date)).where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE")
+    ).scalar()
+
+
 def check_disbursement_date(conn: Connection, tenant_id: int, day: dt.date) -> None:
     """A disbursement, which has no loan business date yet, obeys the tenant's: not after its open business date.
 
     The open business date is the day after the last date close of business finished for the tenant;
     a tenant that never ran it has none yet, and any date is accepted.
     """
-    last_closed = conn.execute(
-        sa.select(sa.func.max(cob_runs.c.business_date)).where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE")
-    ).scalar()
+    last_closed = last_closed_date(conn, tenant_id)
     if last_closed is not None and day > last_closed + dt.timedelta(days=1):
         business_date = last_closed + dt.timedelta(days=1)
         raise DateAfterBusinessDate(
