@@ -6,6 +6,8 @@ The loans are the desk's: 10,000.00 at 12 % over 12 months from 15 January 2026 
 """
 from __future__ import annotations
 
+from decimal import Decimal
+
 from identity.model import Role
 from tests.api.lending import Desk, expect, send
 
@@ -14,8 +16,10 @@ LOAN = """query($id: ID!) { loan(id: $id) {
   balances { principal { amount } allowance { amount } writtenOff { amount } writtenOffPrincipal { amount } recovered { amount } }
   schedule { number dueDate principal { amount } interest { amount } total { amount } }
   latest: transactions(last: 3) { type }
-  money: transactions(last: 10, moneyMovementsOnly: true) { type amount { amount } }
-  writeOffs: transactions(last: 10, types: [WRITE_OFF]) { type allocation { total { amount } } details }
+  money: transactions(last: 10, moneyMovementsOnly: true) { type amount { amount } writeOff { total { amount } } }
+  writeOffs: transactions(last: 10, types: [WRITE_OFF]) { type allocation { total { amount } } details
+    writeOff { principal { amount } interest { amount } fee { amount } penalty { amount } interestSuspended { amount }
+               penaltySuspended { amount } entry { amount } fromAllowance { amount } toExpense { amount } total { amount } } }
   none: transactions(last: 10, types: [FEE_CHARGE], moneyMovementsOnly: true) { type }
 } }"""
 POLICY = """mutation($i: SetClassificationPolicyInput!) { setClassificationPolicy(input: $i) { __typename
@@ -156,6 +160,11 @@ def test_write_off_components_recovery_cap_and_the_history_filters(api):
     details = write_off["details"]
     assert (details["entry"], details["from_allowance"], details["to_expense"], details["total"]) == (1018680, 20000, 998680, 1018680)
     assert (details["interest_suspended"], details["penalty_suspended"]) == (0, 0)
+    assert {k: v["amount"] for k, v in write_off["writeOff"].items()} == {
+        "principal": "10000.00", "interest": "132.90", "fee": "50.00", "penalty": "3.90", "interestSuspended": "0.00",
+        "penaltySuspended": "0.00", "entry": "10186.80", "fromAllowance": "200.00", "toExpense": "9986.80", "total": "10186.80",
+    }
+    assert [t["writeOff"] for t in after["money"]] == [None] * 4, "only a write-off has parts"
 
 
 def test_a_first_due_date_the_disbursement_passed_is_the_schedule_s(api):
@@ -183,3 +192,30 @@ def test_flat_schedules_round_to_the_multiple_and_equal_principal_refuses_it(api
     assert refused["data"] is None
     [problem] = refused["errors"][0]["extensions"]["problems"]
     assert (problem["field"], problem["code"]) == ("installmentMultiple", "MULTIPLE_NOT_APPLICABLE")
+
+
+def test_a_write_off_in_non_accrual_lists_what_was_owed_off_the_books(api):
+    desk = Desk(api)
+    finance, auditor = desk.tokens[Role.FINANCE], desk.tokens[Role.AUDITOR]
+    expect(api, desk.tokens[Role.ADMIN], "createLoanProduct", {
+        "code": "SHORT6", "name": "Short loan", "currency": "CNY", "penaltyDailyRate": "0.0005", "lateFee": "50",
+        "lateFeeGraceDays": 3, "nonAccrualDpd": 30, "termMax": 12,
+    })
+    application = {"borrowerId": desk.borrower(), "productCode": "SHORT6", "principal": "6000", "annualRate": "0.12",
+                   "termPeriods": 6, "disbursementDate": "2026-01-15"}
+    loan_id = expect(api, desk.tokens[Role.LOAN_OFFICER], "submitLoanApplication", application)["loan"]["id"]
+    expect(api, desk.tokens[Role.APPROVER], "approveLoan", {"loanId": loan_id})
+    expect(api, finance, "disburseLoan", {"loanId": loan_id, "effectiveDate": "2026-01-15"})
+    cob(api, finance, "2026-04-01")  # nothing paid: non-accrual from 31 days past due
+    written = expect(api, finance, "writeOffLoan", {"loanId": loan_id, "effectiveDate": "2026-04-02", "reason": "absconded"})
+    parts = api.graphql(LOAN, {"id": loan_id}, token=auditor)["data"]["loan"]["writeOffs"][0]["writeOff"]
+    amounts = {k: Decimal(v["amount"]) for k, v in parts.items()}
+    assert amounts["interestSuspended"] > 0 and amounts["penaltySuspended"] > 0, "suspended amounts are listed"
+    assert amounts["entry"] == amounts["principal"] + amounts["interest"] + amounts["fee"] + amounts["penalty"] == Decimal(
+        written["allocation"]["total"]["amount"])
+    assert amounts["total"] == amounts["entry"] + amounts["interestSuspended"] + amounts["penaltySuspended"]
+    assert amounts["fromAllowance"] + amounts["toExpense"] == amounts["entry"] and parts["principal"]["amount"] == "6000.00"
+    credited = sum(Decimal(p["amount"]["amount"]) for p in written["journalEntry"]["postings"] if p["side"] == "CREDIT")
+    assert credited == amounts["entry"]
+    balances = api.graphql(LOAN, {"id": loan_id}, token=auditor)["data"]["loan"]["balances"]
+    assert balances["writtenOff"]["amount"] == parts["total"]["amount"]
