@@ -229,9 +229,13 @@ def _close_batch(
     rows = conn.execute(query).all()
     if not rows:
         return summary
-    grouped = load_installments(
-        conn, actor.tenant_id, [r.id for r in rows], {r.id: r.schedule_version for r in rows}, open_before=day + dt.timedelta(days=1)
-    )
+    versions = {r.id: r.schedule_version for r in rows}
+    grouped = load_installments(conn, actor.tenant_id, [r.id for r in rows], versions, open_before=day + dt.timedelta(days=1))
+    observed = [r.id for r in rows if r.class_floor is not None]
+    if observed:
+        # A missed payment restarts a restructured loan's observation period from its future
+        # repayment dates, which the open installments alone do not show.
+        grouped.update(load_installments(conn, actor.tenant_id, observed, versions))
     nets: dict[str, dict[str, int]] = {}
     loan_updates, installment_updates, details, snapshots = [], [], [], []
     batch = {"accrued": 0, "penalties": 0, "non_accrual": 0}

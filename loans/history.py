@@ -79,9 +79,13 @@ class Change:
     replay: Replay
 
 
-def replayed_change(loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event]) -> Change:
+def replayed_change(
+    loan: Loan, state: LoanState, product: Product, old_events: list[Event], new_events: list[Event],
+    *, through: dt.date | None = None,
+) -> Change:
+    """`through` (a later closed date) carries a loan the change reopens through the days it was closed."""
     old = replay_loan(loan, product, old_events)
     check_replay(loan, state, old)
-    new = replay_loan(loan, product, new_events)
+    new = replay_loan(loan, product, new_events, through=through)
     return Change(new.state, difference(old.movements, new.movements), new.allocations, new.details,
                   old.reschedules != new.reschedules, new)

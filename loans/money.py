@@ -25,7 +25,8 @@ from loans.errors import DateBeforeDisbursement, IllegalTransition, InvalidProdu
 from loans.model import Loan, TransactionKind, replayable_kinds
 from loans.products import Product
 from loans.recording import (
-    Booking, MoneyResult, book, booked_application, check_date, check_disbursement_date, current_terms, loan_amount, once,
+    Booking, MoneyResult, book, check_date, check_disbursement_date, current_terms, last_closed_date,
+    loan_amount, once,
 )
 from loans.replay import Event
 from loans.servicing import Allocation, Movement
@@ -171,6 +172,7 @@ def apply_amount(
     backdated = check_date(loan, day)
     product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
     recorded: dict | None = None
+    rescheduled = False
     if backdated:
         # Replay the loan with the new event in its place; post only what changes.
         events = load_events(conn, actor.tenant_id, loan.id)
@@ -178,11 +180,13 @@ def apply_amount(
         change = history.replayed_change(loan, state, product, events, [*events, added])
         loan = save_replayed_schedule(conn, actor, loan, state, change)
         new_state, moves, allocation, recorded = change.state, change.moves, change.allocations["new"], change.details.get("new")
+        rescheduled = change.rescheduled
     else:
         new_state, moves, allocation, *more = apply(state, product, minor)  # type: ignore[arg-type]
         recorded = more[0] if more else None
         save_installment_changes(conn, actor.tenant_id, loan, state, new_state)  # the loan's own row: book
-    details = {**(recorded or {}), **({"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else {})}
+    details = {**(recorded or {}), **({"full": True} if kind is TransactionKind.WRITE_OFF and minor is None else {}),
+               **({"rescheduled": True} if rescheduled else {})}
     return book(conn, actor, Booking(
         loan=loan, product=product, kind=kind, day=day, amount=minor or allocation.total, allocation=allocation,
         moves=moves, state=new_state, status_before=state.status, idempotency_key=idempotency_key, request=request,
@@ -232,7 +236,9 @@ def reverse_transaction(
         check_date(loan, day)  # the rule of every loan command: not after the loan's open business date
         product = get_product(conn, actor.tenant_id, loan.product_code, loan.product_version)
         events = load_events(conn, actor.tenant_id, loan_id)
-        change = history.replayed_change(loan, state, product, events, [e for e in events if e.key != transaction_id])
+        change = history.replayed_change(
+            loan, state, product, events, [e for e in events if e.key != transaction_id], through=_reopened_through(conn, loan, day),
+        )
         loan = save_replayed_schedule(conn, actor, loan, state, change)
         # The allocation is what the reversal undid: the reversed transaction's own.
         undone = Allocation(target.penalty, target.fee, target.interest, target.principal, target.overpayment)
@@ -243,6 +249,18 @@ def reverse_transaction(
         ))
 
     return once(conn, actor, idempotency_key, kind, request, command)
+
+
+def _reopened_through(conn: Connection, loan: Loan, day: dt.date) -> dt.date | None:
+    """For a closed loan (a reversed payoff or write-off may reopen it): the tenant's dates closed
+    since, up to the day before the reversal, through which the reopened loan is serviced at once,
+    so it is current with the tenant's business date and close of business goes on from there."""
+    if loan.status is LoanStatus.ACTIVE:
+        return None
+    last = last_closed_date(conn, loan.tenant_id)
+    if last is None or last <= loan.last_cob_date:
+        return None
+    return max(loan.last_cob_date, min(last, day - dt.timedelta(days=1)))
 
 
 # ---------------------------------------------------------------- commands that re-schedule

@@ -172,7 +172,16 @@ def check_date(loan: Loan, day: dt.date) -> bool:
         raise DateAfterBusinessDate(
             f"{day} is after the loan's open business date {business_date}; run close of business first", field="date"
         )
-    return day <= loan.last_cob_date and loan.last_cob_date > loan.disbursed_on
+    # The disbursement date counts as closed: a transaction dated then, recorded after one dated the
+    # open business date, is replayed in date order like any other backdated one.
+    return day <= loan.last_cob_date
+
+
+def last_closed_date(conn: Connection, tenant_id: int) -> dt.date | None:
+    """The last business date close of business finished for the tenant, if any."""
+    return conn.execute(
+        sa.select(sa.func.max(cob_runs.c.business_date)).where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE")
+    ).scalar()
 
 
 def check_disbursement_date(conn: Connection, tenant_id: int, day: dt.date) -> None:
@@ -181,9 +190,7 @@ def check_disbursement_date(conn: Connection, tenant_id: int, day: dt.date) -> N
     The open business date is the day after the last date close of business finished for the tenant;
     a tenant that never ran it has none yet, and any date is accepted.
     """
-    last_closed = conn.execute(
-        sa.select(sa.func.max(cob_runs.c.business_date)).where(cob_runs.c.tenant_id == tenant_id, cob_runs.c.status == "DONE")
-    ).scalar()
+    last_closed = last_closed_date(conn, tenant_id)
     if last_closed is not None and day > last_closed + dt.timedelta(days=1):
         business_date = last_closed + dt.timedelta(days=1)
         raise DateAfterBusinessDate(

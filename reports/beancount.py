@@ -115,7 +115,7 @@ def write_beancount(
     `statement_closings` the bank statements' closing balances as the books should hold them."""
     names = account_names(accounts)
     seen_currencies = sorted(set(currencies))
-    out.write(f"; Exported by loanbook. Balances are asserted from loanbook's own balance tables.\n")
+    out.write("; Exported by loanbook. Balances are asserted from loanbook's own balance tables.\n")
     out.write(f"option \"title\" {_quote(title)}\n")
     for currency in seen_currencies:
         out.write(f"option \"operating_currency\" \"{currency}\"\n")

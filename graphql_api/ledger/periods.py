@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from typing import Annotated, Union
 
-import sqlalchemy as sa
 import strawberry
 from strawberry.types import Info
 

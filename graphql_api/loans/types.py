@@ -152,6 +152,38 @@ def transaction_details(root: LoanTransaction) -> JSON | None:
     return None if root.row.details is None else json.loads(root.row.details)
 
 
+@strawberry.type(description="What a write-off took, component by component: the receivables its journal entry credits "
+                 "(principal, interest, fee, penalty: summing to `entry`) and what was owed off the books while non-accrual.")
+class WriteOffParts:
+    principal: Money
+    interest: Money
+    fee: Money
+    penalty: Money
+    interest_suspended: Money = strawberry.field(description="Interest accrued while non-accrual: written off, never income, in no entry line.")
+    penalty_suspended: Money = strawberry.field(description="Penalties accrued while non-accrual, likewise.")
+    entry: Money = strawberry.field(description="What the journal entry wrote off: principal + interest + fee + penalty.")
+    from_allowance: Money = strawberry.field(description="Of `entry`, what the allowance for credit losses covered.")
+    to_expense: Money = strawberry.field(description="Of `entry`, the rest: credit-loss expense.")
+    total: Money = strawberry.field(description="`entry` plus the suspended amounts: everything the borrower no longer owes.")
+
+
+def transaction_write_off(root: LoanTransaction) -> WriteOffParts | None:
+    row = root.row
+    if row.type != TransactionKind.WRITE_OFF.value:
+        return None
+    recorded = json.loads(row.details) if row.details else {}
+    c = row.currency
+    entry = row.principal + row.interest + row.fee + row.penalty
+    interest_suspended, penalty_suspended = int(recorded.get("interest_suspended", 0)), int(recorded.get("penalty_suspended", 0))
+    from_allowance = int(recorded.get("from_allowance", 0))
+    return WriteOffParts(
+        principal=money(row.principal, c), interest=money(row.interest, c), fee=money(row.fee, c), penalty=money(row.penalty, c),
+        interest_suspended=money(interest_suspended, c), penalty_suspended=money(penalty_suspended, c), entry=money(entry, c),
+        from_allowance=money(from_allowance, c), to_expense=money(entry - from_allowance, c),
+        total=money(entry + interest_suspended + penalty_suspended, c),
+    )
+
+
 async def transaction_journal_entry(root: LoanTransaction, info: Info) -> JournalEntry | None:
     if root.row.journal_entry_id is None:
         return None
@@ -186,6 +218,9 @@ class LoanTransaction:
     details: JSON | None = strawberry.field(
         resolver=transaction_details,
         description="Details the servicing engine recorded (e.g. a close of business's accruals), as JSON.",
+    )
+    write_off: WriteOffParts | None = strawberry.field(
+        resolver=transaction_write_off, description="For a WRITE_OFF: every component written off; null for other types."
     )
     journal_entry: JournalEntry | None = strawberry.field(resolver=transaction_journal_entry)
     reverses: LoanTransaction | None = strawberry.field(
@@ -256,10 +291,15 @@ async def loan_transactions(
 
 
 async def loan_first_due_date(root: Loan, info: Info) -> dt.date | None:
-    if root.row.first_due_date is not None or root.row.schedule_version < 1:
-        return root.row.first_due_date
-    rows = await info.context.session.loaders.installments.load((root.row.id, 1))
-    return rows[0].due_date if rows else None
+    row = root.row
+    if row.schedule_version < 1:
+        return row.first_due_date  # not disbursed: the application's, if it gave one
+    if row.first_due_date is not None and row.first_due_date > row.disbursed_on:
+        return row.first_due_date  # the booked schedule took it
+    # The application gave none, or one the disbursement date had passed (the schedule then
+    # falls due a period after disbursement): the booked schedule's first installment says.
+    rows = await info.context.session.loaders.installments.load((row.id, 1))
+    return rows[0].due_date if rows else row.first_due_date
 
 
 @strawberry.type(description="A loan: its application, terms, servicing state, schedule and history.")
@@ -278,7 +318,8 @@ class Loan:
     term_periods: int
     expected_disbursement_date: dt.date
     first_due_date: dt.date | None = strawberry.field(
-        resolver=loan_first_due_date, description="The first due date: the application's, else the booked schedule's."
+        resolver=loan_first_due_date,
+        description="The first due date of the booked schedule (the application's until disbursement; null if it gave none).",
     )
     disbursed_on: dt.date | None
     closed_on: dt.date | None

@@ -11,6 +11,7 @@ from ledger.unit_of_work import run_in_transaction
 from loans import money
 from loans import suspense as suspense_commands
 from loans.state import LoanStatus
+from loans.store.repository import load_loan
 from tests.loans.conftest import apply, check_books, cob, lines
 
 D = dt.date
@@ -134,3 +135,49 @@ def test_loan_transactions_stay_insert_only_after_the_migrations(book, statement
     with pytest.raises(sa.exc.DBAPIError, match="immutable"):
         with engine.begin() as conn:
             conn.execute(sa.text(statement))
+
+
+def test_a_payment_dated_the_disbursement_date_after_a_later_one_is_replayed_in_date_order(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    # No close of business yet: the open business date is 16 January. A 50.00 fee charged on it,
+    # then 50.00 received dated 15 January: that day nothing was owed, so the money is the
+    # borrower's credit and the fee charged the day after stays receivable.
+    run_in_transaction(engine, lambda c: money.charge_fee(c, officer, loan_id, "50.00", "CNY", D(2026, 1, 16)))
+    early = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "50.00", "CNY", D(2026, 1, 15)))
+    assert (early.allocation.fee, early.allocation.overpayment) == (0, 5000)
+    assert lines(engine, tenant_id, early.journal_entry_id) == [("1100", 5000), ("2100", -5000)]
+    # The stored loan is what its history replays to: a reversal finds it so.
+    undone = run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, early.transaction_id, D(2026, 1, 16)))
+    assert lines(engine, tenant_id, undone.journal_entry_id) == [("2100", 5000), ("1100", -5000)]
+    check_books(engine, tenant_id)
+
+
+def test_a_payoff_reversed_weeks_later_reopens_the_loan_serviced_through_the_days_since(book):
+    engine, tenant_id, officer, _, _ = book
+    loan_id = apply(book)
+    run_in_transaction(engine, lambda c: money.disburse_loan(c, officer, loan_id, D(2026, 1, 15)))
+    cob(engine, tenant_id, D(2026, 1, 16), D(2026, 1, 31))
+    with engine.begin() as conn:
+        quote = money.payoff_quote(conn, tenant_id, loan_id, D(2026, 2, 1))
+    amount = f"{quote.total // 100}.{quote.total % 100:02d}"
+    payoff = run_in_transaction(engine, lambda c: money.pay_off_loan(c, officer, loan_id, amount, "CNY", D(2026, 2, 1)))
+    cob(engine, tenant_id, D(2026, 2, 1), D(2026, 2, 20))  # the tenant's days go on; the paid-off loan sits them out
+    # The payoff bounces on 21 February: the loan is ACTIVE again and serviced through 20 February,
+    # the tenant's last closed date. February's 888.49 has been due since the 15th: 5 days of
+    # round(788.49 x 0.05 %) = 0.39 penalty, the 50.00 late fee (past 3 days' grace), February's
+    # 100.00 interest and 5 of March's 28 days of 92.12 (16.45); special mention, 2 % provided.
+    undone = run_in_transaction(engine, lambda c: money.reverse_transaction(c, officer, loan_id, payoff.transaction_id, D(2026, 2, 21)))
+    assert undone.status is LoanStatus.ACTIVE
+    entry = dict(lines(engine, tenant_id, undone.journal_entry_id))
+    assert (entry["1100"], entry["1200"], entry["1210"], entry["1220"], entry["1230"]) == (-quote.total, 1000000, 10000 + 1645, 5000, 195)
+    with engine.connect() as conn:
+        loan = load_loan(conn, tenant_id, loan_id, lock=False)
+    assert (loan.last_cob_date, loan.dpd, loan.loan_class, loan.allowance, loan.closed_on) == (D(2026, 2, 20), 5, "SPECIAL_MENTION", 20000, None)
+    check_books(engine, tenant_id)
+    # Business goes on from the tenant's open date: the borrower pays February on 21 February.
+    paid = run_in_transaction(engine, lambda c: money.record_repayment(c, officer, loan_id, "888.49", "CNY", D(2026, 2, 21)))
+    assert paid.allocation.penalty == 195 and paid.allocation.fee == 5000
+    cob(engine, tenant_id, D(2026, 2, 21), D(2026, 2, 22))
+    check_books(engine, tenant_id)

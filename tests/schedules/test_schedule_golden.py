@@ -6,7 +6,9 @@ from dataclasses import replace
 from datetime import date
 from decimal import Decimal as D
 
-from schedules import FeeTreatment, Method, ScheduleTerms, build_schedule
+import pytest
+
+from schedules import FeeTreatment, Method, ScheduleInputError, ScheduleTerms, build_schedule, parse_terms
 
 
 def loan(principal: str, rate: str, periods: int, method: Method = Method.EQUAL_INSTALLMENT,
@@ -106,6 +108,29 @@ def test_installments_in_whole_yuan_and_tens_of_yuan():
     tens = build_schedule(loan("1000000", "0.049", 360, installment_multiple=D("10")))
     assert {i.total for i in tens.installments[:-1]} == {D("5310")}
     assert whole.total_principal == tens.total_principal == D("1000000.00")
+
+
+def test_flat_5000_at_12_percent_for_18_months_in_whole_yuan_pays_328_then_324():
+    # Apache Fineract's flat loans round the level installment to the multiple: 5,000.00 at 12 %
+    # flat over 18 months is 900.00 of interest, 50.00 a month; (5,000 + 900) / 18 = 327.78 -> 328,
+    # so 278.00 of principal a month and 274.00 left for the last installment (324).
+    schedule = build_schedule(loan("5000", "0.12", 18, Method.FLAT, installment_multiple=D("1")))
+    rows = [(i.principal, i.interest, i.total) for i in schedule.installments]
+    assert rows == [(D("278.00"), D("50.00"), D("328.00"))] * 17 + [(D("274.00"), D("50.00"), D("324.00"))]
+    assert (schedule.total_principal, schedule.total_interest) == (D("5000.00"), D("900.00"))
+    assert schedule.installments[-1].balance_after == D("0.00")
+    # Tens of yuan: 330 a month (280.00 of principal), 290 last (the 240.00 left + 50.00).
+    tens = build_schedule(loan("5000", "0.12", 18, Method.FLAT, installment_multiple=D("10")))
+    assert [i.total for i in tens.installments] == [D("330.00")] * 17 + [D("290.00")]
+
+
+def test_an_equal_principal_schedule_refuses_an_installment_multiple():
+    with pytest.raises(ScheduleInputError) as refused:
+        parse_terms(principal="5000", currency="CNY", annual_rate="0.12", term_periods=18, method="EQUAL_PRINCIPAL",
+                    disbursement_date="2024-01-15", installment_multiple="1")
+    [problem] = refused.value.problems
+    assert (problem.field, problem.code.value) == ("installment_multiple", "MULTIPLE_NOT_APPLICABLE")
+    assert "EQUAL_PRINCIPAL installment is not level" in problem.message
 
 
 def test_grace_pays_interest_only_then_the_annuity_runs_over_the_rest():
