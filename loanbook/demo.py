@@ -2,7 +2,7 @@
 
 A seeded random generator draws products (one per repayment method), borrowers, applications (some
 rejected by an approver who is not the officer who submitted them), and for each loan a behaviour:
-on time, late, partial, early payoff, a bounced payment reversed days later, or a default that ages
+on time, late, partial (the rest two or three weeks on), early payoff, a bounced payment reversed days later, or a default that ages
 through the delinquency buckets (the oldest is written off, and part of it recovered). The book then
 runs day by day: the day's disbursements, payments and receipts, then close of business for the day.
 Same seed, same dates, same books: every figure comes from the generator, none from the clock but
@@ -204,6 +204,10 @@ def _plan_payments(plan: _Plan, people: dict, loan_id: uuid.UUID, installments: 
             pay_day += dt.timedelta(days=5 + int(draws[3] * 30))
         elif behaviour == "partial":
             amount = due * (50 + int(draws[3] * 30)) // 100
+            # The rest follows 10 to 24 days later, before the next installment falls due: short, not lasting, arrears.
+            rest_day = pay_day + dt.timedelta(days=10 + int(draws[3] * 15))
+            if rest_day <= last_day:
+                plan.on(rest_day, lambda c, d=rest_day, a=due - amount: _repay(c, people["collector"](), loan_id, a, d))
         if pay_day > last_day:
             return
         if payoff_at is not None and row.number == payoff_at:
@@ -228,13 +232,16 @@ def _pay_off(conn: Connection, actor: Actor, loan_id: uuid.UUID, day: dt.date) -
 
 
 def _bounce(plan: _Plan, conn: Connection, people: dict, loan_id: uuid.UUID, minor: int, day: dt.date, last_day: dt.date) -> None:
-    """A payment that the bank returns three days later: recorded, then reversed (the loan replays without it)."""
+    """A payment that the bank returns three days later: recorded, then reversed (the loan replays without it);
+    the borrower pays again a week after the return."""
     if loan_queries.loan_row(conn, people["collector"]().tenant_id, loan_id).status is not LoanStatus.ACTIVE:
         return
     paid = money.record_repayment(conn, people["collector"](), loan_id, _money(minor), currency, day)
-    returned = day + dt.timedelta(days=3)
+    returned, again = day + dt.timedelta(days=3), day + dt.timedelta(days=10)
     if returned <= last_day:
         plan.on(returned, lambda c: money.reverse_transaction(c, people["finance"](), loan_id, paid.transaction_id, returned))
+    if again <= last_day:
+        plan.on(again, lambda c: _repay(c, people["collector"](), loan_id, minor, again))
 
 
 def _plan_write_off(plan: _Plan, people: dict, defaulters: list, last_day: dt.date, counters: dict) -> None:
