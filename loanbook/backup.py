@@ -1,7 +1,8 @@
 """`loanbook backup` and `loanbook restore`: a whole database to one file and back, into an empty one.
 
 PostgreSQL: pg_dump in its custom format (one consistent snapshot, taken while others keep posting)
-and pg_restore into a fresh database, as separate programs. The restore runs in one transaction
+and pg_restore into a fresh database (created when the server has none of that name), as separate
+programs. The restore runs in one transaction
 (`--single-transaction --exit-on-error`), so a restore that fails leaves the target as empty as it
 was. Owners and grants are not restored: the restoring role owns what it restores.
 
@@ -107,6 +108,7 @@ def restore_database(backup: Path, url: str) -> str:
             raise RestoreTargetNotEmpty(f"{target} already holds tables; restore into a new file")
         _sqlite_copy(backup, target, RestoreFailed)
         return backend
+    _create_if_missing(parsed)
     if _table_names(url):
         raise RestoreTargetNotEmpty(f"database {parsed.database!r} already holds tables; restore into a new, empty database")
     _run_tool(RestoreFailed, "pg_restore", "--single-transaction", "--exit-on-error", "--no-owner", "--no-privileges",
@@ -125,6 +127,31 @@ def _backup_kind(backup: Path) -> str:
     if head.startswith(pg_dump_magic):
         return "postgresql"
     raise BackupUnreadable(f"{backup} is neither a pg_dump custom-format archive nor a SQLite database")
+
+
+def _create_if_missing(parsed: URL) -> None:
+    """Create the target PostgreSQL database when the server has none of that name (a restore goes into a
+    new database). Connecting as the URL's role to the server's `postgres` database, that role needs the
+    CREATEDB privilege; without it, create the database first (`createdb`)."""
+    admin = sa.create_engine(parsed.set(database="postgres"), poolclass=sa.pool.NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}).first()
+            if exists is None:
+                conn.execute(sa.text(f'CREATE DATABASE "{_identifier(parsed.database)}"'))
+    except sa.exc.DBAPIError as exc:
+        raise RestoreFailed(
+            f"cannot create database {parsed.database!r} (create it first with createdb): "
+            f"{str(exc.orig).strip().splitlines()[0][:tool_stderr_shown_max]}"
+        ) from None
+    finally:
+        admin.dispose()
+
+
+def _identifier(name: str | None) -> str:
+    if not name or '"' in name or "\x00" in name or len(name) > 63:
+        raise RestoreFailed(f"{name!r} is not a database name a restore creates; create it first with createdb")
+    return name
 
 
 def _table_names(url: str) -> list[str]:

@@ -164,3 +164,21 @@ def test_a_backup_taken_while_entries_post_restores_to_balanced_verified_books(f
             ("1100", "dr"): 1000 * entries, ("3100", "cr"): 1000 * entries}
         monkeypatch.setenv("LOANBOOK_DATABASE_URL", target)
         assert cli_main(["verify"]) == 0
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_a_restore_into_a_database_not_there_yet_creates_it(lender, tmp_path, capsys):
+    engine, tenant_id = lender
+    before = the_books(url_of(engine), tenant_id)
+    backup = tmp_path / "books.backup"
+    assert cli_main(["backup", "--output", str(backup), "--database-url", url_of(engine)]) == 0
+    name = f"loanbook_restore_{uuid.uuid4().hex[:12]}"
+    target = sa.make_url(pg_admin_url).set(database=name).render_as_string(hide_password=False)
+    admin = sa.create_engine(pg_admin_url, isolation_level="AUTOCOMMIT")
+    try:
+        assert cli_main(["restore", str(backup), "--database-url", target]) == 0
+        assert the_books(target, tenant_id) == before
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
