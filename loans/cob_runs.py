@@ -11,14 +11,11 @@ Every status change writes an audit event in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-import enum
 import json
 import logging
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 
-import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
@@ -29,7 +26,8 @@ from ledger.unit_of_work import run_in_transaction
 from loans.cob import check_business_date, run_close_of_business
 from loans.cob_catch_up import last_closed, pending_dates
 from loans.errors import CobAlreadyRunning, CobOutOfOrder
-from loans.store.tables import close_of_business_runs as runs
+from loans.model import CobRun, RunStatus
+from loans.store import cob_runs as store
 
 log = logging.getLogger(__name__)
 
@@ -47,44 +45,8 @@ abandoned_code = "COB_RUN_ABANDONED"
 internal_code = "INTERNAL_ERROR"
 
 
-class RunStatus(str, enum.Enum):
-    QUEUED = "QUEUED"
-    RUNNING = "RUNNING"
-    SUCCEEDED = "SUCCEEDED"
-    FAILED = "FAILED"
-
-
-active_statuses = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
-
-
 class RunInterrupted(Exception):
     """Raised between batches when the worker is asked to stop (the server is shutting down)."""
-
-
-@dataclass(frozen=True, slots=True)
-class CobRun:
-    tenant_id: int
-    id: uuid.UUID
-    business_date: dt.date
-    status: RunStatus
-    requested_by: str
-    requested_at: dt.datetime
-    started_at: dt.datetime | None
-    finished_at: dt.datetime | None
-    heartbeat_at: dt.datetime
-    loans_total: int | None
-    loans_processed: int
-    entries_posted: int
-    entered_non_accrual: int
-    already_done: bool
-    resumed: bool
-    loan_errors: tuple[str, ...]
-    error_code: str | None
-    error_message: str | None
-
-    @property
-    def finished(self) -> bool:
-        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
 
 
 def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
@@ -93,25 +55,18 @@ def request_run(conn: Connection, actor: Actor, day: dt.date) -> CobRun:
     if day > today + business_date_lead_max:
         raise CobOutOfOrder(f"business date {day} has not begun yet (today is {today} UTC); close dates as they end")
     check_business_date(conn, actor.tenant_id, day)
-    active = conn.execute(
-        sa.select(runs).where(runs.c.tenant_id == actor.tenant_id, runs.c.status.in_(active_statuses)).with_for_update()
-    ).first()
+    active = store.active_run(conn, actor.tenant_id)
     if active is not None:
-        if _utc(active.heartbeat_at) > actor.now - heartbeat_stale_after:
+        if active.heartbeat_at > actor.now - heartbeat_stale_after:
             raise CobAlreadyRunning(
                 f"close of business for {active.business_date} is {active.status.lower()} (run {active.id}); "
                 "wait for it to finish", run=str(active.id),
             )
-        _finish(conn, actor, run_from_row(active), RunStatus.FAILED, error=(
-            abandoned_code, f"no progress since {_utc(active.heartbeat_at).isoformat()}; superseded by a new run",
+        _finish(conn, actor, active, RunStatus.FAILED, error=(
+            abandoned_code, f"no progress since {active.heartbeat_at.isoformat()}; superseded by a new run",
         ))
     run_id = uuid7()
-    conn.execute(
-        sa.insert(runs).values(
-            tenant_id=actor.tenant_id, id=run_id, business_date=day, status=RunStatus.QUEUED.value, requested_by=actor.name,
-            requested_at=actor.now, heartbeat_at=actor.now,
-        )
-    )
+    store.insert_run(conn, actor.tenant_id, run_id, day, actor.name, actor.now)
     record_event(conn, actor, "close_of_business.requested", entity_type, run_id,
                  after={"business_date": day.isoformat(), "status": RunStatus.QUEUED.value})
     run = get_run(conn, actor.tenant_id, run_id)
@@ -166,7 +121,7 @@ def execute_run(
         return run
 
     def progress(done: int, total: int) -> None:
-        run_in_transaction(db, lambda conn: _heartbeat(conn, tenant_id, run_id, clock(), done, total), seal=False)
+        run_in_transaction(db, lambda conn: store.heartbeat(conn, tenant_id, run_id, clock(), done, total), seal=False)
         if should_stop():
             raise RunInterrupted
 
@@ -191,49 +146,25 @@ def execute_run(
 
 
 def get_run(conn: Connection, tenant_id: int, run_id: uuid.UUID) -> CobRun | None:
-    row = conn.execute(sa.select(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)).first()
-    return None if row is None else run_from_row(row)
+    return store.get_run(conn, tenant_id, run_id)
 
 
 def list_runs(
     conn: Connection, tenant_id: int, *, after: tuple[dt.datetime, uuid.UUID] | None = None, limit: int = 20,
 ) -> list[CobRun]:
     """Runs newest requested first, keyset-paginated with `after` = (requested_at, id)."""
-    query = sa.select(runs).where(runs.c.tenant_id == tenant_id)
-    if after is not None:
-        query = query.where(sa.tuple_(runs.c.requested_at, runs.c.id) < sa.tuple_(*after))
-    query = query.order_by(runs.c.requested_at.desc(), runs.c.id.desc()).limit(max(1, min(limit, runs_page_size_max + 1)))
-    return [run_from_row(row) for row in conn.execute(query)]
-
-
-def run_from_row(row: sa.Row) -> CobRun:
-    return CobRun(
-        row.tenant_id, row.id, row.business_date, RunStatus(row.status), row.requested_by, _utc(row.requested_at),
-        _utc(row.started_at), _utc(row.finished_at), _utc(row.heartbeat_at), row.loans_total, row.loans_processed,
-        row.entries_posted, row.entered_non_accrual, bool(row.already_done), bool(row.resumed),
-        tuple(json.loads(row.loan_errors)), row.error_code, row.error_message,
-    )
+    return store.list_runs(conn, tenant_id, after, max(1, min(limit, runs_page_size_max + 1)))
 
 
 def _start(conn: Connection, tenant_id: int, run_id: uuid.UUID, now: dt.datetime) -> CobRun:
-    row = conn.execute(sa.select(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id).with_for_update()).one()
-    run = run_from_row(row)
+    run = store.get_run(conn, tenant_id, run_id, lock=True)
+    assert run is not None, f"no close-of-business run {run_id}"
     if run.status is not RunStatus.QUEUED:
         return run
-    conn.execute(
-        sa.update(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id)
-        .values(status=RunStatus.RUNNING.value, started_at=now, heartbeat_at=now)
-    )
+    store.mark_running(conn, tenant_id, run_id, now)
     record_event(conn, Actor(tenant_id, run.requested_by, now), "close_of_business.started", entity_type, run_id,
                  before={"status": RunStatus.QUEUED.value}, after={"status": RunStatus.RUNNING.value})
     return get_run(conn, tenant_id, run_id)  # type: ignore[return-value]
-
-
-def _heartbeat(conn: Connection, tenant_id: int, run_id: uuid.UUID, now: dt.datetime, done: int, total: int) -> None:
-    conn.execute(
-        sa.update(runs).where(runs.c.tenant_id == tenant_id, runs.c.id == run_id, runs.c.status == RunStatus.RUNNING.value)
-        .values(heartbeat_at=now, loans_processed=done, loans_total=total)
-    )
 
 
 def _finish(conn: Connection, actor: Actor, run: CobRun, status: RunStatus, *, summary=None, error=None) -> CobRun:  # noqa: ANN001
@@ -246,20 +177,9 @@ def _finish(conn: Connection, actor: Actor, run: CobRun, status: RunStatus, *, s
         )
     if error is not None:
         values.update(error_code=error[0], error_message=error[1][:error_message_length_max])
-    updated = conn.execute(
-        sa.update(runs).where(runs.c.tenant_id == actor.tenant_id, runs.c.id == run.id, runs.c.status.in_(active_statuses))
-        .values(**values)
-    ).rowcount
-    if updated:
+    if store.finish_run(conn, actor.tenant_id, run.id, values):
         record_event(conn, actor, f"close_of_business.{status.value.lower()}", entity_type, run.id,
                      before={"status": run.status.value},
                      after={"status": status.value, **({"error_code": error[0]} if error else {}),
                             **({"loans_processed": summary.loans_processed} if summary else {})})
     return get_run(conn, actor.tenant_id, run.id)  # type: ignore[return-value]
-
-
-def _utc(value: dt.datetime | None) -> dt.datetime | None:
-    # SQLite hands timestamps back naive (stored as UTC).
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=dt.timezone.utc)

@@ -156,3 +156,40 @@ class LoanTransaction:
     receipt_id: uuid.UUID | None
     actor: str
     recorded_at: dt.datetime
+
+
+# Close of business as a job (loans.cob_runs): a run's state, as stored.
+class RunStatus(str, enum.Enum):
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    SUCCEEDED = "SUCCEEDED"
+    FAILED = "FAILED"
+
+
+active_statuses = (RunStatus.QUEUED.value, RunStatus.RUNNING.value)
+
+
+@dataclass(frozen=True, slots=True)
+class CobRun:
+    tenant_id: int
+    id: uuid.UUID
+    business_date: dt.date
+    status: RunStatus
+    requested_by: str
+    requested_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    heartbeat_at: dt.datetime
+    loans_total: int | None
+    loans_processed: int
+    entries_posted: int
+    entered_non_accrual: int
+    already_done: bool
+    resumed: bool
+    loan_errors: tuple[str, ...]
+    error_code: str | None
+    error_message: str | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in (RunStatus.SUCCEEDED, RunStatus.FAILED)
