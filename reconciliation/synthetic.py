@@ -41,12 +41,18 @@ def generate(n: int, seed: int = 7, start: dt.date = dt.date(2026, 1, 1)) -> Gen
     truth: dict[str, frozenset[str]] = {}
     used_amounts: set[int] = set()
 
-    def amount() -> int:
+    # Every amount a line or posting shows is unlike every other, sums and parts included: a split's part
+    # equal to an unrelated payment a day or two away would make two assignments equally right, and the
+    # truth could not be told from the lines.
+    def amount(sign: int | None = None) -> int:
         while True:
-            value = rng.randrange(10_000, 50_000_000) * rng.choice((1, 1, 1, -1))
+            value = rng.randrange(10_000, 50_000_000) * (sign or rng.choice((1, 1, 1, -1)))
             if value not in used_amounts:
                 used_amounts.add(value)
                 return value
+
+    def free(*values: int) -> bool:
+        return len(set(values)) == len(values) and not used_amounts.intersection(values)
 
     def line(keys: list[str], day: dt.date, minor: int, *, with_ref: bool, name: str | None = None) -> None:
         reference = f"B{len(lines):08d}"
@@ -61,15 +67,20 @@ def generate(n: int, seed: int = 7, start: dt.date = dt.date(2026, 1, 1)) -> Gen
         roll = rng.random()
         key = f"P{len(postings):08d}"
         if roll < 0.01 and len(postings) + 2 <= n:  # two payments in one bank line (a batch)
-            a, b = amount(), amount()
-            if (a > 0) != (b > 0):
-                b = -b
+            a = amount()
+            b = amount(1 if a > 0 else -1)
+            while not free(a + b):
+                b = amount(1 if a > 0 else -1)
+            used_amounts.add(a + b)
             keys = [key, f"P{len(postings) + 1:08d}"]
             postings += [BookItem(keys[0], day, a), BookItem(keys[1], day, b)]
             line(keys, day, a + b, with_ref=False)
         elif roll < 0.02:  # one payment in two bank lines (a split)
             total = amount()
+            while not free(total // 3, total - total // 3):
+                total = amount()
             part = total // 3
+            used_amounts.update((part, total - part))
             postings.append(BookItem(key, day, total))
             line([key], day, part, with_ref=False)
             line([key], day, total - part, with_ref=False)
@@ -81,6 +92,6 @@ def generate(n: int, seed: int = 7, start: dt.date = dt.date(2026, 1, 1)) -> Gen
             line([key], day, minor, with_ref=rng.random() < 0.67, name=f"Customer {rng.randrange(10**5)}")
         if rng.random() < 0.005:  # a bank fee, and a stranger's transfer: nothing in the books
             line([], day, -rng.randrange(100, 5_000), with_ref=False)
-            line([], day, amount() if rng.random() < 0.5 else abs(amount()), with_ref=False, name="A Stranger")
+            line([], day, amount() if rng.random() < 0.5 else amount(1), with_ref=False, name="A Stranger")
         i += 1
     return Generated(postings[:n], lines, truth)
