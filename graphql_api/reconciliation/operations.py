@@ -328,44 +328,48 @@ class ReconciliationMutation(ReconciliationRulesMutation):
                                      "path, metadata workflow=reconciliation), or money in to suspense, and match the line to it. "
                                      "Roles: ADMIN, FINANCE.")
     async def book_statement_line(self, info: Info, input: BookStatementLineInput) -> BookStatementLineResult:  # type: ignore[valid-type]  # noqa: A002
-        ctx = info.context
-        await ctx.authorize("bookStatementLine")
-        try:
-            line_id = input_id("StatementLine", input.line_id, "lineId")
-            reason = input_reason(input.reason, required=True)
-        except RefusedInput as refused:
-            return refused.result
-        actor = ctx.actor(reason)
+        def book(conn: sa.Connection, actor, line_id: uuid.UUID, reason: str) -> uuid.UUID:  # noqa: ANN001
+            return reconciling.book_line(conn, actor, input.bank_account_code, line_id, input.kind.value, input.account_code, reason)
 
-        def work(conn: sa.Connection):
-            entry_id = reconciling.book_line(conn, actor, input.bank_account_code, line_id, input.kind.value, input.account_code, reason)
-            return entry_id, _all_lines(conn, actor.tenant_id, input.bank_account_code, {line_id})[0]
-
-        try:
-            entry_id, row = await write(ctx.engine, work)
-        except ledger_errors.LedgerError as exc:
-            return error_of(exc, book_errors)
+        done = await _line_entry_command(info, "bookStatementLine", input.bank_account_code, input.line_id, input.reason, book,
+                                         book_errors)
+        if isinstance(done, e.Error):
+            return done
+        entry_id, row = done
         return BookStatementLinePayload(journal_entry_id=encode_id("JournalEntry", entry_id), line=StatementLine(row=row))
 
     @strawberry.mutation(description="Undo bookStatementLine (a fee booked to the wrong account, say): unmatch the line and reverse "
                                      "the entry booked for it; book it again afterwards. Audited with actor and reason. "
                                      "Roles: ADMIN, FINANCE.")
     async def unbook_statement_line(self, info: Info, input: UnbookStatementLineInput) -> UnbookStatementLineResult:  # type: ignore[valid-type]  # noqa: A002
-        ctx = info.context
-        await ctx.authorize("unbookStatementLine")
-        try:
-            line_id = input_id("StatementLine", input.line_id, "lineId")
-            reason = input_reason(input.reason, required=True)
-        except RefusedInput as refused:
-            return refused.result
-        actor = ctx.actor(reason)
+        def unbook(conn: sa.Connection, actor, line_id: uuid.UUID, reason: str) -> uuid.UUID:  # noqa: ANN001
+            return reconciling.unbook_line(conn, actor, input.bank_account_code, line_id, input.effective_date, reason)
 
-        def work(conn: sa.Connection):
-            reversal_id = reconciling.unbook_line(conn, actor, input.bank_account_code, line_id, input.effective_date, reason)
-            return reversal_id, _all_lines(conn, actor.tenant_id, input.bank_account_code, {line_id})[0]
-
-        try:
-            reversal_id, row = await write(ctx.engine, work)
-        except ledger_errors.LedgerError as exc:
-            return error_of(exc, unbook_errors)
+        done = await _line_entry_command(info, "unbookStatementLine", input.bank_account_code, input.line_id, input.reason, unbook,
+                                         unbook_errors)
+        if isinstance(done, e.Error):
+            return done
+        reversal_id, row = done
         return UnbookStatementLinePayload(reversal_entry_id=encode_id("JournalEntry", reversal_id), line=StatementLine(row=row))
+
+
+async def _line_entry_command(info: Info, operation: str, code: str, line: strawberry.ID, reason_text: str,
+                              command, allowed: tuple[type, ...]):  # noqa: ANN001, ANN202
+    """A command on one statement line that posts an entry: (entry id, the line afterwards), or the typed error."""
+    ctx = info.context
+    await ctx.authorize(operation)
+    try:
+        line_id = input_id("StatementLine", line, "lineId")
+        reason = input_reason(reason_text, required=True)
+    except RefusedInput as refused:
+        return refused.result
+    actor = ctx.actor(reason)
+
+    def work(conn: sa.Connection):
+        entry_id = command(conn, actor, line_id, reason)
+        return entry_id, _all_lines(conn, actor.tenant_id, code, {line_id})[0]
+
+    try:
+        return await write(ctx.engine, work)
+    except ledger_errors.LedgerError as exc:
+        return error_of(exc, allowed)
