@@ -35,11 +35,14 @@ import operator
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
 from typing import NamedTuple
 
 from rapidfuzz import fuzz, utils
 
 from reconciliation.errors import InvalidRules
+
+score_step = Decimal("0.01")  # a decision's score is shown to the hundredth, e.g. "0.95"
 
 PostingKey = tuple[object, int]  # (entry id, line number)
 
@@ -144,13 +147,14 @@ class _State:
         self.decisions: list[Decision] = []
         self._by_reference: dict[str, list[PostingKey]] | None = None
 
-    def decide(self, line_ids: Iterable[object], keys: Iterable[PostingKey], rule: str, score: float, matched: bool) -> None:
+    def decide(self, line_ids: Iterable[object], keys: Iterable[PostingKey], rule: str, score: Decimal | str, matched: bool) -> None:
         line_ids, keys = tuple(line_ids), tuple(keys)
         for line_id in line_ids:
             del self.lines[line_id]
         for key in keys:
             del self.candidates[key]
-        self.decisions.append(Decision(line_ids, keys, rule, f"{score:.2f}", matched))
+        shown = score if isinstance(score, str) else str(score.quantize(score_step, ROUND_HALF_EVEN))
+        self.decisions.append(Decision(line_ids, keys, rule, shown, matched))
 
     def by_reference(self) -> dict[str, list[PostingKey]]:
         if self._by_reference is None:
@@ -167,7 +171,7 @@ class _State:
 
 def _by_reference(state: _State, rule: Mapping[str, object], *, in_text: bool = False) -> None:
     index, candidates = state.by_reference(), state.candidates
-    name, score = ("reference_in_text", 0.95) if in_text else ("reference", 1.0)
+    name, score = ("reference_in_text", "0.95") if in_text else ("reference", "1.00")
     for line in sorted(state.lines.values(), key=_booking_date):
         words = _token.findall(line.remittance or "") if in_text else line.references
         for word in words:
@@ -195,10 +199,10 @@ def _payer_account(state: _State, rule: Mapping[str, object]) -> None:
         found = [state.candidates[key] for key in state.open_keys(k for loan in line.payer_loans for k in index.get(loan.casefold(), ()))]
         found = [c for c in found if c.amount_minor == line.amount_minor and abs((c.effective_date - line.booking_date).days) <= days]
         if len(found) == 1:
-            state.decide([line.id], [found[0].key], "payer_account", 0.9, True)
+            state.decide([line.id], [found[0].key], "payer_account", "0.90", True)
         elif found:
             closest = min(found, key=lambda c: (abs((c.effective_date - line.booking_date).days), str(c.key)))
-            state.decide([line.id], [closest.key], "payer_account", 0.5 / len(found), False)
+            state.decide([line.id], [closest.key], "payer_account", Decimal("0.5") / len(found), False)
 
 
 def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
@@ -220,14 +224,14 @@ def _amount_date(state: _State, rule: Mapping[str, object]) -> None:
             if not found:
                 continue
             if len(found) == 1 and wanted_by[found[0].key] == 1:
-                state.decide([line.id], [found[0].key], "amount_date", 0.9, True)
+                state.decide([line.id], [found[0].key], "amount_date", "0.90", True)
                 continue
             chosen = _by_name(line, found, name_min) if name_min and line.counterparty_name else None
             if chosen is not None:
-                state.decide([line.id], [chosen.key], "amount_date", 0.8, True)
+                state.decide([line.id], [chosen.key], "amount_date", "0.80", True)
                 continue
             closest = min(found, key=lambda c: (abs((c.effective_date - line.booking_date).days), str(c.key)))
-            state.decide([line.id], [closest.key], "amount_date", 0.5 / len(found), False)
+            state.decide([line.id], [closest.key], "amount_date", Decimal("0.5") / len(found), False)
 
 
 def _by_name(line: Line, found: Sequence[Candidate], name_min: int) -> Candidate | None:
@@ -246,7 +250,7 @@ def _one_to_many(state: _State, rule: Mapping[str, object]) -> None:
                 if c.key in state.candidates and (c.amount_minor > 0) == (line.amount_minor > 0)]
         combos = _combinations(near, line.amount_minor, size_max, width, lambda c: c.amount_minor)
         if combos:
-            state.decide([line.id], [c.key for c in combos[0]], "one_to_many", 0.85 if len(combos) == 1 else 0.4, len(combos) == 1)
+            state.decide([line.id], [c.key for c in combos[0]], "one_to_many", "0.85" if len(combos) == 1 else "0.40", len(combos) == 1)
 
 
 def _many_to_one(state: _State, rule: Mapping[str, object]) -> None:
@@ -261,7 +265,7 @@ def _many_to_one(state: _State, rule: Mapping[str, object]) -> None:
                 if line.id in state.lines and (line.amount_minor > 0) == (candidate.amount_minor > 0)]
         combos = _combinations(near, candidate.amount_minor, size_max, width, lambda line: line.amount_minor)
         if combos:
-            state.decide([line.id for line in combos[0]], [candidate.key], "many_to_one", 0.85 if len(combos) == 1 else 0.4,
+            state.decide([line.id for line in combos[0]], [candidate.key], "many_to_one", "0.85" if len(combos) == 1 else "0.40",
                          len(combos) == 1)
 
 
@@ -275,7 +279,7 @@ def _amount_tolerance(state: _State, rule: Mapping[str, object]) -> None:
                 and (c.amount_minor > 0) == (line.amount_minor > 0) and 0 < abs(c.amount_minor - line.amount_minor) <= tolerance]
         if near:
             best = min(near, key=lambda c: (abs(c.amount_minor - line.amount_minor), abs((c.effective_date - line.booking_date).days)))
-            state.decide([line.id], [best.key], "amount_tolerance", 0.3, False)
+            state.decide([line.id], [best.key], "amount_tolerance", "0.30", False)
 
 
 def _combinations(items: Sequence, total: int, size_max: int, width: int, amount) -> list[tuple]:
