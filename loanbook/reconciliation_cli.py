@@ -43,7 +43,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--actor", default="cli")
     p.set_defaults(handler=cmd_auto_reconcile)
 
-    p = sub.add_parser("statement-mapping", help="save a bank's CSV/.xlsx column mapping from a JSON file (see README)")
+    p = sub.add_parser("statement-mapping", help="save a bank's CSV/.xlsx column mapping from a JSON file (see docs/reconciliation.md)")
     p.add_argument("name")
     p.add_argument("file")
     p.add_argument("--tenant", required=True)
