@@ -1,1 +1,1 @@
-"""Financial and portfolio reports as of any date and as known at any moment (see docs/reports.md)."""
+"""Financial and portfolio reports as of any date and as known at any moment (see docs/auditors.md)."""
