@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
-from ledger.money import currency_exponent
+from ledger.money import currency_exponent, format_amount
 from reconciliation.errors import StatementMalformed
 
 lines_per_statement_max = 2_000_000
@@ -104,3 +105,48 @@ def check_balanced(statement: Statement) -> None:
             f"but the closing balance is {statement.closing_minor}",
             difference_minor=statement.closing_minor - total,
         )
+
+
+def combined(parts: Sequence[Statement], names: Sequence[str]) -> Statement:
+    """One statement from the consecutive statements of one account that a file holds (an MT940 file
+    of a week's daily statements, a camt.053 document with several Stmt).
+
+    Each part must balance on its own, be in the same currency and of the same account, and open
+    with the balance the one before it closed with; the error names the part (`names`, e.g.
+    "statement 2 (:28C: 19322/1)"). The result opens with the first part's opening balance and
+    closes with the last part's closing balance, with every part's lines in order.
+    """
+    from reconciliation.errors import StatementCurrencyMismatch, StatementDiscontinuous, StatementUnbalanced
+
+    if len(parts) == 1:
+        return parts[0]
+    first, last = parts[0], parts[-1]
+    for number, (part, name) in enumerate(zip(parts, names)):
+        if part.currency != first.currency:
+            raise StatementCurrencyMismatch(
+                f"{name} is in {part.currency}, the first statement of the file in {first.currency}",
+                statement=name, currency=part.currency,
+            )
+        if part.account and first.account and part.account != first.account:
+            raise StatementMalformed(
+                f"{name} is of account {part.account}, the first statement of the file of {first.account}: "
+                "import each account's statements into its own bank account", line=name,
+            )
+        try:
+            check_balanced(part)
+        except StatementUnbalanced as exc:
+            raise StatementUnbalanced(f"{name}: {exc.message}", statement=name, **exc.details) from None
+        previous = parts[number - 1] if number else None
+        if previous is not None and None not in (previous.closing_minor, part.opening_minor) \
+                and previous.closing_minor != part.opening_minor:
+            raise StatementDiscontinuous(
+                f"{name} opens with {format_amount(part.opening_minor, part.currency)} {part.currency}, but "
+                f"{names[number - 1]} closed with {format_amount(previous.closing_minor, part.currency)} {part.currency}: "
+                "a statement is missing between them, or they overlap",
+                statement=name, expected_minor=previous.closing_minor, opening_minor=part.opening_minor,
+            )
+    return Statement(
+        currency=first.currency, opening_minor=first.opening_minor, closing_minor=last.closing_minor,
+        lines=tuple(line for part in parts for line in part.lines), statement_id=first.statement_id,
+        account=first.account or last.account, opening_date=first.opening_date, closing_date=last.closing_date,
+    )
