@@ -13,17 +13,29 @@ from lxml import etree
 
 from reconciliation.errors import StatementMalformed
 from reconciliation.hardened_xml import parse_hardened
-from reconciliation.model import Statement, StatementLine, clip, minor_from_text
+from reconciliation.model import Statement, StatementLine, clip, combined, minor_from_text
 
 _containers = ("Stmt", "Rpt", "Ntfctn")  # camt.053, camt.052, camt.054
 
 
 def parse_camt(content: bytes) -> Statement:
-    """The first statement (report, notification) of a camt document."""
+    """Every statement (report, notification) of a camt document, combined into one
+    (reconciliation.model.combined): a document may hold several days, each its own Stmt."""
     root = parse_hardened(content, "camt")
-    container = next((found for tag in _containers if (found := root.find(f".//{{*}}{tag}")) is not None), None)
-    if container is None:
+    containers = next((found for tag in _containers if (found := root.findall(f".//{{*}}{tag}"))), [])
+    if not containers:
         raise StatementMalformed("no Stmt, Rpt or Ntfctn element: not a camt.053/052/054 document")
+    entries = _entry_rows(containers[0], len(containers))
+    parts, names, first = [], [], 1
+    for number, (container, rows) in enumerate(zip(containers, entries), 1):
+        part = _statement(container, rows, first, f"statement {number}: " if len(containers) > 1 else "")
+        parts.append(part)
+        names.append(f"statement {number}" + (f" ({part.statement_id})" if part.statement_id else ""))
+        first += len(rows)
+    return combined(parts, names)
+
+
+def _statement(container: etree._Element, rows: list[str], first: int, where: str) -> Statement:
     currency = _text(container, "{*}Acct/{*}Ccy")
     balances = {}
     for balance in container.iterfind("{*}Bal"):
@@ -32,10 +44,13 @@ def parse_camt(content: bytes) -> Statement:
         if code is None or amount is None:
             continue
         currency = currency or amount.get("Ccy")
-        balances[code] = (_signed(amount, balance, currency or "XXX", f"balance {code}"), _date(balance, "{*}Dt/{*}Dt"))
+        balances[code] = (_signed(amount, balance, currency or "XXX", f"{where}balance {code}"), _date(balance, "{*}Dt/{*}Dt"))
     if not currency:
-        raise StatementMalformed("the statement names no currency (Acct/Ccy or the balances' Ccy)")
-    lines = _lines(container, currency)
+        # A notification (camt.054) or a report may state no balance: its entries' amounts name the currency.
+        currency = next((found.get("Ccy") for found in container.iterfind("{*}Ntry/{*}Amt") if found.get("Ccy")), None)
+    if not currency:
+        raise StatementMalformed(f"{where}the statement names no currency (Acct/Ccy, the balances' or the entries' Ccy)")
+    lines = tuple(_line(row.split("\t"), number, currency) for number, row in enumerate(rows, first))
     opening = balances.get("OPBD") or balances.get("PRCD")
     closing = balances.get("CLBD")
     return Statement(
@@ -98,20 +113,28 @@ def _compile_transform(namespace: str | None, container: str) -> etree.XSLT:
     stylesheet = (
         f'<xsl:stylesheet version="1.0" xmlns:xsl="http://www.w3.org/1999/XSL/Transform"{declaration}>'
         '<xsl:output method="text" encoding="UTF-8"/>'
-        f'<xsl:template match="/"><xsl:for-each select="(//{prefix}{container})[1]/{prefix}Ntry">'
-        f'<xsl:variable name="d" select="({prefix}NtryDtls/{prefix}TxDtls)[1]"/>'
-        f"{row}<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:template></xsl:stylesheet>"
+        f'<xsl:template match="/"><xsl:for-each select="//{prefix}{container}"><xsl:text>#&#10;</xsl:text>'
+        f'<xsl:for-each select="{prefix}Ntry"><xsl:variable name="d" select="({prefix}NtryDtls/{prefix}TxDtls)[1]"/>'
+        f"{row}<xsl:text>&#10;</xsl:text></xsl:for-each></xsl:for-each></xsl:template></xsl:stylesheet>"
     )
     # The stylesheet is ours and reads nothing but the tree it is given: no files, no network.
     return etree.XSLT(etree.XML(stylesheet.encode()), access_control=etree.XSLTAccessControl.DENY_ALL)
 
 
-def _lines(container: etree._Element, currency: str) -> tuple[StatementLine, ...]:
+def _entry_rows(container: etree._Element, containers: int) -> list[list[str]]:
+    """Each container's entries as rows of tab-separated fields, in one pass over the document: each
+    container's rows follow a line "#" (an entry's row always holds tabs, so it is never that line)."""
     name = etree.QName(container)
     text = str(_entries_transform(name.namespace, name.localname)(container.getroottree()))
-    rows = text.split("\n")
-    rows.pop()  # the last entry's newline
-    return tuple(_line(row.split("\t"), number, currency) for number, row in enumerate(rows, 1))
+    parts: list[list[str]] = []
+    for row in text.split("\n")[:-1]:  # the last row's newline leaves an empty tail
+        if row == "#":
+            parts.append([])
+        else:
+            parts[-1].append(row)
+    if len(parts) != containers:
+        raise StatementMalformed(f"the document's {containers} statements could not be read")
+    return parts
 
 
 def _line(fields: list[str], number: int, currency: str) -> StatementLine:

@@ -77,3 +77,41 @@ def test_a_week_imports_once_and_again_adds_nothing(engine, actor) -> None:
     assert first.lines_added == 3
     again = imported()
     assert (again.lines_added, again.replayed) == (0, True)
+
+
+def camt_days(*statements: bytes) -> bytes:
+    """One camt.053 document holding the Stmt of each of these documents, in order."""
+    bodies = [text.decode().split("<Stmt>", 1)[1].rsplit("</Stmt>", 1)[0] for text in statements]
+    head = statements[0].decode().split("<Stmt>", 1)[0]
+    return (head + "".join(f"<Stmt>{body}</Stmt>" for body in bodies) + "</BkToCstmrStmt></Document>").encode()
+
+
+def test_a_camt_document_with_a_statement_per_day_is_read_whole() -> None:
+    content = camt_days(
+        samples.camt053(monday, opening=Decimal("1000"), statement_id="D1"),
+        samples.camt053(tuesday, opening=Decimal("1097.50"), statement_id="D2"),
+        samples.camt053(wednesday, opening=Decimal("1137.50"), statement_id="D3"),
+    )
+    statement = parse_statement(content, "camt053")
+    assert [line.bank_reference for line in statement.lines] == ["BR-1", "BR-2", "BR-3", "BR-4", "BR-5"]
+    assert (statement.opening_minor, statement.closing_minor, statement.statement_id) == (100000, 113125, "D1")
+    gap = camt_days(samples.camt053(monday, opening=Decimal("1000"), statement_id="D1"),
+                    samples.camt053(wednesday, opening=Decimal("1137.50"), statement_id="D3"))
+    with pytest.raises(errors.StatementDiscontinuous, match=r"statement 2 \(D3\) opens with 1137.50 CNY"):
+        parse_statement(gap, "camt053")
+
+
+def test_an_error_in_a_later_statement_names_the_entry_by_its_place_in_the_file() -> None:
+    later = samples.camt053(tuesday, opening=Decimal("1097.50"), statement_id="D2").replace(b"<BookgDt>", b"<Bookg>").replace(
+        b"</BookgDt>", b"</Bookg>")
+    with pytest.raises(errors.StatementMalformed, match="entry 3: no booking date"):
+        parse_statement(camt_days(samples.camt053(monday, opening=Decimal("1000")), later), "camt053")
+
+
+def test_a_notification_without_balances_takes_its_currency_from_the_entries() -> None:
+    content = samples.camt053(monday, currency="EUR").replace(b"<Ccy>EUR</Ccy>", b"")
+    for code in (b"OPBD", b"CLBD"):
+        start = content.index(b"<Bal><Tp><CdOrPrtry><Cd>" + code)
+        content = content[:start] + content[content.index(b"</Bal>", start) + len(b"</Bal>"):]
+    statement = parse_statement(content, "camt053")
+    assert statement.currency == "EUR" and statement.opening_minor is None and len(statement.lines) == 2
