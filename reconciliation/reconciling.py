@@ -28,7 +28,7 @@ from ledger.ownership import marked
 from ledger.queries import AccountPosting, account_postings, account_roles, entry_id_for_key, get_entry, load_accounts, reversal_of
 from ledger.unit_of_work import record_event
 from loans.pii import FieldCipher
-from reconciliation import loan_side, matching
+from reconciliation import collector, loan_side, matching
 from reconciliation.errors import AlreadyMatched, MatchUnbalanced, NotBooked, UnknownStatementLine
 from reconciliation.store import repository
 
@@ -75,6 +75,12 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
 
     `cipher` (the borrowers' field cipher) lets the `payer_account` rule look a line's payer account
     up among borrowers' registered accounts; without it that rule finds nothing."""
+    with collector.paused():  # every open line and posting lives to the end: nothing for the collector to find
+        return _auto_reconcile(conn, actor, code, through, book_loans, cipher)
+
+
+def _auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, book_loans: bool,
+                    cipher: FieldCipher | None) -> AutoResult:
     _account(conn, actor, code)
     rules = rules_for(conn, actor.tenant_id)
     window = max((int(matching.with_defaults(rule).get("days", 0)) for rule in rules), default=0)
