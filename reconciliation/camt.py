@@ -13,7 +13,7 @@ from lxml import etree
 
 from reconciliation.errors import StatementMalformed
 from reconciliation.hardened_xml import parse_hardened
-from reconciliation.model import Statement, StatementLine, clip, combined, minor_from_text
+from reconciliation.model import Statement, StatementLine, clip, combined, minor_from_text, text_length_max
 
 _containers = ("Stmt", "Rpt", "Ntfctn")  # camt.053, camt.052, camt.054
 
@@ -162,9 +162,19 @@ def _line(fields: list[str], number: int, currency: str) -> StatementLine:
             name, account = creditor or creditor_party, creditor_iban or creditor_other
     return StatementLine(
         booking_date=day, amount_minor=minor, value_date=_day(value_date),
-        bank_reference=clip(servicer_ref or entry_ref), end_to_end_id=clip(end_to_end),
-        counterparty_name=clip(name), counterparty_account=clip(account), remittance=clip(remittance or additional),
+        bank_reference=_clipped(servicer_ref or entry_ref), end_to_end_id=_clipped(end_to_end),
+        counterparty_name=_clipped(name), counterparty_account=_clipped(account), remittance=clip(remittance or additional),
     )
+
+
+def _clipped(text: str | None) -> str | None:
+    """`clip` of a field the stylesheet passed through normalize-space: ASCII text has its whitespace
+    collapsed already (XML allows no other ASCII whitespace), so only the length is cut; other text
+    (which may hold Unicode spaces) goes through `clip`. The remittance, whose parts the stylesheet
+    joins with a trailing space, always goes through `clip`."""
+    if not text:
+        return None
+    return text[:text_length_max] if text.isascii() else clip(text)
 
 
 def _side(minor: int, side: str, where: str) -> int:

@@ -42,21 +42,44 @@ class Statement(NamedTuple):
 
 
 def minor_from_text(text: str, currency: str, *, where: str) -> int:
-    """Signed minor units from a decimal text ("1234.50", "-3,000.00", "1.234,50" is refused as ambiguous)."""
+    """Signed minor units from a decimal text ("1234.50", "-3,000.00", "1.234,50" is refused as ambiguous).
+
+    Plain unsigned digits with at most the currency's decimals (what a bank writes on nearly every
+    line) are read as integers, whole and fraction apart; any other text goes through Decimal. Both
+    give the same minor units, never through a float."""
+    exponent = _exponent(currency)
     cleaned = (text or "").strip().replace(",", "").replace(" ", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise StatementMalformed(f"{where}: {text!r} is not an amount", line=where) from None
-    if not value.is_finite():
-        raise StatementMalformed(f"{where}: {text!r} is not an amount", line=where)
-    scaled = value.scaleb(currency_exponent(currency))
-    if scaled != scaled.to_integral_value():
-        raise StatementMalformed(f"{where}: {text!r} has more decimals than {currency} allows", line=where)
-    minor = int(scaled)
+    whole, point, fraction = cleaned.partition(".")
+    if (whole.isascii() and whole.isdigit() and len(whole) <= 17
+            and (not point or (fraction.isascii() and fraction.isdigit() and len(fraction) <= exponent))):
+        minor = int(whole) * 10**exponent + (int(fraction) * 10**(exponent - len(fraction)) if point else 0)
+    else:
+        try:
+            value = Decimal(cleaned)
+        except InvalidOperation:
+            raise StatementMalformed(f"{where}: {text!r} is not an amount", line=where) from None
+        if not value.is_finite():
+            raise StatementMalformed(f"{where}: {text!r} is not an amount", line=where)
+        scaled = value.scaleb(exponent)
+        if scaled != scaled.to_integral_value():
+            raise StatementMalformed(f"{where}: {text!r} has more decimals than {currency} allows", line=where)
+        minor = int(scaled)
     if abs(minor) >= 10**17:
         raise StatementMalformed(f"{where}: {text!r} is too large", line=where)
     return minor
+
+
+_exponents: dict[str, int] = {}
+
+
+def _exponent(currency: str) -> int:
+    """currency_exponent, looked up once per currency (a statement asks once per line)."""
+    found = _exponents.get(currency)
+    if found is None:
+        found = currency_exponent(currency)  # raises for an unknown currency: nothing is kept then
+        if len(_exponents) < 1_000:
+            _exponents[currency] = found
+    return found
 
 
 def clip(text: str | None) -> str | None:

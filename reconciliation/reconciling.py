@@ -28,7 +28,7 @@ from ledger.ownership import marked
 from ledger.queries import AccountPosting, account_postings, account_roles, entry_id_for_key, get_entry, load_accounts, reversal_of
 from ledger.unit_of_work import record_event
 from loans.pii import FieldCipher
-from reconciliation import loan_side, matching
+from reconciliation import collector, loan_side, matching
 from reconciliation.errors import AlreadyMatched, MatchUnbalanced, NotBooked, UnknownStatementLine
 from reconciliation.store import repository
 
@@ -75,6 +75,12 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
 
     `cipher` (the borrowers' field cipher) lets the `payer_account` rule look a line's payer account
     up among borrowers' registered accounts; without it that rule finds nothing."""
+    with collector.paused():  # every open line and posting lives to the end: nothing for the collector to find
+        return _auto_reconcile(conn, actor, code, through, book_loans, cipher)
+
+
+def _auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, book_loans: bool,
+                    cipher: FieldCipher | None) -> AutoResult:
     _account(conn, actor, code)
     rules = rules_for(conn, actor.tenant_id)
     window = max((int(matching.with_defaults(rule).get("days", 0)) for rule in rules), default=0)
@@ -88,9 +94,10 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
     by_key = {(p.entry_id, p.line_no): p for p in postings}
     payers = (loan_side.payer_loans(conn, actor.tenant_id, cipher, rows)
               if cipher is not None and any(rule["kind"] == "payer_account" for rule in rules) else {})
-    lines = [matching.Line(row.id, row.booking_date, row.amount_minor,
-                           tuple(r for r in (row.end_to_end_id, row.bank_reference) if r), row.remittance, row.counterparty_name,
-                           tuple(str(loan.loan_id) for loan in payers.get(row.counterparty_account, ())))
+    lines = [matching.Line(row.id, row.booking_date, row.amount_minor, _references(row.end_to_end_id, row.bank_reference),
+                           row.remittance, row.counterparty_name,
+                           tuple(str(loan.loan_id) for loan in payers[row.counterparty_account])
+                           if payers and row.counterparty_account in payers else ())
              for row in rows]
     decisions = matching.reconcile(lines, [_candidate(p) for p in postings], rules)
     booked = 0
@@ -112,12 +119,24 @@ def auto_reconcile(conn: Connection, actor: Actor, code: str, through: dt.date, 
     return AutoResult(matched, proposed, len(rows) - matched - proposed, booked)
 
 
+def _references(end_to_end_id: str | None, bank_reference: str | None) -> tuple[str, ...]:
+    """A line's references, the end-to-end id first, without the empty ones."""
+    if end_to_end_id:
+        return (end_to_end_id, bank_reference) if bank_reference else (end_to_end_id,)
+    return (bank_reference,) if bank_reference else ()
+
+
+_metadata_references = ("reference", "end_to_end_id", "loan_id", "loan_number", "contract_number")
+
+
 def _candidate(posting: AccountPosting) -> matching.Candidate:
     meta = posting.metadata
-    references = [posting.idempotency_key, str(posting.entry_id)]
-    references += [str(meta[name]) for name in ("reference", "end_to_end_id", "loan_id", "loan_number", "contract_number") if meta.get(name)]
+    entry_id = str(posting.entry_id)
+    references = (posting.idempotency_key, entry_id) if posting.idempotency_key else (entry_id,)
+    if meta:  # most entries carry no metadata: no loop over the names for them
+        references += tuple(r for r in (str(meta[name]) for name in _metadata_references if meta.get(name)) if r)
     return matching.Candidate((posting.entry_id, posting.line_no), posting.effective_date, posting.amount_minor,
-                              tuple(r for r in references if r), posting.description)
+                              references, posting.description)
 
 
 def _store_decisions(conn: Connection, actor: Actor, code: str, rows, decisions, by_key) -> None:

@@ -148,3 +148,15 @@ def test_the_balance_counter_tables_leave_room_for_updates_on_their_page(fresh_e
             "SELECT relname, reloptions FROM pg_class WHERE relname IN ('account_balances', 'account_period_balances')"
         )).all())
     assert options == {"account_balances": ["fillfactor=50"], "account_period_balances": ["fillfactor=50"]}
+
+
+@pytest.mark.parametrize("fresh_engine", ["postgresql"], indirect=True)
+def test_bank_lines_change_status_on_their_own_page(fresh_engine):
+    """Half of each page is free and no index holds the status: marking a line matched is a HOT update."""
+    with fresh_engine.connect() as conn:
+        options = conn.execute(sa.text("SELECT reloptions FROM pg_class WHERE relname = 'bank_statement_lines'")).scalar()
+        indexed = conn.execute(sa.text(
+            "SELECT count(*) FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+            "WHERE i.indrelid = 'bank_statement_lines'::regclass AND a.attname = 'status'")).scalar()
+    assert options == ["fillfactor=50"]
+    assert indexed == 0

@@ -163,3 +163,55 @@ def test_statements_parse_alike_in_concurrent_threads() -> None:
         parsed = list(pool.map(lambda content: parse_statement(content, "camt053"), contents))
     assert {statement.lines for statement in parsed} == {parse_statement(contents[0], "camt053").lines}
     assert [statement.opening_minor for statement in parsed] == [n * 100 for n in range(8)]
+
+
+@pytest.mark.parametrize("currency", ["CNY", "JPY", "KWD"])
+@pytest.mark.parametrize("text", ["0", "0.00", "12.5", "12.50", "12.505", "007.10", "1,234.56", " 99 ", "12.", ".5", "-3.00",
+                                  "+3.00", "1e3", "99999999999999.99", "100000000000000000", "１２", "12.000", "NaN", "x"])
+def test_amounts_read_as_integers_or_through_decimal_agree(text, currency):
+    from ledger.money import currency_exponent
+    from reconciliation.model import minor_from_text
+
+    def by_decimal() -> int | None:
+        try:
+            scaled = Decimal(text.strip().replace(",", "")).scaleb(currency_exponent(currency))
+        except ArithmeticError:
+            return None
+        fits = scaled.is_finite() and scaled == scaled.to_integral_value() and abs(scaled) < 10**17
+        return int(scaled) if fits else None
+
+    try:
+        minor = minor_from_text(text, currency, where="entry 1")
+    except errors.StatementMalformed:
+        minor = None
+    assert minor == by_decimal()
+
+
+def test_camt_fields_keep_their_text_and_collapse_unicode_spaces():
+    from reconciliation.camt import _clipped
+
+    assert _clipped("") is None and _clipped(None) is None
+    assert _clipped("Zhang San") == "Zhang San"
+    assert _clipped("张三\u00a0 Li") == "张三 Li"
+    assert _clipped("x" * 600) == "x" * 500
+
+
+def test_the_collector_pause_nests_and_restores_the_collector():
+    import gc
+
+    from reconciliation import collector
+
+    assert gc.isenabled()
+    with collector.paused():
+        assert not gc.isenabled()
+        with collector.paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        with collector.paused():
+            pass
+        assert not gc.isenabled()  # it was off before: a pause does not turn it on
+    finally:
+        gc.enable()
