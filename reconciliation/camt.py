@@ -148,9 +148,10 @@ def _line(fields: list[str], number: int, currency: str) -> StatementLine:
         raise StatementMalformed(f"{where}: no Amt", line=number)
     if amount_currency and amount_currency != currency:
         raise StatementMalformed(f"{where}: amount in {amount_currency}, statement in {currency}", line=number)
-    day = _day(booked) or _day(booked_time)
+    # A notification's entry (camt.054) may carry its value date alone: the day the money moved.
+    day = _day(booked) or _day(booked_time) or _day(value_date)
     if day is None:
-        raise StatementMalformed(f"{where}: no booking date", line=number)
+        raise StatementMalformed(f"{where}: no booking date or value date", line=number)
     minor = _side(minor_from_text(amount, currency, where=where), side, where)
     name = account = None
     if details:

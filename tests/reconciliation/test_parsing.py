@@ -146,13 +146,19 @@ def test_camt052_without_a_namespace_reads_every_field_the_entries_may_carry() -
     (('<Amt Ccy="CNY">1500.50</Amt>', ""), "entry 1: no Amt"),
     (('<Amt Ccy="CNY">1500.50</Amt>', '<Amt Ccy="EUR">1500.50</Amt>'), "entry 1: amount in EUR"),
     (("<CdtDbtInd>DBIT</CdtDbtInd>", "<CdtDbtInd>DEBIT</CdtDbtInd>"), "entry 2: CdtDbtInd must be CRDT or DBIT"),
-    (("<BookgDt><Dt>2026-03-04</Dt></BookgDt>", ""), "entry 3: no booking date"),
+    (("<BookgDt><Dt>2026-03-04</Dt></BookgDt><ValDt><Dt>2026-03-04</Dt></ValDt>", ""), "entry 3: no booking date or value date"),
     (("<BookgDt><Dt>2026-03-04</Dt></BookgDt>", "<BookgDt><Dt>04.03.2026</Dt></BookgDt>"), "not a date"),
 ])
 def test_a_bad_entry_is_named_by_its_number(change, message) -> None:
     content = samples.camt053(items, opening=Decimal("1000")).decode().replace(*change).encode()
     with pytest.raises(errors.StatementMalformed, match=message):
         parse_statement(content, "camt053")
+
+
+def test_an_entry_with_a_value_date_alone_is_booked_on_it() -> None:
+    content = samples.camt053(items, opening=Decimal("1000")).decode().replace("<BookgDt><Dt>2026-03-04</Dt></BookgDt>", "")
+    statement = parse_statement(content.encode(), "camt053")
+    assert statement.lines[2].booking_date == statement.lines[2].value_date == dt.date(2026, 3, 4)
 
 
 def test_statements_parse_alike_in_concurrent_threads() -> None:
