@@ -47,7 +47,7 @@ def minor_from_text(text: str, currency: str, *, where: str) -> int:
     Plain unsigned digits with at most the currency's decimals (what a bank writes on nearly every
     line) are read as integers, whole and fraction apart; any other text goes through Decimal. Both
     give the same minor units, never through a float."""
-    exponent = _exponent(currency)
+    exponent = currency_exponent(currency)  # cached by ledger.money
     cleaned = (text or "").strip().replace(",", "").replace(" ", "")
     whole, point, fraction = cleaned.partition(".")
     if (whole.isascii() and whole.isdigit() and len(whole) <= 17
@@ -67,19 +67,6 @@ def minor_from_text(text: str, currency: str, *, where: str) -> int:
     if abs(minor) >= 10**17:
         raise StatementMalformed(f"{where}: {text!r} is too large", line=where)
     return minor
-
-
-_exponents: dict[str, int] = {}
-
-
-def _exponent(currency: str) -> int:
-    """currency_exponent, looked up once per currency (a statement asks once per line)."""
-    found = _exponents.get(currency)
-    if found is None:
-        found = currency_exponent(currency)  # raises for an unknown currency: nothing is kept then
-        if len(_exponents) < 1_000:
-            _exponents[currency] = found
-    return found
 
 
 def clip(text: str | None) -> str | None:

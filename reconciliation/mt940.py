@@ -38,15 +38,14 @@ def parse_mt940(content: bytes) -> Statement:
         blocks = [blocks[0] + blocks[1], *blocks[2:]]
     parts, names, first_line = [], [], 1
     for number, block in enumerate(blocks, 1):
-        part, reference = _parse_one(block, first_line, len(blocks) > 1 and number)
+        part, reference = _parse_one(block, first_line, f"statement {number}: " if len(blocks) > 1 else "")
         parts.append(part)
         names.append(f"statement {number}" + (f" (:28C: {reference})" if reference else ""))
         first_line += len(part.lines)
     return combined(parts, names)
 
 
-def _parse_one(text: str, first_line: int, number: int | bool) -> tuple[Statement, str | None]:
-    where = f"statement {number}: " if number else ""
+def _parse_one(text: str, first_line: int, where: str) -> tuple[Statement, str | None]:
     transactions = mt940_library.models.Transactions()
     try:
         transactions.parse(text)
