@@ -32,8 +32,8 @@ from loans.posting import entry_for, net_by_account
 from loans.products import Product
 from loans.state import LoanState, LoanStatus
 from loans.store.bulk import insert_rows, update_rows
-from loans.store.repository import installment_mutable, load_installments, loan_values, state_from_rows, tenant_policy
-from loans.store.tables import cob_runs, loan_installments, loan_snapshots, loan_transactions, loans
+from loans.store.repository import load_installments, loan_values, save_installments, state_from_rows, tenant_policy
+from loans.store.tables import cob_runs, loan_snapshots, loan_transactions, loans
 
 batch_size_default = 2000
 cob_workflow = "close_of_business"  # the marker in the metadata of its entries (ledger.ownership)
@@ -327,14 +327,7 @@ def _post_batch(conn: Connection, actor: Actor, day: dt.date, nets: dict, loan_c
 def _save_batch(conn: Connection, actor: Actor, loan_updates: list[dict], installment_updates: list) -> None:
     loan_columns = [c for c in loan_updates[0] if c != "id"] if loan_updates else []
     update_rows(conn, loans, ("tenant_id", "id"), loan_columns, [{**row, "tenant_id": actor.tenant_id} for row in loan_updates])
-    update_rows(
-        conn, loan_installments, ("tenant_id", "loan_id", "schedule_version", "number"), installment_mutable,
-        [
-            {"tenant_id": actor.tenant_id, "loan_id": loan_id, "schedule_version": version, "number": i.number,
-             **{name: getattr(i, name) for name in installment_mutable}}
-            for loan_id, version, i in installment_updates
-        ],
-    )
+    save_installments(conn, actor.tenant_id, installment_updates)
 
 
 def _insert_details(conn: Connection, actor: Actor, day: dt.date, details: list, entry_ids: dict) -> None:

@@ -10,6 +10,7 @@ postings to the bank account rarely wait on one another.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import random
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
@@ -120,18 +121,22 @@ def apply_movements(conn: Connection, tenant_id: int, movements: Iterable[Moveme
 def _upsert(conn: Connection, table: sa.Table, key: tuple[str, ...], rows: list[dict]) -> None:
     if not rows:
         return
-    if conn.dialect.name == "postgresql":
+    # One row per statement, executed as a batch: the statement is built once and its compiled form
+    # cached, where a multi-row VALUES list would compile afresh for every batch size. Rows stay sorted.
+    conn.execute(_upsert_statement(conn.dialect.name, table, key), rows)
+
+
+@functools.cache
+def _upsert_statement(dialect: str, table: sa.Table, key: tuple[str, ...]) -> sa.Insert:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    # One row per statement, executed as a batch: the statement compiles once and is cached,
-    # where a multi-row VALUES list would compile afresh for every batch size. Rows stay sorted.
     stmt = insert(table)
-    stmt = stmt.on_conflict_do_update(
+    return stmt.on_conflict_do_update(
         index_elements=list(key),
         set_={
             "debit_minor": table.c.debit_minor + stmt.excluded.debit_minor,
             "credit_minor": table.c.credit_minor + stmt.excluded.credit_minor,
         },
     )
-    conn.execute(stmt, rows)

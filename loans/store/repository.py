@@ -19,6 +19,7 @@ from loans.delinquency import ClassificationPolicy, bucket_for, class_for, defau
 from loans.errors import UnknownLoan
 from loans.model import Loan
 from loans.state import InstallmentState, LoanState, LoanStatus
+from loans.store.bulk import update_rows
 from loans.store.tables import loan_installments, loan_policies, loans
 
 pool_columns = (
@@ -192,24 +193,12 @@ def save_installment_changes(conn: Connection, tenant_id: int, loan: Loan, befor
 
 
 def save_installments(conn: Connection, tenant_id: int, changed: Sequence[tuple[uuid.UUID, int, InstallmentState]]) -> None:
-    if not changed:
-        return
-    t = loan_installments
-    stmt = (
-        sa.update(t)
-        .where(
-            t.c.tenant_id == sa.bindparam("b_tenant"),
-            t.c.loan_id == sa.bindparam("b_loan"),
-            t.c.schedule_version == sa.bindparam("b_version"),
-            t.c.number == sa.bindparam("b_number"),
-        )
-        .values({name: sa.bindparam(f"v_{name}") for name in installment_mutable})
-    )
-    conn.execute(
-        stmt,
+    """Write these installments' mutable columns, one statement on PostgreSQL (loans.store.bulk)."""
+    update_rows(
+        conn, loan_installments, ("tenant_id", "loan_id", "schedule_version", "number"), installment_mutable,
         [
-            {"b_tenant": tenant_id, "b_loan": loan_id, "b_version": version, "b_number": i.number,
-             **{f"v_{name}": getattr(i, name) for name in installment_mutable}}
+            {"tenant_id": tenant_id, "loan_id": loan_id, "schedule_version": version, "number": i.number,
+             **{name: getattr(i, name) for name in installment_mutable}}
             for loan_id, version, i in changed
         ],
     )
