@@ -38,6 +38,8 @@ def main() -> int:
     parser.add_argument("--loans", type=int, default=10_000)
     parser.add_argument("--months", type=int, default=12)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="close-of-business worker processes, as `loanbook demo --workers` (default: one per core)")
     parser.add_argument("--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--no-write", action="store_true", help="do not record the figures in benchmarks/RESULTS.md")
     args = parser.parse_args()
@@ -49,14 +51,14 @@ def main() -> int:
             with engine.connect() as conn:
                 server_version = conn.execute(sa.text("SHOW server_version")).scalar()
             started = time.perf_counter()
-            summary = build_demo(engine, cipher, loans=args.loans, months=args.months, seed=args.seed)
+            summary = build_demo(engine, cipher, loans=args.loans, months=args.months, seed=args.seed, workers=args.workers)
             seconds = time.perf_counter() - started
         finally:
             engine.dispose()
     days = (summary.last_day - summary.first_day).days + 1
     scaled_target = target_seconds * (args.loans / 10_000) * (args.months / 12)
     lines = [
-        f"demo --loans {args.loans} --months {args.months} on PostgreSQL: {seconds:.1f} s "
+        f"demo --loans {args.loans} --months {args.months} --workers {args.workers} on PostgreSQL: {seconds:.1f} s "
         f"({args.loans / seconds:.0f} loans/s, {days / seconds:.1f} business days/s, {summary.events} events)",
         f"  books: {summary.loans_by_status}; PAR30 {summary.par30}; {'clean' if summary.clean else 'NOT CLEAN'}",
         f"  target {target_seconds:.0f} s for 10,000 loans x 12 months; scaled to this size {scaled_target:.1f} s: "

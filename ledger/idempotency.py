@@ -84,12 +84,10 @@ def run_once(
     if earlier is not None:
         return Once(earlier, True)
     result = command(conn)
-    conn.execute(
-        sa.insert(idempotency_keys).values(
-            tenant_id=actor.tenant_id, key=key, operation=operation, request_hash=digest,
-            result=canonical_json(result), actor=actor.name, recorded_at=actor.now,
-        )
-    )
+    conn.execute(_insert_statement, {
+        "tenant_id": actor.tenant_id, "key": key, "operation": operation, "request_hash": digest,
+        "result": canonical_json(result), "actor": actor.name, "recorded_at": actor.now,
+    })
     return Once(result, False)
 
 
@@ -113,6 +111,7 @@ def find(conn: Connection, actor: Actor, key: str, operation: str, digest: str) 
     return json.loads(row.result)
 
 
+_insert_statement = sa.insert(idempotency_keys)  # built once: composing it per call costs more than running it
 _find_statement = sa.select(idempotency_keys.c.operation, idempotency_keys.c.request_hash, idempotency_keys.c.result).where(
     idempotency_keys.c.tenant_id == sa.bindparam("tenant_id"), idempotency_keys.c.key == sa.bindparam("key")
 )

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ledger import service
 from ledger.store.tables import tenants
 from ledger.verify import discrepancies_shown_max
-from loanbook.db import make_engine
+from loanbook.db import make_engine, worker_engine
 from loanbook.migrate import upgrade
 from loanbook.settings import Settings
 
@@ -32,6 +32,8 @@ def add_cob_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--loans", type=int, default=300, help="applications to make (default 300)")
     p.add_argument("--months", type=int, default=6, help="months of history, ending yesterday (default 6)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default 1)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes closing batches of loans at once in close of business (PostgreSQL)")
     p.set_defaults(handler=cmd_demo)
 
 
@@ -48,7 +50,7 @@ def cmd_cob(args: argparse.Namespace, settings: Settings) -> int:
         with progress_bar(f"COB {args.date} {slug}") as progress:
             summary = run_close_of_business(
                 engine, tenant_id, args.date, actor_name="cob-cli", batch_size=args.batch_size, progress=progress,
-                workers=args.workers, engine_factory=_worker_engine,
+                workers=args.workers, engine_factory=worker_engine,
             )
         if summary.already_done:
             print(f"{slug}: {args.date} was already closed; nothing changed")
@@ -72,7 +74,7 @@ def _cob_through(args: argparse.Namespace, engine: sa.Engine, ids: dict[str, int
 
             summaries = run_close_of_business_through(
                 engine, tenant_id, args.through, on_date=closed, actor_name="cob-cli", batch_size=args.batch_size,
-                workers=args.workers, engine_factory=_worker_engine,
+                workers=args.workers, engine_factory=worker_engine,
             )
         if not summaries:
             print(f"{slug}: every date through {args.through} was already closed; nothing changed")
@@ -109,11 +111,6 @@ class progress_bar:
             self.bar.stop()
 
 
-def _worker_engine(url: str) -> sa.Engine:
-    """A close-of-business worker process's engine: one connection is all it uses."""
-    return make_engine(url, pool_size=1)
-
-
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from loanbook.demo import build_demo
     from loanbook.settings import field_cipher
@@ -124,7 +121,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     try:
         with progress_bar(f"demo {args.tenant}", unit="days") as progress:
             summary = build_demo(engine, cipher, tenant=args.tenant, loans=args.loans, months=args.months,
-                                 seed=args.seed, progress=progress)
+                                 seed=args.seed, progress=progress, workers=args.workers)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

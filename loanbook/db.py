@@ -34,6 +34,11 @@ def make_engine(url: str, *, pool_size: int = 10, echo: bool = False) -> Engine:
     return sa.create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=3600, echo=echo)
 
 
+def worker_engine(url: str) -> Engine:
+    """The engine of a close-of-business worker process (loans.cob's engine_factory): one connection is all it uses."""
+    return make_engine(url, pool_size=1)
+
+
 def make_reader(engine: Engine, *, pool_size: int = 10) -> Engine | AsyncEngine:
     """What the API runs its single-statement reads on (graphql_api.core.threads.read_statement).
 

@@ -276,7 +276,9 @@ def _close_batch(
 
 
 def _at(state: LoanState, day: dt.date) -> LoanState:
-    return state._replace(last_cob_date=day) if state.status is LoanStatus.ACTIVE else state
+    if state.status is not LoanStatus.ACTIVE or state.last_cob_date == day:  # close_day sets it
+        return state
+    return state._replace(last_cob_date=day)
 
 
 def _snapshot(tenant_id: int, day: dt.date, row: sa.Row, state: LoanState, values: dict) -> dict:

@@ -83,6 +83,24 @@ def sealed_in_background(engine: Engine) -> bool:
     return engine in _sealed_in_background
 
 
+@contextlib.contextmanager
+def sealing_deferred(engine: Engine) -> Iterator[None]:
+    """Within the block, units of work on `engine` commit without sealing; leaving it seals the queue.
+
+    For a batch job of many small transactions (the demo book): the chain grows by one batch per
+    tenant at the end instead of one after every commit. Should the block fail, what it committed
+    waits on the queue for the next sealer, as after any failed seal.
+    """
+    registered = engine in _sealed_in_background
+    _sealed_in_background.add(engine)
+    try:
+        yield
+    finally:
+        if not registered:
+            _sealed_in_background.discard(engine)
+    seal_all_pending(engine)
+
+
 def seal_all_pending(engine: Engine) -> int:
     """One pass over every tenant with pending events; returns how many events were sealed."""
     with engine.connect() as conn:

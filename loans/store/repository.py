@@ -8,6 +8,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import operator
 import uuid
 from collections.abc import Mapping, Sequence
 
@@ -76,18 +77,13 @@ def _policy_from_text(text: str) -> ClassificationPolicy:
     return policy_from_json(json.loads(text))  # immutable (a frozen dataclass): safe to share
 
 
+# Every LoanState field after (currency, status, installments) is a loans column of the same name.
+_state_columns = operator.attrgetter(*LoanState._fields[3:])
+
+
 def state_from_rows(row: Loan | sa.Row, installment_rows: Sequence[sa.Row]) -> LoanState:
     installments = tuple(InstallmentState._make(r[2:]) for r in installment_rows)
-    return LoanState(
-        currency=row.currency,
-        status=LoanStatus(row.status),
-        installments=installments,
-        non_accrual=row.non_accrual,
-        dpd=row.dpd,
-        last_cob_date=row.last_cob_date,
-        **{name: getattr(row, name) for name in pool_columns},
-        **{name: getattr(row, name) for name in observation_columns},
-    )
+    return LoanState(row.currency, LoanStatus(row.status), installments, *_state_columns(row))
 
 
 def load_installments(

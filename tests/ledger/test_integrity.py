@@ -13,7 +13,14 @@ from alembic.migration import MigrationContext
 from ledger import service
 from ledger.model import EntryDraft, credit, debit
 
-from ledger.sealing import BackgroundSealer, seal_all_pending, seal_in_background, seal_pending
+from ledger.sealing import (
+    BackgroundSealer,
+    seal_all_pending,
+    seal_in_background,
+    seal_pending,
+    sealed_in_background,
+    sealing_deferred,
+)
 from ledger.store import tables
 from ledger.store.tables import metadata
 from ledger.unit_of_work import run_in_transaction
@@ -158,6 +165,21 @@ def test_an_engine_sealed_in_background_commits_without_sealing_and_the_queue_ke
     assert report.clean and report.pending_events == queued
     assert seal_all_pending(fresh_engine) == queued
     assert _queue_and_chain(fresh_engine) == (0, events, events)
+    assert problems(fresh_engine) == []
+
+
+@both
+def test_deferred_sealing_queues_events_and_chains_them_when_the_block_ends(fresh_engine):
+    seed(fresh_engine)
+    with sealing_deferred(fresh_engine):
+        seed(fresh_engine)
+        seed(fresh_engine)
+        queued, events, chained = _queue_and_chain(fresh_engine)
+        assert queued > 0 and chained == events - queued
+    assert _queue_and_chain(fresh_engine) == (0, events, events)
+    assert not sealed_in_background(fresh_engine)  # the engine seals at commit again
+    seed(fresh_engine)
+    assert _queue_and_chain(fresh_engine)[0] == 0
     assert problems(fresh_engine) == []
 
 
