@@ -10,6 +10,7 @@ the last business date (yesterday, UTC), which the period ends on.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import random
 import uuid
@@ -30,7 +31,7 @@ from ledger.verify import verify_books
 from loanbook.db import worker_engine
 from loans import applications, borrowers, catalogue, money, suspense
 from loans import queries as loan_queries
-from loans.cob import run_close_of_business
+from loans.cob import CobWorkers, run_close_of_business
 from loans.errors import LoanClosed
 from loans.pii import FieldCipher
 from loans.portfolio import portfolio
@@ -125,16 +126,17 @@ def build_demo(
     _plan_write_off(plan, people, defaulters, last_day, counters)
     total_days = (last_day - first_day).days + 1
     events = 0
-    # Hundreds of small transactions: their audit events are chained once, at the end, in batches.
-    with sealing_deferred(engine):
+    # Hundreds of small transactions: their audit events are chained once, at the end, in batches;
+    # one set of worker processes closes every date.
+    parallel = workers > 1 and engine.dialect.name == "postgresql"
+    with sealing_deferred(engine), CobWorkers(engine, worker_engine, workers) if parallel else contextlib.nullcontext() as pool:
         for index in range(total_days):
             day = first_day + dt.timedelta(days=index)
             actions = plan.days.pop(day, [])
             if actions:  # the day's business in one transaction, in order: later actions read what earlier ones wrote
                 run_in_transaction(engine, lambda c, day_actions=actions: [action(c) for action in day_actions])
             events += len(actions)
-            run_close_of_business(engine, tenant_id, day, actor_name="cob", clock=clock, workers=workers,
-                                  engine_factory=worker_engine)
+            run_close_of_business(engine, tenant_id, day, actor_name="cob", clock=clock, pool=pool)
             if progress is not None:
                 progress(index + 1, total_days)
     summary = summarize(engine, tenant, tenant_id, first_day, last_day, counters)

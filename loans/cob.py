@@ -13,7 +13,7 @@ import json
 import multiprocessing
 import uuid
 from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
@@ -65,13 +65,15 @@ def run_close_of_business(
     progress: Callable[[int, int], None] | None = None,
     workers: int = 1,
     engine_factory: Callable[[str], Engine] | None = None,
+    pool: CobWorkers | None = None,
 ) -> CobSummary:
     """Close `day` for the tenant. Dates run in order; a finished date is a no-op; a started one resumes.
 
     With `workers` > 1 on PostgreSQL, batches run in that many processes at once (each batch is
     still one transaction over a disjoint set of loans, so the result is the same); each process
     makes its own engine from the database URL with `engine_factory` (the composition root's,
-    loanbook.db.make_engine), which parallel runs need.
+    loanbook.db.worker_engine), which parallel runs need. A caller closing many dates passes the
+    same started `pool` (CobWorkers) to each instead, and the processes are made once.
     """
     batch_size = max(1, min(batch_size, batch_size_max))
     summary = CobSummary(day)
@@ -86,9 +88,12 @@ def run_close_of_business(
             policy = tenant_policy(conn, tenant_id)
         conn.rollback()
     chunks = _pending_chunks(db, tenant_id, day, batch_size)
-    workers = max(1, min(workers, workers_max))
-    if workers > 1 and engine_factory is not None and db.dialect.name == "postgresql" and total > batch_size:
-        _run_parallel(db, engine_factory, tenant_id, day, actor_name, policy, chunks, workers, summary, progress, total)
+    parallel = db.dialect.name == "postgresql" and total > batch_size
+    if parallel and pool is not None:
+        _run_parallel(pool, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
+    elif parallel and workers > 1 and engine_factory is not None:
+        with CobWorkers(db, engine_factory, workers) as own:
+            _run_parallel(own, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
     else:
         products: dict[tuple[str, int], Product] = {}
         for chunk in chunks:
@@ -139,28 +144,62 @@ def _worker_start(engine_factory: Callable[[str], Engine], url: str) -> None:
 def _worker_batch(tenant_id: int, actor_name: str, day: dt.date, ids: list[uuid.UUID], policy: ClassificationPolicy) -> CobSummary:
     assert _worker_engine is not None
     actor = Actor(tenant_id, actor_name, dt.datetime.now(dt.timezone.utc))
-    return run_in_transaction(_worker_engine, lambda conn: _close_batch(conn, actor, day, ids, _worker_products, policy))
+    products = _worker_products.setdefault(tenant_id, {})  # a worker may serve several tenants' dates
+    return run_in_transaction(_worker_engine, lambda conn: _close_batch(conn, actor, day, ids, products, policy))
 
 
-_worker_products: dict[tuple[str, int], Product] = {}
+_worker_products: dict[int, dict[tuple[str, int], Product]] = {}
+
+
+class CobWorkers:
+    """Processes closing batches of loans, kept for as many business dates as the caller closes.
+
+    Use it in `with`: every process starts as the block begins (the engine's pool is emptied first,
+    so none inherits a connection; concurrent.futures starts all of a fork pool's processes at its
+    first task) and makes its own engine with `engine_factory`; they stop when the block ends. A
+    catch-up or the demo book closes hundreds of dates with one set instead of forking for each.
+    """
+
+    def __init__(self, db: Engine, engine_factory: Callable[[str], Engine], workers: int) -> None:
+        self.db, self.engine_factory = db, engine_factory
+        self.workers = max(1, min(workers, workers_max))
+        self._executor: ProcessPoolExecutor | None = None
+
+    def __enter__(self) -> CobWorkers:
+        url = self.db.url.render_as_string(hide_password=False)
+        self.db.dispose()  # no pooled connection may be inherited by the worker processes
+        context = multiprocessing.get_context("fork")
+        self._executor = ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_worker_start, initargs=(self.engine_factory, url)
+        )
+        wait([self._executor.submit(_worker_ready) for _ in range(self.workers)])
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        assert self._executor is not None
+        self._executor.shutdown()
+        self._executor = None
+
+    def submit(self, *args: object) -> Future:
+        assert self._executor is not None, "CobWorkers is used in a with block"
+        return self._executor.submit(_worker_batch, *args)
+
+
+def _worker_ready() -> None:
+    return None
 
 
 def _run_parallel(
-    db: Engine, engine_factory: Callable[[str], Engine], tenant_id: int, day: dt.date, actor_name: str, policy: ClassificationPolicy,
-    chunks: Iterator[list[uuid.UUID]], workers: int, summary: CobSummary,
-    progress: Callable[[int, int], None] | None, total: int,
+    pool: CobWorkers, tenant_id: int, day: dt.date, actor_name: str, policy: ClassificationPolicy,
+    chunks: Iterator[list[uuid.UUID]], summary: CobSummary, progress: Callable[[int, int], None] | None, total: int,
 ) -> None:
-    url = db.url.render_as_string(hide_password=False)
-    db.dispose()  # no pooled connection may be inherited by the worker processes
-    context = multiprocessing.get_context("fork")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start, initargs=(engine_factory, url)) as pool:
-        pending = set()
-        for chunk in chunks:
-            pending.add(pool.submit(_worker_batch, tenant_id, actor_name, day, chunk, policy))
-            if len(pending) >= 2 * workers:
-                done, pending = wait(pending, return_when=FIRST_COMPLETED)
-                _collect(done, summary, progress, total)
-        _collect(pending, summary, progress, total)
+    pending: set[Future] = set()
+    for chunk in chunks:
+        pending.add(pool.submit(tenant_id, actor_name, day, chunk, policy))
+        if len(pending) >= 2 * pool.workers:
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
+            _collect(done, summary, progress, total)
+    _collect(pending, summary, progress, total)
 
 
 def _collect(futures, summary: CobSummary, progress, total: int) -> None:

@@ -7,13 +7,14 @@ the next catch-up starts at the date that was being closed.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from loans.cob import CobSummary, run_close_of_business
+from loans.cob import CobSummary, CobWorkers, run_close_of_business
 from loans.errors import CobOutOfOrder
 from loans.state import LoanStatus
 from loans.store.tables import cob_runs, loans
@@ -59,14 +60,20 @@ def run_close_of_business_through(
     """Close every pending date through `through`; `on_date(index, count, summary)` after each one.
 
     `options` are `run_close_of_business`'s (actor_name, clock, batch_size, progress, workers, ...).
+    With workers and an engine factory on PostgreSQL, one set of worker processes closes every date.
     """
     with db.connect() as conn:
         days = pending_dates(conn, tenant_id, through)
         conn.rollback()
+    workers, factory = options.pop("workers", 1), options.pop("engine_factory", None)
+    parallel = len(days) > 1 and workers > 1 and factory is not None and db.dialect.name == "postgresql"  # type: ignore[operator]
     summaries = []
-    for index, day in enumerate(days, start=1):
-        summary = run_close_of_business(db, tenant_id, day, **options)  # type: ignore[arg-type]
-        summaries.append(summary)
-        if on_date is not None:
-            on_date(index, len(days), summary)
+    with CobWorkers(db, factory, workers) if parallel else contextlib.nullcontext() as pool:  # type: ignore[arg-type]
+        for index, day in enumerate(days, start=1):
+            summary = run_close_of_business(
+                db, tenant_id, day, workers=workers, engine_factory=factory, pool=pool, **options,  # type: ignore[arg-type]
+            )
+            summaries.append(summary)
+            if on_date is not None:
+                on_date(index, len(days), summary)
     return summaries

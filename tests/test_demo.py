@@ -16,9 +16,9 @@ cipher = FieldCipher(base64.urlsafe_b64decode(base64.urlsafe_b64encode(b"d" * 32
 today = dt.date(2026, 6, 1)
 
 
-def demo(engine, seed: int):
+def demo(engine, seed: int, workers: int = 1):
     slug = f"demo-{uuid.uuid4().hex[:8]}"
-    summary = build_demo(engine, cipher, tenant=slug, loans=40, months=4, seed=seed, today=today)
+    summary = build_demo(engine, cipher, tenant=slug, loans=40, months=4, seed=seed, today=today, workers=workers)
     with engine.connect() as conn:
         tenant_id = service.tenant_id_for(conn, slug)
         lines = [(line.account.code, line.currency, line.debit_minor, line.credit_minor)
@@ -42,7 +42,7 @@ def test_the_same_seed_builds_the_same_books_and_the_book_has_every_kind_of_loan
         assert kinds.get(kind, 0) > 0, (kind, kinds)
     assert first.par30 != "0.0000"
 
-    again, same_lines, same_kinds, _ = demo(engine, seed=1)
+    again, same_lines, same_kinds, _ = demo(engine, seed=1, workers=2)  # worker processes on PostgreSQL
     assert (again.loans_by_status, again.par30, same_lines, same_kinds) == (statuses, first.par30, lines, kinds)
     other, other_lines, _, _ = demo(engine, seed=2)
     assert other_lines != lines

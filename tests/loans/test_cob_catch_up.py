@@ -54,6 +54,28 @@ def test_catching_up_closes_every_pending_date_in_order_with_the_books_of_day_by
     assert balances(engine, other[1]) == caught_up and caught_up
 
 
+def test_a_catch_up_in_worker_processes_gives_the_books_of_one_process(book, engine, cipher):
+    if engine.dialect.name != "postgresql":
+        pytest.skip("worker processes close batches on PostgreSQL only")
+    from loanbook.db import worker_engine
+    from tests.loans.conftest import book as make_book
+
+    _, tenant_id, *_ = book
+    for _ in range(5):
+        disbursed(book)
+    # Three batches a date, closed by one set of two processes for all 36 dates.
+    summaries = run_close_of_business_through(
+        engine, tenant_id, D(2026, 2, 20), batch_size=2, workers=2, engine_factory=worker_engine,
+    )
+    assert len(summaries) == 36 and all(s.loans_processed == 5 for s in summaries)
+    check_books(engine, tenant_id)
+    other = make_book.__wrapped__(engine, cipher)
+    for _ in range(5):
+        disbursed(other)
+    cob(engine, other[1], D(2026, 1, 16), D(2026, 2, 20))
+    assert balances(engine, other[1]) == balances(engine, tenant_id)
+
+
 def test_an_interrupted_catch_up_resumes_at_the_date_it_was_closing(book, engine):
     _, tenant_id, *_ = book
     for _ in range(3):
