@@ -4,11 +4,11 @@ Separate from loans.products, which stays pure (the servicing model imports it).
 """
 from __future__ import annotations
 
+import weakref
 from collections.abc import Mapping
 from dataclasses import replace
 
-import sqlalchemy as sa
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 
 from ledger.actor import Actor
 from ledger.queries import load_accounts
@@ -46,10 +46,11 @@ def create_product(conn: Connection, actor: Actor, values: Mapping[str, object])
     return product
 
 
-# Product versions by (database, tenant, code, version): every money command reads its loan's, and a
+# Product versions by engine, then (tenant, code, version): every money command reads its loan's, and a
 # committed version never changes (loan_products is insert-only; PostgreSQL refuses UPDATE and DELETE).
-# The latest version of a code can change, so only reads that name a version use this.
-_product_cache: dict[tuple[sa.URL, int, str, int], Product] = {}
+# The latest version of a code can change, so only reads that name a version use this. (Keyed by the
+# engine object, not its URL, which renders itself afresh to be hashed.)
+_product_cache: weakref.WeakKeyDictionary[Engine, dict[tuple[int, str, int], Product]] = weakref.WeakKeyDictionary()
 products_cached_max = 10_000
 # conn.info key: (transaction, versions it created). Until it commits that transaction alone sees them,
 # and it may roll back and leave the number to a different product, so it never caches them.
@@ -65,16 +66,19 @@ def _created_in_this_transaction(conn: Connection) -> set[tuple[int, str, int]]:
 
 
 def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
+    cache = _product_cache.get(conn.engine)
+    if cache is None:
+        cache = _product_cache[conn.engine] = {}
+    key = (tenant_id, code, version)
     if version:
-        key = (conn.engine.url, tenant_id, code, version)
-        cached = _product_cache.get(key)
+        cached = cache.get(key)
         if cached is not None:
             return cached
     product = load_product(conn, tenant_id, code, version)
     if product is None:
         raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
-    if version and (tenant_id, code, version) not in _created_in_this_transaction(conn):
-        if len(_product_cache) >= products_cached_max:
-            _product_cache.clear()
-        _product_cache[key] = product
+    if version and key not in _created_in_this_transaction(conn):
+        if len(cache) >= products_cached_max:
+            cache.clear()
+        cache[key] = product
     return product

@@ -38,6 +38,7 @@ from loans.store.tables import cob_runs, loan_snapshots, loan_transactions, loan
 batch_size_default = 2000
 cob_workflow = "close_of_business"  # the marker in the metadata of its entries (ledger.ownership)
 batch_size_max = 5000
+parallel_loans_min = 500  # fewer pending loans close in one process: splitting them would cost more than it saves
 
 
 @dataclass
@@ -87,8 +88,12 @@ def run_close_of_business(
         if policy is None:
             policy = tenant_policy(conn, tenant_id)
         conn.rollback()
+    processes = pool.workers if pool is not None else min(workers, workers_max) if engine_factory is not None else 1
+    if db.dialect.name == "postgresql" and processes > 1 and total >= parallel_loans_min:
+        # A batch for every process: 1,500 loans close as two batches of 750 at once, not one of 1,500.
+        batch_size = min(batch_size, -(-total // processes))
     chunks = _pending_chunks(db, tenant_id, day, batch_size)
-    parallel = db.dialect.name == "postgresql" and total > batch_size
+    parallel = db.dialect.name == "postgresql" and processes > 1 and total > batch_size
     if parallel and pool is not None:
         _run_parallel(pool, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
     elif parallel and workers > 1 and engine_factory is not None:
