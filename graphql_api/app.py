@@ -12,9 +12,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import datetime as dt
+import json
 import logging
 from collections.abc import AsyncIterator, Callable
 
+import orjson
 from sqlalchemy.engine import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
@@ -67,6 +69,15 @@ class LoanbookGraphQL(GraphQL):
         except HTTPException as exc:
             response = refused_request(exc.status_code, exc.reason)
         await response(scope, receive, send)
+
+    def encode_json(self, data: object) -> bytes:  # type: ignore[override]
+        """The answer as UTF-8 JSON by orjson, several times faster than the standard library on a
+        loan's schedule; what orjson refuses (a lone surrogate echoed in an error message, an integer
+        beyond 64 bits) is encoded by the standard library instead."""
+        try:
+            return orjson.dumps(data)
+        except TypeError:  # orjson.JSONEncodeError is one
+            return json.dumps(data, separators=(",", ":")).encode()
 
     def create_response(self, response_data, sub_response: Response) -> Response:  # type: ignore[no-untyped-def]  # noqa: ANN001
         """An answer with a SERVICE_UNAVAILABLE error is HTTP 503 with Retry-After: the whole request may be sent again."""

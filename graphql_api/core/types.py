@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import enum
+import functools
 from decimal import Decimal
 from typing import Generic, TypeVar
 
@@ -32,7 +33,10 @@ class Money:
     currency: str = strawberry.field(description="ISO 4217 code, e.g. CNY.")
 
 
+@functools.lru_cache(maxsize=8192)
 def money(minor: int, currency: str) -> Money:
+    """The Money of an amount in minor units. Answers share instances (none is ever changed): a
+    schedule repeats its amounts and its zeros, and building each costs a Decimal and an object."""
     return Money(amount=from_minor(minor, currency), currency=currency)
 
 
