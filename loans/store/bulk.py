@@ -1,4 +1,5 @@
-"""Batch writes for close of business: one statement per batch on PostgreSQL, executemany elsewhere.
+"""Batch writes (close of business, a money command's installments): one statement per batch on
+PostgreSQL, executemany elsewhere.
 
 On PostgreSQL an update of N rows is a single `UPDATE ... FROM json_populate_recordset(...)`, the
 rows travelling as one JSON document typed by the table's own row type (cheap to build with orjson
@@ -21,7 +22,8 @@ def update_rows(conn: Connection, table: sa.Table, keys: Sequence[str], values: 
     if not rows:
         return
     if conn.dialect.name != "postgresql":
-        conn.execute(_generic_update(table, tuple(keys), tuple(values)), [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{v}": r[v] for v in values}} for r in rows])
+        params = [{**{f"k_{k}": r[k] for k in keys}, **{f"v_{v}": r[v] for v in values}} for r in rows]
+        conn.execute(_generic_update(table, tuple(keys), tuple(values)), params)
         return
     conn.execute(_update_sql(table, tuple(keys), tuple(values)), {"rows": orjson.dumps(rows, default=str).decode()})
 
