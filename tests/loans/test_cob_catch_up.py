@@ -54,13 +54,14 @@ def test_catching_up_closes_every_pending_date_in_order_with_the_books_of_day_by
     assert balances(engine, other[1]) == caught_up and caught_up
 
 
-def test_a_catch_up_in_worker_processes_gives_the_books_of_one_process(book, engine, cipher):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("worker processes close batches on PostgreSQL only")
+def test_a_catch_up_in_worker_processes_gives_the_books_of_one_process(pg_engine, cipher):
+    # Worker processes close batches on PostgreSQL only.
     from loanbook.db import worker_engine
     from tests.loans.conftest import book as make_book
 
-    _, tenant_id, *_ = book
+    engine = pg_engine
+    book = make_book.__wrapped__(engine, cipher)
+    tenant_id = book[1]
     for _ in range(5):
         disbursed(book)
     # Three batches a date, closed by one set of two processes for all 36 dates.
