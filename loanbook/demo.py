@@ -10,7 +10,6 @@ the last business date (yesterday, UTC), which the period ends on.
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import random
 import uuid
@@ -31,7 +30,7 @@ from ledger.verify import verify_books
 from loanbook.db import worker_engine
 from loans import applications, borrowers, catalogue, money, suspense
 from loans import queries as loan_queries
-from loans.cob import CobWorkers, run_close_of_business
+from loans.cob import cob_workers, run_close_of_business
 from loans.errors import LoanClosed
 from loans.pii import FieldCipher
 from loans.portfolio import portfolio
@@ -128,8 +127,7 @@ def build_demo(
     events = 0
     # Hundreds of small transactions: their audit events are chained once, at the end, in batches;
     # one set of worker processes closes every date.
-    parallel = workers > 1 and engine.dialect.name == "postgresql"
-    with sealing_deferred(engine), CobWorkers(engine, worker_engine, workers) if parallel else contextlib.nullcontext() as pool:
+    with sealing_deferred(engine), cob_workers(engine, worker_engine, workers) as pool:
         for index in range(total_days):
             day = first_day + dt.timedelta(days=index)
             actions = plan.days.pop(day, [])

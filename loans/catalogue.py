@@ -66,18 +66,14 @@ def _created_in_this_transaction(conn: Connection) -> set[tuple[int, str, int]]:
 
 
 def get_product(conn: Connection, tenant_id: int, code: str, version: int | None = None) -> Product:
-    cache = _product_cache.get(conn.engine)
-    if cache is None:
-        cache = _product_cache[conn.engine] = {}
     key = (tenant_id, code, version)
-    if version:
-        cached = cache.get(key)
-        if cached is not None:
-            return cached
+    cache = _product_cache.setdefault(conn.engine, {}) if version else None
+    if cache is not None and (cached := cache.get(key)) is not None:
+        return cached
     product = load_product(conn, tenant_id, code, version)
     if product is None:
         raise UnknownProduct(f"no loan product {code!r}" + (f" version {version}" if version else ""))
-    if version and key not in _created_in_this_transaction(conn):
+    if cache is not None and key not in _created_in_this_transaction(conn):
         if len(cache) >= products_cached_max:
             cache.clear()
         cache[key] = product

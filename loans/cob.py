@@ -8,6 +8,7 @@ twice changes nothing and an interrupted run resumes where it stopped.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import multiprocessing
@@ -88,17 +89,14 @@ def run_close_of_business(
         if policy is None:
             policy = tenant_policy(conn, tenant_id)
         conn.rollback()
-    processes = pool.workers if pool is not None else min(workers, workers_max) if engine_factory is not None else 1
+    processes = pool.workers if pool is not None else (min(workers, workers_max) if engine_factory is not None else 1)
     if db.dialect.name == "postgresql" and processes > 1 and total >= parallel_loans_min:
         # A batch for every process: 1,500 loans close as two batches of 750 at once, not one of 1,500.
         batch_size = min(batch_size, -(-total // processes))
     chunks = _pending_chunks(db, tenant_id, day, batch_size)
-    parallel = db.dialect.name == "postgresql" and processes > 1 and total > batch_size
-    if parallel and pool is not None:
-        _run_parallel(pool, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
-    elif parallel and workers > 1 and engine_factory is not None:
-        with CobWorkers(db, engine_factory, workers) as own:
-            _run_parallel(own, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
+    if db.dialect.name == "postgresql" and processes > 1 and total > batch_size:
+        with contextlib.nullcontext(pool) if pool is not None else cob_workers(db, engine_factory, workers) as started:
+            _run_parallel(started, tenant_id, day, actor_name, policy, chunks, summary, progress, total)
     else:
         products: dict[tuple[str, int], Product] = {}
         for chunk in chunks:
@@ -188,6 +186,16 @@ class CobWorkers:
     def submit(self, *args: object) -> Future:
         assert self._executor is not None, "CobWorkers is used in a with block"
         return self._executor.submit(_worker_batch, *args)
+
+
+def cob_workers(
+    db: Engine, engine_factory: Callable[[str], Engine] | None, workers: int,
+) -> contextlib.AbstractContextManager[CobWorkers | None]:
+    """CobWorkers where they can run (PostgreSQL, more than one worker, an engine factory); else a
+    block that yields None, and close of business runs in the caller's process."""
+    if workers > 1 and engine_factory is not None and db.dialect.name == "postgresql":
+        return CobWorkers(db, engine_factory, workers)
+    return contextlib.nullcontext()
 
 
 def _worker_ready() -> None:

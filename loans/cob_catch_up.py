@@ -14,7 +14,7 @@ from collections.abc import Callable
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from loans.cob import CobSummary, CobWorkers, run_close_of_business
+from loans.cob import CobSummary, cob_workers, run_close_of_business
 from loans.errors import CobOutOfOrder
 from loans.state import LoanStatus
 from loans.store.tables import cob_runs, loans
@@ -66,9 +66,8 @@ def run_close_of_business_through(
         days = pending_dates(conn, tenant_id, through)
         conn.rollback()
     workers, factory = options.pop("workers", 1), options.pop("engine_factory", None)
-    parallel = len(days) > 1 and workers > 1 and factory is not None and db.dialect.name == "postgresql"  # type: ignore[operator]
     summaries = []
-    with CobWorkers(db, factory, workers) if parallel else contextlib.nullcontext() as pool:  # type: ignore[arg-type]
+    with cob_workers(db, factory, workers) if len(days) > 1 else contextlib.nullcontext() as pool:  # type: ignore[arg-type]
         for index, day in enumerate(days, start=1):
             summary = run_close_of_business(
                 db, tenant_id, day, workers=workers, engine_factory=factory, pool=pool, **options,  # type: ignore[arg-type]
